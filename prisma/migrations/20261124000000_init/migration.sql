@@ -377,6 +377,16 @@ CREATE TABLE "AuditEvent" (
 );
 
 -- CreateTable
+CREATE TABLE "AuditChainHead" (
+    "chain" TEXT NOT NULL,
+    "seq" INTEGER NOT NULL,
+    "hash" TEXT NOT NULL,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "AuditChainHead_pkey" PRIMARY KEY ("chain")
+);
+
+-- CreateTable
 CREATE TABLE "_CatalogModelGpuTypes" (
     "A" TEXT NOT NULL,
     "B" TEXT NOT NULL,

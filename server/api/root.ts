@@ -1,0 +1,21 @@
+import { accountRouter } from "./routers/account";
+import { adminRouter } from "./routers/admin";
+import { organizationRouter } from "./routers/organization";
+import { apiKeysRouter, catalogRouter, complianceRouter, deploymentsRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
+import { createCallerFactory, router } from "./trpc";
+
+export const appRouter = router({
+  account: accountRouter,
+  organization: organizationRouter,
+  regions: regionsRouter,
+  catalog: catalogRouter,
+  quotas: quotasRouter,
+  deployments: deploymentsRouter,
+  apiKeys: apiKeysRouter,
+  usage: usageRouter,
+  compliance: complianceRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,161 @@
+import { createHash } from "node:crypto";
+import type { Tx } from "../db";
+import type { ActorType, Prisma } from "../generated/prisma/client";
+
+export const PLATFORM_CHAIN = "platform";
+const GENESIS_HASH = "0".repeat(64);
+
+export interface Actor {
+  type: ActorType;
+  id: string | null;
+  label: string;
+  ip?: string | null;
+  requestId?: string | null;
+}
+
+export const systemActor = (label = "system"): Actor => ({ type: "SYSTEM", id: null, label });
+
+export interface AuditInput {
+  orgId: string | null;
+  action: string;
+  targetType: string;
+  targetId?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+type Hashable = {
+  chain: string;
+  seq: number;
+  orgId: string | null;
+  actorType: string;
+  actorId: string | null;
+  actorLabel: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  before: unknown;
+  after: unknown;
+  ip: string | null;
+  requestId: string | null;
+  createdAt: Date;
+  prevHash: string;
+};
+
+/** Deterministic JSON: object keys sorted, so the hash does not depend on key order after a round trip through jsonb. */
+function canonical(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (typeof value === "bigint") return JSON.stringify(value.toString());
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function auditEventHash(event: Hashable): string {
+  return createHash("sha256")
+    .update(
+      canonical({
+        chain: event.chain,
+        seq: event.seq,
+        orgId: event.orgId,
+        actorType: event.actorType,
+        actorId: event.actorId,
+        actorLabel: event.actorLabel,
+        action: event.action,
+        targetType: event.targetType,
+        targetId: event.targetId,
+        before: event.before ?? null,
+        after: event.after ?? null,
+        ip: event.ip,
+        requestId: event.requestId,
+        createdAt: event.createdAt,
+        prevHash: event.prevHash,
+      }),
+    )
+    .digest("hex");
+}
+
+/** JSON-safe copy (Dates as ISO strings, bigints as strings), which is what jsonb will give back. */
+function toJson(value: unknown): Prisma.InputJsonValue | undefined {
+  if (value === undefined || value === null) return undefined;
+  return JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+}
+
+/**
+ * Appends an event to the organisation's hash chain, inside the caller's transaction: the event
+ * exists if and only if the change it describes was committed.
+ */
+export async function recordAudit(tx: Tx, actor: Actor, input: AuditInput) {
+  const chain = input.orgId ?? PLATFORM_CHAIN;
+  // Serialise appends per chain so two transactions cannot both take the same predecessor.
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${"audit:" + chain}))`;
+  const last = await tx.auditEvent.findFirst({ where: { chain }, orderBy: { seq: "desc" }, select: { seq: true, hash: true } });
+  const seq = (last?.seq ?? 0) + 1;
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  // Millisecond precision, as PostgreSQL's timestamp(3) stores it, so the hash survives a round trip.
+  const createdAt = new Date(Math.floor(Date.now()));
+  const before = toJson(input.before);
+  const after = toJson(input.after);
+  const row: Hashable = {
+    chain,
+    seq,
+    orgId: input.orgId,
+    actorType: actor.type,
+    actorId: actor.id,
+    actorLabel: actor.label,
+    action: input.action,
+    targetType: input.targetType,
+    targetId: input.targetId ?? null,
+    before: before ?? null,
+    after: after ?? null,
+    ip: actor.ip ?? null,
+    requestId: actor.requestId ?? null,
+    createdAt,
+    prevHash,
+  };
+  const hash = auditEventHash(row);
+  await tx.auditChainHead.upsert({ where: { chain }, create: { chain, seq, hash }, update: { seq, hash } });
+  return tx.auditEvent.create({ data: { ...row, actorType: actor.type, before, after, hash } });
+}
+
+export type ChainVerification =
+  | { ok: true; chain: string; events: number; headHash: string | null }
+  | { ok: false; chain: string; events: number; brokenAtSeq: number; reason: string };
+
+/** Recomputes every hash of a chain: an edited, inserted or deleted row breaks it. */
+export async function verifyAuditChain(
+  db: { auditEvent: Tx["auditEvent"]; auditChainHead: Tx["auditChainHead"] },
+  chain: string,
+): Promise<ChainVerification> {
+  const [events, head] = await Promise.all([
+    db.auditEvent.findMany({ where: { chain }, orderBy: { seq: "asc" } }),
+    db.auditChainHead.findUnique({ where: { chain } }),
+  ]);
+  let prevHash = GENESIS_HASH;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const expectedSeq = i + 1;
+    if (e.seq !== expectedSeq) {
+      return { ok: false, chain, events: events.length, brokenAtSeq: expectedSeq, reason: `event #${expectedSeq} is missing` };
+    }
+    if (e.prevHash !== prevHash) {
+      return { ok: false, chain, events: events.length, brokenAtSeq: e.seq, reason: `event #${e.seq} does not follow event #${e.seq - 1}` };
+    }
+    const recomputed = auditEventHash({ ...e, before: e.before ?? null, after: e.after ?? null });
+    if (recomputed !== e.hash) {
+      return { ok: false, chain, events: events.length, brokenAtSeq: e.seq, reason: `event #${e.seq} was altered after it was written` };
+    }
+    prevHash = e.hash;
+  }
+  const lastSeq = events.at(-1)?.seq ?? 0;
+  if ((head?.seq ?? 0) !== lastSeq || (head && head.hash !== prevHash)) {
+    return { ok: false, chain, events: events.length, brokenAtSeq: lastSeq + 1, reason: `the trail ends at event #${lastSeq} but its head records #${head?.seq ?? 0}: events were removed` };
+  }
+  return { ok: true, chain, events: events.length, headHash: events.at(-1)?.hash ?? null };
+}
