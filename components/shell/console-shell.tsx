@@ -1,0 +1,149 @@
+"use client";
+import Link from "next/link";
+import { usePathname, useRouter } from "next/navigation";
+import { signOut } from "next-auth/react";
+import { useState, type ReactNode } from "react";
+import { ROLE_LABELS } from "@/server/roles";
+import { api } from "../trpc";
+import { ErrorState, LoadingState } from "../ui/states";
+import { OrgProvider, type CurrentOrg } from "./org-context";
+
+export const TENANT_NAV = [
+  { href: "", label: "Overview" },
+  { href: "/deployments", label: "Deployments" },
+  { href: "/quotas", label: "Quotas" },
+  { href: "/regions", label: "Regions" },
+  { href: "/api-keys", label: "API keys" },
+  { href: "/usage", label: "Usage" },
+  { href: "/compliance", label: "Compliance" },
+  { href: "/settings", label: "Settings" },
+] as const;
+
+export const ADMIN_NAV = [
+  { href: "/admin/regions", label: "Regions" },
+  { href: "/admin/catalog", label: "Catalog" },
+  { href: "/admin/quotas", label: "Quotas & requests" },
+  { href: "/admin/organizations", label: "Organisations" },
+] as const;
+
+function NavLink({ href, label, onNavigate }: { href: string; label: string; onNavigate: () => void }) {
+  const pathname = usePathname();
+  const active = pathname === href || (href.split("/").length > 3 && pathname.startsWith(href + "/"));
+  return (
+    <Link
+      href={href}
+      onClick={onNavigate}
+      aria-current={active ? "page" : undefined}
+      className={`block rounded-md px-3 py-2 text-sm font-medium ${active ? "bg-brand-50 text-brand-700" : "text-slate-700 hover:bg-slate-100"}`}
+    >
+      {label}
+    </Link>
+  );
+}
+
+/**
+ * The console frame: navigation (tenant pages for the current organisation, admin pages for
+ * platform admins), organisation switcher and account menu. `orgSlug` is null in the admin area.
+ */
+export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; children: ReactNode }) {
+  const me = api.account.me.useQuery();
+  const router = useRouter();
+  const [menuOpen, setMenuOpen] = useState(false);
+
+  if (me.isLoading) return <div className="p-6"><LoadingState label="Loading your organisations…" /></div>;
+  if (me.error || !me.data) return <div className="p-6"><ErrorState error={me.error} onRetry={() => me.refetch()} /></div>;
+
+  const { user, memberships } = me.data;
+  const membership = orgSlug ? memberships.find((m) => m.org.slug === orgSlug) : undefined;
+  const currentOrg: CurrentOrg | null = membership ? { ...membership.org, role: membership.role } : null;
+  if (orgSlug && !currentOrg) {
+    return (
+      <div className="mx-auto max-w-lg p-6">
+        <ErrorState error={{ message: "This organisation does not exist or you are not a member of it." }} />
+        <Link href="/" className="mt-4 inline-block text-sm font-medium text-brand-700 underline">Go to your organisations</Link>
+      </div>
+    );
+  }
+  const close = () => setMenuOpen(false);
+  const base = currentOrg ? `/o/${currentOrg.slug}` : null;
+  const fallbackOrg = currentOrg ?? memberships[0]?.org ?? null;
+
+  const nav = (
+    <nav aria-label="Main" className="space-y-6">
+      {fallbackOrg && (
+        <div>
+          <p className="px-3 pb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">Organisation</p>
+          {TENANT_NAV.map((item) => (
+            <NavLink key={item.href} href={`${base ?? `/o/${fallbackOrg.slug}`}${item.href}`} label={item.label} onNavigate={close} />
+          ))}
+        </div>
+      )}
+      {user.platformAdmin && (
+        <div>
+          <p className="px-3 pb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">Platform admin</p>
+          {ADMIN_NAV.map((item) => (
+            <NavLink key={item.href} href={item.href} label={item.label} onNavigate={close} />
+          ))}
+        </div>
+      )}
+    </nav>
+  );
+
+  return (
+    <div className="min-h-screen lg:grid lg:grid-cols-[15rem_1fr]">
+      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2">
+        Skip to content
+      </a>
+      <aside className="hidden border-r border-slate-200 bg-white p-4 lg:block">
+        <Link href="/" className="mb-6 block px-3 text-lg font-semibold tracking-tight text-brand-700">Enclave</Link>
+        {nav}
+      </aside>
+      <div className="min-w-0">
+        <header className="flex items-center gap-3 border-b border-slate-200 bg-white px-4 py-3">
+          <button
+            type="button"
+            className="rounded-md border border-slate-300 px-2 py-1 text-sm lg:hidden"
+            aria-expanded={menuOpen}
+            aria-controls="mobile-nav"
+            onClick={() => setMenuOpen((o) => !o)}
+          >
+            Menu
+          </button>
+          <span className="font-semibold text-brand-700 lg:hidden">Enclave</span>
+          {memberships.length > 0 && (
+            <label className="flex min-w-0 items-center gap-2 text-sm">
+              <span className="sr-only">Organisation</span>
+              <select
+                aria-label="Switch organisation"
+                className="max-w-[14rem] truncate rounded-md border border-slate-300 bg-white px-2 py-1 text-sm"
+                value={currentOrg?.slug ?? ""}
+                onChange={(e) => router.push(`/o/${e.target.value}`)}
+              >
+                {!currentOrg && <option value="">Choose an organisation…</option>}
+                {memberships.map((m) => (
+                  <option key={m.org.id} value={m.org.slug}>
+                    {m.org.name} ({ROLE_LABELS[m.role]})
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+          <div className="ml-auto flex items-center gap-3 text-sm">
+            <span className="hidden text-slate-600 sm:inline" data-testid="signed-in-as">{user.email}</span>
+            <button type="button" className="rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100" onClick={() => signOut({ callbackUrl: "/signin" })}>
+              Sign out
+            </button>
+          </div>
+        </header>
+        {menuOpen && (
+          <div id="mobile-nav" className="border-b border-slate-200 bg-white p-4 lg:hidden">
+            {nav}
+          </div>
+        )}
+        <main id="main" className="mx-auto max-w-6xl p-4 sm:p-6">
+          {currentOrg ? <OrgProvider value={currentOrg}>{children}</OrgProvider> : children}
+        </main>
+      </div>
+    </div>
+  );
+}
