@@ -1,0 +1,118 @@
+/**
+ * `npm start`: everything Enclave needs, on one machine, in one command.
+ * PostgreSQL (embedded under .data/ unless DATABASE_URL is set) → migrations → demo data →
+ * console build (when sources changed) → console + workers. Ctrl-C stops all of it.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { DEMO_LOGINS } from "../prisma/seed-data";
+import { migrate, seed } from "./lib/database";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService, waitForHttp } from "./lib/processes";
+
+const log = (line: string) => console.log(`[enclave] ${line}`);
+const DATA_DIR = path.join(ROOT, ".data");
+
+/** A stable session secret for this installation, generated once and kept under .data/. */
+function sessionSecret(): string {
+  if (process.env.NEXTAUTH_SECRET) return process.env.NEXTAUTH_SECRET;
+  const file = path.join(DATA_DIR, "nextauth-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(DATA_DIR, { recursive: true });
+  const secret = randomBytes(32).toString("base64url");
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+async function main() {
+  const port = Number(process.env.PORT ?? 3000);
+  const children: ChildProcess[] = [];
+  let database: EmbeddedDatabase | null = null;
+  let stopping = false;
+
+  async function shutdown(code: number) {
+    if (stopping) return;
+    stopping = true;
+    log("stopping…");
+    await Promise.all(children.map((c) => stopService(c)));
+    if (database) {
+      await database.stop();
+      log("PostgreSQL stopped");
+    }
+    process.exit(code);
+  }
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) {
+    log("using the database in DATABASE_URL");
+  } else {
+    database = await startEmbeddedPostgres({
+      dataDir: path.join(DATA_DIR, "pg"),
+      database: "enclave",
+      port: Number(process.env.ENCLAVE_PG_PORT ?? 54329),
+      log,
+    });
+    databaseUrl = database.url;
+    log(`embedded PostgreSQL running (${databaseUrl.replace(/:[^:@/]+@/, ":***@")})`);
+  }
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "production",
+    DATABASE_URL: databaseUrl,
+    NEXTAUTH_SECRET: sessionSecret(),
+    NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? `http://localhost:${port}`,
+    NEXT_TELEMETRY_DISABLED: "1",
+  };
+
+  try {
+    log("applying migrations");
+    await migrate(databaseUrl);
+    log("seeding demo data");
+    await seed(databaseUrl);
+    await buildConsoleIfNeeded(env, log);
+  } catch (error) {
+    console.error(String(error instanceof Error ? error.message : error));
+    return shutdown(1);
+  }
+
+  const services: [string, string, string[]][] = [
+    ["console", BIN("next"), ["start", "--port", String(port)]],
+    ["workers", BIN("tsx"), ["workers/index.ts"]],
+  ];
+  for (const [name, command, args] of services) {
+    const child = startService(name, command, args, env);
+    child.on("exit", (code, signal) => {
+      if (stopping) return;
+      log(`${name} exited (${signal ?? `code ${code}`}); stopping everything`);
+      void shutdown(1);
+    });
+    children.push(child);
+  }
+
+  await waitForHttp(`http://localhost:${port}/signin`, 120_000);
+  const tenantLines = DEMO_LOGINS.tenants.map((t) => `    ${t.email.padEnd(42)} ${t.password.padEnd(14)} ${t.role.toLowerCase()} of ${t.org}`);
+  console.log(
+    [
+      "",
+      "  Enclave is running",
+      `    Console   http://localhost:${port}`,
+      "",
+      "  Demo logins",
+      `    ${DEMO_LOGINS.admin.email.padEnd(42)} ${DEMO_LOGINS.admin.password.padEnd(14)} platform admin`,
+      ...tenantLines,
+      "",
+      "  Press Ctrl-C to stop the console, the workers and the database.",
+      "",
+    ].join("\n"),
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

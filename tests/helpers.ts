@@ -1,0 +1,132 @@
+import { randomBytes } from "node:crypto";
+import { createContext } from "@/server/api/context";
+import { appRouter, createCaller } from "@/server/api/root";
+import { db } from "@/server/db";
+import type { OrgRole } from "@/server/generated/prisma/enums";
+import { hashPassword } from "@/server/passwords";
+import { signUp } from "@/server/services/accounts";
+
+export const unique = (label: string) => `${label}-${randomBytes(4).toString("hex")}`;
+export const TEST_PASSWORD = "correct horse battery staple";
+
+let cachedHash: string | undefined;
+async function passwordHash() {
+  return (cachedHash ??= await hashPassword(TEST_PASSWORD));
+}
+
+export function callerFor(userId: string | null, ip = "203.0.113.7") {
+  return createCaller(createContext({ userId, ip }));
+}
+
+export async function createUser(label: string, options: { platformAdmin?: boolean } = {}) {
+  const email = `${unique(label)}@example.test`;
+  return db.user.create({ data: { email, name: label, passwordHash: await passwordHash(), platformAdmin: options.platformAdmin ?? false } });
+}
+
+export async function addMember(orgId: string, role: OrgRole, label = role.toLowerCase()) {
+  const user = await createUser(label);
+  const membership = await db.membership.create({ data: { orgId, userId: user.id, role } });
+  return { user, membership };
+}
+
+/** Shared platform fixtures (a region, a GPU type, a catalog model) for tenant data that needs them. */
+export async function platformFixture() {
+  const gpuType = await db.gpuType.create({ data: { code: unique("GPU"), name: "Test GPU", vendor: "test", memoryGb: 80 } });
+  const region = await db.region.create({
+    data: {
+      code: unique("test-region"),
+      name: "Test region",
+      provider: "Test",
+      country: "FR",
+      city: "Paris",
+      jurisdiction: "FR",
+      certifications: ["SecNumCloud"],
+      driverKind: "LOCAL",
+      carbonIntensityGco2Kwh: 50,
+      capacities: { create: { gpuTypeId: gpuType.id, totalGpus: 16, priceCentsPerGpuHour: 295 } },
+    },
+  });
+  const model = await db.catalogModel.create({
+    data: {
+      slug: unique("model"),
+      family: "test",
+      name: "Test model",
+      version: "1",
+      parameterCount: 1000n,
+      contextLength: 2048,
+      license: "Apache-2.0",
+      openWeights: true,
+      openData: true,
+      origin: "tests",
+      artifactUri: "local://test.gguf",
+      artifactSha256: "0".repeat(64),
+      runtime: "LLAMA_CPP",
+      gpuMemoryGb: 1,
+    },
+  });
+  return { gpuType, region, model };
+}
+
+/**
+ * An organisation with one member of each role, a pending invitation, and a row in every tenant
+ * table, so that a leak of any of them would be visible.
+ */
+export async function createTenant(label: string) {
+  const ownerEmail = `${unique(label + "-owner")}@example.test`;
+  const { userId: ownerId, org } = await signUp(
+    { name: `${label} owner`, email: ownerEmail, password: TEST_PASSWORD, organizationName: `${label} ${unique("org")}` },
+    { ip: null, requestId: unique("req") },
+  );
+  const admin = await addMember(org.id, "ADMIN");
+  const member = await addMember(org.id, "MEMBER");
+  const viewer = await addMember(org.id, "VIEWER");
+  const invitation = await db.invitation.create({
+    data: { orgId: org.id, email: `${unique("invitee")}@example.test`, role: "MEMBER", invitedById: ownerId, expiresAt: new Date(Date.now() + 86_400_000) },
+  });
+  const { gpuType, region, model } = await platformFixture();
+  const quota = await db.quota.create({ data: { orgId: org.id, regionId: region.id, gpuTypeId: gpuType.id, limitGpus: 8 } });
+  const quotaRequest = await db.quotaRequest.create({
+    data: { orgId: org.id, regionId: region.id, gpuTypeId: gpuType.id, additionalGpus: 4, justification: "fixture", requestedById: ownerId },
+  });
+  const deployment = await db.deployment.create({
+    data: { orgId: org.id, name: unique("dep"), catalogModelId: model.id, regionId: region.id, gpuTypeId: gpuType.id, gpusPerReplica: 1, dataClassification: "INTERNAL", createdById: ownerId },
+  });
+  const apiKey = await db.apiKey.create({
+    data: { orgId: org.id, name: "fixture key", prefix: unique("enc_test"), secretHash: "x", scopes: ["inference"], createdById: ownerId },
+  });
+  await db.usageRecord.create({
+    data: { requestId: unique("usage"), orgId: org.id, apiKeyId: apiKey.id, deploymentId: deployment.id, endpoint: "/v1/chat/completions", tokensIn: 10, tokensOut: 20, latencyMs: 12, status: 200, costMicroEur: 42 },
+  });
+  const policy = await db.residencyPolicy.create({ data: { orgId: org.id, dataClassification: "RESTRICTED", allowedJurisdictions: ["FR"], requiredCertifications: ["SecNumCloud"] } });
+  const ownerMembership = await db.membership.findUniqueOrThrow({ where: { orgId_userId: { orgId: org.id, userId: ownerId } } });
+  return { org, ownerId, ownerMembership, admin, member, viewer, invitation, quota, quotaRequest, deployment, apiKey, policy, region, gpuType, model };
+}
+export type Tenant = Awaited<ReturnType<typeof createTenant>>;
+
+/** A digest of every row of every table: equal digests mean nothing was written. */
+export async function databaseDigest(): Promise<string> {
+  const tables = await db.$queryRaw<{ name: string }[]>`
+    SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('_prisma_migrations', 'LoginAttempt') ORDER BY 1`;
+  const parts: string[] = [];
+  for (const { name } of tables) {
+    const [row] = await db.$queryRawUnsafe<{ digest: string | null }[]>(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS digest FROM "${name}" t`);
+    parts.push(`${name}:${row.digest ?? "empty"}`);
+  }
+  return parts.join("\n");
+}
+
+/** The tRPC error code a call failed with, or "OK". */
+export async function outcome(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+    return "OK";
+  } catch (error) {
+    return (error as { code?: string }).code ?? `THREW ${String(error)}`;
+  }
+}
+
+/** Every procedure of the application router, read from the router itself. */
+export function listProcedures(): { path: string; type: "query" | "mutation" | "subscription" }[] {
+  const flat = appRouter._def.procedures as unknown as Record<string, { _def: { type: "query" | "mutation" | "subscription" } }>;
+  return Object.entries(flat).map(([path, p]) => ({ path, type: p._def.type }));
+}

@@ -1,0 +1,33 @@
+/**
+ * The workers process: pg-boss queues on the same PostgreSQL as the console. Each job lives in
+ * its own file under workers/jobs; this file starts the queues and stops them cleanly.
+ */
+import PgBoss from "pg-boss";
+import { logger } from "../server/logger";
+import { registerAuditChainVerification } from "./jobs/verify-audit-chains";
+
+async function main() {
+  const connectionString = process.env.DATABASE_URL;
+  if (!connectionString) throw new Error("DATABASE_URL is not set: start the workers through `npm start`");
+  const boss = new PgBoss({ connectionString, application_name: "enclave-workers", max: 4 });
+  boss.on("error", (error) => logger.error("pg-boss error", { error }));
+  await boss.start();
+  await registerAuditChainVerification(boss);
+  logger.info("workers started", { queues: ["audit.verify-chains"] });
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await boss.stop({ graceful: true, timeout: 10_000 });
+    logger.info("workers stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+}
+
+main().catch((error) => {
+  logger.error("workers failed to start", { error });
+  process.exit(1);
+});
