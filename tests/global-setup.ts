@@ -11,6 +11,7 @@ declare module "vitest" {
 }
 
 let database: EmbeddedDatabase | null = null;
+let dataDir: string | null = null;
 
 /**
  * Tests run against a real PostgreSQL: ENCLAVE_TEST_DATABASE_URL if given (an empty, migrated or
@@ -19,7 +20,8 @@ let database: EmbeddedDatabase | null = null;
 export async function setup(project: TestProject) {
   let url = process.env.ENCLAVE_TEST_DATABASE_URL;
   if (!url) {
-    const dataDir = path.resolve(".data/vitest-pg");
+    // One directory per run, so two test runs on one machine never share a cluster.
+    dataDir = path.resolve(`.data/vitest-pg-${process.pid}`);
     rmSync(dataDir, { recursive: true, force: true });
     database = await startEmbeddedPostgres({ dataDir, database: "enclave_test", persistent: false });
     url = database.url;
@@ -30,4 +32,5 @@ export async function setup(project: TestProject) {
 
 export async function teardown() {
   await database?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }

@@ -1,0 +1,50 @@
+/**
+ * The product as the end-to-end tests see it: a fresh embedded PostgreSQL (or E2E_DATABASE_URL),
+ * migrations, demo data, a production build and `next start`. Started by Playwright's webServer.
+ */
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { migrate, seed } from "./lib/database";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService } from "./lib/processes";
+
+const log = (line: string) => console.log(`[e2e-server] ${line}`);
+
+async function main() {
+  const port = Number(process.env.E2E_PORT ?? 3100);
+  let database: EmbeddedDatabase | null = null;
+  let databaseUrl = process.env.E2E_DATABASE_URL;
+  if (!databaseUrl) {
+    const dataDir = path.join(ROOT, ".data", "e2e-pg");
+    rmSync(dataDir, { recursive: true, force: true });
+    database = await startEmbeddedPostgres({ dataDir, database: "enclave_e2e", persistent: false, log });
+    databaseUrl = database.url;
+  }
+  const env = {
+    ...process.env,
+    NODE_ENV: "production" as const,
+    DATABASE_URL: databaseUrl,
+    NEXTAUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e-secret",
+    NEXTAUTH_URL: `http://localhost:${port}`,
+  };
+  await migrate(databaseUrl);
+  await seed(databaseUrl);
+  await buildConsoleIfNeeded(env, log);
+  const server = startService("console", BIN("next"), ["start", "--port", String(port)], env);
+  const stop = async () => {
+    await stopService(server);
+    await database?.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop());
+  process.on("SIGINT", () => void stop());
+  server.on("exit", (code) => {
+    log(`console exited with ${code}`);
+    void database?.stop().finally(() => process.exit(1));
+  });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+/**
+ * `npm test`: unit and integration tests (Vitest, against a real embedded PostgreSQL), then the
+ * end-to-end journeys (Playwright in Debian's Chromium against a production build). Exits non-zero
+ * if anything fails.
+ */
+import { BIN, run } from "./lib/processes";
+
+const suites: [string, string, string[]][] = [
+  ["unit and integration (Vitest)", BIN("vitest"), ["run"]],
+  ["end-to-end (Playwright)", BIN("playwright"), ["test"]],
+];
+
+let failed = 0;
+for (const [name, command, args] of suites) {
+  console.log(`\n=== ${name} ===`);
+  try {
+    await run(command, args, { env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  } catch {
+    failed++;
+    console.error(`=== ${name}: FAILED ===`);
+  }
+}
+console.log(failed ? `\n${failed} of ${suites.length} suites failed` : `\nall ${suites.length} suites passed`);
+process.exit(failed ? 1 : 0);
