@@ -1,11 +1,13 @@
 /**
  * The product as the end-to-end tests see it: a fresh embedded PostgreSQL (or E2E_DATABASE_URL),
- * migrations, demo data, a production build and `next start`. Started by Playwright's webServer.
+ * migrations, demo data, a production build, `next start` and the workers (with their own local
+ * cluster directory). Started by Playwright's webServer.
  */
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { migrate, seed } from "./lib/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { stopAllLocalReplicas } from "../workers/drivers/local";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService } from "./lib/processes";
 
 const log = (line: string) => console.log(`[e2e-server] ${line}`);
@@ -13,6 +15,8 @@ const log = (line: string) => console.log(`[e2e-server] ${line}`);
 async function main() {
   const port = Number(process.env.E2E_PORT ?? 3100);
   let database: EmbeddedDatabase | null = null;
+  const localClusterDir = path.join(ROOT, ".data", "e2e-local-cluster");
+  await stopAllLocalReplicas(localClusterDir);
   let databaseUrl = process.env.E2E_DATABASE_URL;
   if (!databaseUrl) {
     const dataDir = path.join(ROOT, ".data", "e2e-pg");
@@ -26,18 +30,23 @@ async function main() {
     DATABASE_URL: databaseUrl,
     NEXTAUTH_SECRET: "e2e-secret-e2e-secret-e2e-secret-e2e-secret",
     NEXTAUTH_URL: `http://localhost:${port}`,
+    ENCLAVE_LOCAL_CLUSTER_DIR: localClusterDir,
+    ENCLAVE_RECONCILE_SWEEP_MS: "3000",
   };
   await migrate(databaseUrl);
   await seed(databaseUrl);
   await buildConsoleIfNeeded(env, log);
   const server = startService("console", BIN("next"), ["start", "--port", String(port)], env);
+  const workers = startService("workers", BIN("tsx"), ["workers/index.ts"], env);
   const stop = async () => {
-    await stopService(server);
+    await Promise.all([stopService(server), stopService(workers)]);
+    await stopAllLocalReplicas(localClusterDir);
     await database?.stop();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
+  workers.on("exit", (code) => log(`workers exited with ${code}`));
   server.on("exit", (code) => {
     log(`console exited with ${code}`);
     void database?.stop().finally(() => process.exit(1));

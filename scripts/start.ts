@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { DEMO_LOGINS } from "../prisma/seed-data";
 import { migrate, seed } from "./lib/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { stopAllLocalReplicas } from "../workers/drivers/local";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService, waitForHttp } from "./lib/processes";
 
 const log = (line: string) => console.log(`[enclave] ${line}`);
@@ -37,6 +38,10 @@ async function main() {
     stopping = true;
     log("stopping…");
     await Promise.all(children.map((c) => stopService(c)));
+    // Model servers of the on-premises demo cluster run detached (like pods outliving their
+    // controller); on a laptop, Ctrl-C should leave nothing behind. The next start restarts them.
+    const stopped = await stopAllLocalReplicas().catch(() => []);
+    if (stopped.length) log(`stopped ${stopped.length} local model server(s)`);
     if (database) {
       await database.stop();
       log("PostgreSQL stopped");

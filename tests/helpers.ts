@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { getErrorShape, getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
 import { createContext } from "@/server/api/context";
 import { appRouter, createCaller } from "@/server/api/root";
 import { db } from "@/server/db";
@@ -67,6 +68,34 @@ export async function platformFixture() {
   return { gpuType, region, model };
 }
 
+/** A GPU type and an ACTIVE region offering `totalGpus` of it, for allocation and quota tests. */
+export async function gpuRegionFixture(options: { totalGpus?: number; jurisdiction?: string; certifications?: string[]; extraterritorialExposure?: boolean } = {}) {
+  const gpuType = await db.gpuType.create({ data: { code: unique("H100-80GB"), name: "NVIDIA H100 80GB", vendor: "NVIDIA", memoryGb: 80 } });
+  const region = await db.region.create({
+    data: {
+      code: unique("fr-par"),
+      name: "Paris test region",
+      provider: "Test operator",
+      country: "FR",
+      city: "Paris",
+      jurisdiction: options.jurisdiction ?? "FR",
+      certifications: options.certifications ?? ["SecNumCloud", "HDS"],
+      extraterritorialExposure: options.extraterritorialExposure ?? false,
+      driverKind: "LOCAL",
+      carbonIntensityGco2Kwh: 32,
+      capacities: { create: { gpuTypeId: gpuType.id, totalGpus: options.totalGpus ?? 64, priceCentsPerGpuHour: 310 } },
+    },
+  });
+  return { gpuType, region };
+}
+
+/** A bare organisation (no members), optionally with a quota in a region. */
+export async function createOrganization(label: string, quota?: { regionId: string; gpuTypeId: string; limitGpus: number }) {
+  const org = await db.organization.create({ data: { name: label, slug: unique(label.toLowerCase().replace(/[^a-z0-9]+/g, "-")) } });
+  if (quota) await db.quota.create({ data: { orgId: org.id, ...quota } });
+  return org;
+}
+
 /**
  * An organisation with one member of each role, a pending invitation, and a row in every tenant
  * table, so that a leak of any of them would be visible.
@@ -123,6 +152,20 @@ export async function outcome(call: () => Promise<unknown>): Promise<string> {
   } catch (error) {
     return (error as { code?: string }).code ?? `THREW ${String(error)}`;
   }
+}
+
+/**
+ * What a client receives when the call is refused: the error as the router's error formatter
+ * shapes it over HTTP (message, code, per-field messages for forms). Fails if the call succeeds.
+ */
+export async function refusal(call: () => Promise<unknown>) {
+  try {
+    await call();
+  } catch (error) {
+    const shape = getErrorShape({ config: appRouter._def._config, error: getTRPCErrorFromUnknown(error), type: "unknown", path: undefined, input: undefined, ctx: undefined });
+    return { message: shape.message, code: shape.data.code, fieldErrors: shape.data.fieldErrors ?? {} };
+  }
+  throw new Error("Expected the call to be refused, but it succeeded");
 }
 
 /** Every procedure of the application router, read from the router itself. */

@@ -4,6 +4,9 @@
  */
 import PgBoss from "pg-boss";
 import { logger } from "../server/logger";
+import { registerOrphanCollection } from "./jobs/collect-orphans";
+import { registerGpuMetering } from "./jobs/meter-gpu-hours";
+import { registerDeploymentReconciler } from "./jobs/reconcile-deployments";
 import { registerAuditChainVerification } from "./jobs/verify-audit-chains";
 
 async function main() {
@@ -13,12 +16,16 @@ async function main() {
   boss.on("error", (error) => logger.error("pg-boss error", { error }));
   await boss.start();
   await registerAuditChainVerification(boss);
-  logger.info("workers started", { queues: ["audit.verify-chains"] });
+  const stopReconciler = await registerDeploymentReconciler(boss, connectionString);
+  await registerGpuMetering(boss);
+  await registerOrphanCollection(boss);
+  logger.info("workers started", { queues: ["audit.verify-chains", "deployment.reconcile", "usage.meter-gpu-hours", "deployment.collect-orphans"] });
 
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await stopReconciler();
     await boss.stop({ graceful: true, timeout: 10_000 });
     logger.info("workers stopped");
     process.exit(0);

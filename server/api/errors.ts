@@ -12,6 +12,22 @@ export function describeZodError(error: ZodError): string {
 }
 
 /**
+ * Per-field messages keyed by the input path ("name", "capacities.1.totalGpus"), which is also
+ * how a DomainError names its field. A nested message is repeated under its top-level key
+ * ("capacities") for forms that show one message per group of inputs.
+ */
+export function zodFieldErrors(error: ZodError): Record<string, string[]> {
+  const fields: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    const segments = issue.path.filter((p) => typeof p === "string" || typeof p === "number");
+    if (segments.length === 0) continue;
+    const keys = segments.length > 1 ? [segments.join("."), String(segments[0])] : [String(segments[0])];
+    for (const key of keys) (fields[key] ??= []).push(issue.message);
+  }
+  return fields;
+}
+
+/**
  * Expected errors (DomainError, bad input, auth) keep their precise message; anything else is
  * logged with the request id and replaced by a generic message that leaks nothing.
  */

@@ -1,7 +1,8 @@
 import { accountRouter } from "./routers/account";
 import { adminRouter } from "./routers/admin";
+import { deploymentsRouter } from "./routers/deployments";
 import { organizationRouter } from "./routers/organization";
-import { apiKeysRouter, catalogRouter, complianceRouter, deploymentsRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
+import { apiKeysRouter, catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({

@@ -6,7 +6,7 @@ import { DomainError } from "../errors";
 import type { OrgRole } from "../generated/prisma/enums";
 import { roleAtLeast, ROLE_LABELS } from "../roles";
 import type { Context } from "./context";
-import { describeZodError, maskUnexpectedError } from "./errors";
+import { describeZodError, maskUnexpectedError, zodFieldErrors } from "./errors";
 
 const t = initTRPC.context<Context>().create({
   transformer: superjson,
@@ -19,8 +19,8 @@ const t = initTRPC.context<Context>().create({
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
         path: shape.data.path,
-        // Field-level messages for forms.
-        fieldErrors: zodError ? z.flattenError(zodError).fieldErrors : error instanceof DomainError && error.field ? { [error.field]: [error.message] } : undefined,
+        // Field-level messages for forms, keyed by input path ("capacities.1.totalGpus").
+        fieldErrors: zodError ? zodFieldErrors(zodError) : error instanceof DomainError && error.field ? { [error.field]: [error.message] } : undefined,
       },
     };
   },

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { db, type Tx } from "../db";
-import { conflict, notFound } from "../errors";
+import { DomainError, badRequest, conflict, notFound } from "../errors";
+import type { OrgStatus } from "../generated/prisma/enums";
 import { recordAudit, type Actor } from "./audit";
 
 export function slugify(name: string): string {
@@ -78,4 +79,84 @@ export async function organizationOverview(orgId: string) {
       costEur: (usage._sum.costMicroEur ?? 0) / 1_000_000,
     },
   };
+}
+
+/**
+ * Suspends or reactivates an organisation (platform admins). A suspended organisation cannot
+ * reserve GPUs (allocation.ts); stopping its deployments and refusing its keys belong to the
+ * deployment and gateway code, which read `isOrganizationActive`.
+ */
+export async function setOrganizationStatus(actor: Actor, input: { orgId: string; status: OrgStatus; reason?: string | null }) {
+  const reason = input.reason?.trim() || null;
+  if (input.status === "SUSPENDED" && !reason) throw badRequest("Give the reason for the suspension; the organisation's members will see it", "reason");
+  return db.$transaction(async (tx) => {
+    // Lock the row: reservations hold a share lock on it, so they finish before the change, or see it.
+    const [before] = await tx.$queryRaw<{ id: string; name: string; status: OrgStatus; statusReason: string | null }[]>`
+      SELECT id, name, status, "statusReason" FROM "Organization" WHERE id = ${input.orgId} FOR UPDATE`;
+    if (!before) throw new DomainError("NOT_FOUND", "Organisation was not found", { field: "orgId" });
+    if (before.status === input.status) throw conflict(`${before.name} is already ${input.status === "ACTIVE" ? "active" : "suspended"}`, "status");
+    const after = await tx.organization.update({
+      where: { id: before.id },
+      data: { status: input.status, statusReason: input.status === "SUSPENDED" ? reason : null },
+      select: { id: true, name: true, slug: true, status: true, statusReason: true },
+    });
+    await recordAudit(tx, actor, {
+      orgId: before.id,
+      action: input.status === "SUSPENDED" ? "organization.suspended" : "organization.reactivated",
+      targetType: "Organization",
+      targetId: before.id,
+      before: { status: before.status, statusReason: before.statusReason },
+      after: { status: after.status, statusReason: after.statusReason, reason },
+    });
+    return after;
+  });
+}
+
+export async function isOrganizationActive(client: Pick<Tx, "organization">, orgId: string): Promise<boolean> {
+  const org = await client.organization.findUnique({ where: { id: orgId }, select: { status: true } });
+  return org?.status === "ACTIVE";
+}
+
+/**
+ * Refuses when the organisation is suspended. Takes a share lock on its row until the end of the
+ * transaction, so a concurrent suspension waits for this transaction rather than racing it.
+ */
+export async function assertOrganizationActive(tx: Tx, orgId: string): Promise<{ id: string; name: string }> {
+  const [org] = await tx.$queryRaw<{ id: string; name: string; status: OrgStatus; statusReason: string | null }[]>`
+    SELECT id, name, status, "statusReason" FROM "Organization" WHERE id = ${orgId} FOR SHARE`;
+  if (!org) throw notFound("Organisation");
+  if (org.status !== "ACTIVE") {
+    throw new DomainError("FORBIDDEN", `${org.name} is suspended${org.statusReason ? ` (${org.statusReason})` : ""}: it cannot reserve GPUs until a platform administrator reactivates it`);
+  }
+  return { id: org.id, name: org.name };
+}
+
+/** Every organisation with its members, deployments, quota, GPUs in use and spend over the last 30 days. */
+export async function listOrganizationsForAdmins() {
+  const since = new Date(Date.now() - 30 * 24 * 3600 * 1000);
+  const [orgs, spend] = await Promise.all([
+    db.organization.findMany({
+      orderBy: { name: "asc" },
+      select: {
+        id: true,
+        name: true,
+        slug: true,
+        status: true,
+        statusReason: true,
+        createdAt: true,
+        _count: { select: { memberships: true, deployments: { where: { deletedAt: null } } } },
+        quotas: { select: { limitGpus: true, allocatedGpus: true } },
+      },
+    }),
+    db.usageRecord.groupBy({ by: ["orgId"], where: { createdAt: { gte: since } }, _sum: { costMicroEur: true } }),
+  ]);
+  const spendByOrg = new Map(spend.map((s) => [s.orgId, s._sum.costMicroEur ?? 0]));
+  return orgs.map(({ quotas, _count, ...org }) => ({
+    ...org,
+    members: _count.memberships,
+    deployments: _count.deployments,
+    quotaGpus: quotas.reduce((s, q) => s + q.limitGpus, 0),
+    gpusInUse: quotas.reduce((s, q) => s + q.allocatedGpus, 0),
+    spendLast30DaysEur: (spendByOrg.get(org.id) ?? 0) / 1_000_000,
+  }));
 }

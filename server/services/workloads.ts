@@ -2,27 +2,6 @@ import { db } from "../db";
 
 // Read models for the console pages whose write side comes with the deployment and gateway issues.
 
-export function listDeployments(orgId: string) {
-  return db.deployment.findMany({
-    where: { orgId, deletedAt: null },
-    orderBy: { createdAt: "desc" },
-    select: {
-      id: true,
-      name: true,
-      phase: true,
-      desiredState: true,
-      replicas: true,
-      gpusPerReplica: true,
-      dataClassification: true,
-      endpoint: true,
-      createdAt: true,
-      catalogModel: { select: { name: true, version: true } },
-      region: { select: { code: true, name: true } },
-      gpuType: { select: { code: true } },
-    },
-  });
-}
-
 export function listApiKeys(orgId: string) {
   // Never the hash: only what identifies the key to a person.
   return db.apiKey.findMany({

@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { listQuotas, listRegionsForTenants } from "../../services/capacity";
 import { listCatalogModels } from "../../services/catalog";
 import { auditTrail, listResidencyPolicies, verifyTrail } from "../../services/compliance";
-import { listApiKeys, listDeployments, usageSummary } from "../../services/workloads";
-import { id } from "../schemas";
+import { cancelQuotaRequest, listQuotas, requestQuotaIncrease } from "../../services/quotas";
+import { listRegionsForTenants, regionsForOrg } from "../../services/regions";
+import { listApiKeys, usageSummary } from "../../services/workloads";
+import { userActor } from "../context";
+import { dataClassification, id, quotaRequestInput } from "../schemas";
 import { orgProcedure, protectedProcedure, router } from "../trpc";
 
 const page = z.object({ cursor: id("cursor").optional(), limit: z.number().int().min(1).max(100).default(25) });
@@ -11,6 +13,10 @@ const page = z.object({ cursor: id("cursor").optional(), limit: z.number().int()
 export const regionsRouter = router({
   // Regions and the catalog are the platform's public offer, the same for every tenant.
   list: protectedProcedure.query(() => listRegionsForTenants()),
+  // The same regions seen by one organisation: its quotas there and, for a data class, its residency policy's verdict.
+  forOrg: orgProcedure
+    .input(z.object({ dataClassification: dataClassification.optional() }))
+    .query(({ ctx, input }) => regionsForOrg(ctx.org.id, input)),
 });
 
 export const catalogRouter = router({
@@ -19,10 +25,14 @@ export const catalogRouter = router({
 
 export const quotasRouter = router({
   list: orgProcedure.query(({ ctx }) => listQuotas(ctx.org.id)),
-});
-
-export const deploymentsRouter = router({
-  list: orgProcedure.query(({ ctx }) => listDeployments(ctx.org.id)),
+  request: orgProcedure
+    .requires("ADMIN")
+    .input(quotaRequestInput)
+    .mutation(({ ctx, input }) => requestQuotaIncrease(ctx.org.id, { ...userActor(ctx, ctx.user), id: ctx.user.id }, input)),
+  cancelRequest: orgProcedure
+    .requires("ADMIN")
+    .input(z.object({ requestId: id("requestId") }))
+    .mutation(({ ctx, input }) => cancelQuotaRequest(ctx.org.id, userActor(ctx, ctx.user), input)),
 });
 
 export const apiKeysRouter = router({

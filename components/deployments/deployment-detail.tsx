@@ -1,0 +1,490 @@
+"use client";
+import Link from "next/link";
+import { useId, useState, type FormEvent, type ReactNode } from "react";
+import { toast } from "sonner";
+import { roleAtLeast } from "@/server/roles";
+import { formatDateTime, formatEur } from "../format";
+import { useCurrentOrg } from "../shell/org-context";
+import { api, type RouterOutputs } from "../trpc";
+import { Button } from "../ui/button";
+import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
+import { Badge, Card, Table, Td } from "../ui/layout";
+import { EmptyState, QueryView } from "../ui/states";
+import { dataClassLabel, isSettled, PHASE_EXPLANATIONS, PhaseBadge, ReplicaStateBadge } from "./phase";
+
+type Deployment = RouterOutputs["deployments"]["get"];
+
+/** Fast while the workers are changing something, slow once the deployment has settled. */
+const POLL_LIVE_MS = 2_000;
+const POLL_SETTLED_MS = 10_000;
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  at: string | null;
+}
+
+/** Conditions are stored as JSON written by the workers; read them defensively. */
+function conditionsOf(json: unknown): Condition[] {
+  if (!Array.isArray(json)) return [];
+  return json
+    .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null)
+    .map((c) => ({
+      type: String(c.type ?? ""),
+      status: String(c.status ?? ""),
+      reason: String(c.reason ?? ""),
+      message: String(c.message ?? ""),
+      at: typeof c.at === "string" ? c.at : null,
+    }));
+}
+
+/** Why a deployment failed, from the most specific fact available. */
+function failureMessageOf(d: Deployment, conditions: Condition[]): string | null {
+  const failure = conditions.find((c) => c.type === "ReplicaFailure" && c.status === "True" && c.message);
+  if (failure) return failure.message;
+  const replica = d.replicaSet.find((r) => r.state === "failed" && r.message);
+  if (replica?.message) return replica.message;
+  return d.events.find((e) => e.type === "Warning")?.message ?? null;
+}
+
+const replicasInMotion = (d: Deployment) => d.replicaSet.some((r) => r.state !== "ready" && r.state !== "failed");
+
+export function DeploymentDetail({ deploymentId }: { deploymentId: string }) {
+  const org = useCurrentOrg();
+  const deployment = api.deployments.get.useQuery(
+    { orgId: org.id, deploymentId },
+    {
+      refetchInterval: (query) => {
+        const d = query.state.data;
+        if (!d) return POLL_LIVE_MS;
+        return isSettled(d) && (d.phase !== "RUNNING" || !replicasInMotion(d)) ? POLL_SETTLED_MS : POLL_LIVE_MS;
+      },
+    },
+  );
+  return (
+    <>
+      <Link href={`/o/${org.slug}/deployments`} className="mb-3 inline-block text-sm font-medium text-brand-700 underline-offset-2 hover:underline">
+        <span aria-hidden>← </span>Deployments
+      </Link>
+      <QueryView query={deployment}>{(d) => <DeploymentView d={d} />}</QueryView>
+    </>
+  );
+}
+
+function useDeploymentActions(d: Deployment) {
+  const org = useCurrentOrg();
+  const utils = api.useUtils();
+  const refresh = () =>
+    Promise.all([utils.deployments.get.invalidate({ orgId: org.id, deploymentId: d.id }), utils.deployments.list.invalidate({ orgId: org.id })]);
+  const handlers = (success: string) => ({
+    onSuccess: async () => {
+      toast.success(success);
+      await refresh();
+    },
+    onError: (e: { message: string }) => {
+      toast.error(e.message);
+      // Someone else may have changed it meanwhile: show what is true now.
+      void refresh();
+    },
+  });
+  return {
+    scale: api.deployments.scale.useMutation(handlers(`Scaling ${d.name}`)),
+    stop: api.deployments.stop.useMutation(handlers(`Stopping ${d.name}`)),
+    start: api.deployments.start.useMutation(handlers(`Starting ${d.name}`)),
+    retry: api.deployments.retry.useMutation(handlers(`Retrying ${d.name}`)),
+    update: api.deployments.update.useMutation(handlers(`Updating ${d.name}`)),
+    rollback: api.deployments.rollback.useMutation(handlers(`Rolling back ${d.name}`)),
+    remove: api.deployments.delete.useMutation(handlers(`Deleting ${d.name}`)),
+  };
+}
+type Actions = ReturnType<typeof useDeploymentActions>;
+
+function DeploymentView({ d }: { d: Deployment }) {
+  const org = useCurrentOrg();
+  const canAct = roleAtLeast(org.role, "MEMBER");
+  const canDelete = roleAtLeast(org.role, "ADMIN");
+  const actions = useDeploymentActions(d);
+  const busy = Object.values(actions).some((m) => m.isPending);
+  const conditions = conditionsOf(d.conditions);
+  const deleting = d.desiredState === "DELETED" || d.phase === "DELETING" || d.phase === "DELETED";
+  const failure = d.phase === "FAILED" ? failureMessageOf(d, conditions) : null;
+  const ready = d.replicaSet.filter((r) => r.state === "ready").length;
+  const target = { orgId: org.id, deploymentId: d.id };
+
+  return (
+    <div className="space-y-6">
+      <header className="flex flex-col gap-3 sm:flex-row sm:items-start sm:justify-between">
+        <div className="min-w-0">
+          <div className="flex flex-wrap items-center gap-2">
+            <h1 className="break-all text-2xl font-semibold tracking-tight">{d.name}</h1>
+            <span role="status" aria-live="polite">
+              <span className="sr-only">Status: </span>
+              <PhaseBadge phase={d.phase} testId="deployment-phase" />
+            </span>
+          </div>
+          <p className="mt-1 max-w-2xl text-sm text-slate-600">
+            {PHASE_EXPLANATIONS[d.phase]}
+            {d.desiredState === "STOPPED" && d.phase !== "STOPPED" && !deleting && " A stop has been requested."}
+            {d.desiredState === "DELETED" && d.phase !== "DELETED" && " Deletion has been requested."}
+          </p>
+        </div>
+        {canAct && !deleting && (
+          <div className="flex flex-wrap gap-2">
+            {d.desiredState === "RUNNING" && (
+              <Button variant="secondary" loading={actions.stop.isPending} disabled={busy} onClick={() => actions.stop.mutate(target)}>
+                Stop
+              </Button>
+            )}
+            {(d.desiredState === "STOPPED" || d.phase === "STOPPED") && (
+              <Button loading={actions.start.isPending} disabled={busy} onClick={() => actions.start.mutate(target)}>
+                Start
+              </Button>
+            )}
+            {canDelete && (
+              <Button
+                variant="danger"
+                loading={actions.remove.isPending}
+                disabled={busy}
+                onClick={() => {
+                  if (!window.confirm(`Delete ${d.name}? Its replicas stop, its GPUs are released and programs using it get errors. This cannot be undone.`)) return;
+                  actions.remove.mutate(target);
+                }}
+              >
+                Delete
+              </Button>
+            )}
+          </div>
+        )}
+      </header>
+
+      {d.phase === "FAILED" && (
+        <div role="alert" className="rounded-lg border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-900">
+          <p className="font-semibold">This deployment failed.</p>
+          <p className="mt-1 whitespace-pre-wrap break-words font-mono text-xs">{failure ?? "No message was recorded; see the events below."}</p>
+          {canAct && !deleting && (
+            <Button className="mt-3" loading={actions.retry.isPending} disabled={busy} onClick={() => actions.retry.mutate(target)}>
+              Retry
+            </Button>
+          )}
+        </div>
+      )}
+      {d.phase === "DELETED" && (
+        <div role="status" className="rounded-lg border border-slate-200 bg-slate-50 px-4 py-3 text-sm text-slate-700">
+          This deployment is gone. <Link href={`/o/${org.slug}/deployments`} className="font-medium text-brand-700 underline">Back to deployments</Link>
+        </div>
+      )}
+      {!canAct && <p className="text-sm text-slate-500">You have view access to {org.name}: a member can change this deployment.</p>}
+
+      <dl className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
+        <Fact label="Price per hour">
+          <span data-testid="price-per-hour">{formatEur(d.pricePerHourEur)}</span>
+          <span className="ml-1 text-sm font-normal text-slate-500">/ hour</span>
+        </Fact>
+        <Fact label="Replicas ready" hint={`scales between ${d.minReplicas} and ${d.maxReplicas}`}>
+          {ready} of {d.replicas}
+        </Fact>
+        <Fact label="GPUs" hint={`${d.reservedGpus} reserved`}>
+          {d.replicas} × {d.gpusPerReplica} <span className="text-base font-normal text-slate-600">{d.gpuType.code}</span>
+        </Fact>
+        <Fact label="Region" hint={`${dataClassLabel(d.dataClassification)} data`}>
+          <span className="text-base">{d.region.name}</span> <span className="text-sm font-normal text-slate-500">{d.region.code}</span>
+        </Fact>
+      </dl>
+
+      <UsageHint d={d} />
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <ModelCard d={d} actions={actions} canAct={canAct && !deleting} busy={busy} />
+        {canAct && !deleting && <ScaleCard key={d.replicas} d={d} actions={actions} busy={busy} />}
+      </div>
+
+      <section aria-labelledby="conditions-heading" className="space-y-2">
+        <h2 id="conditions-heading" className="text-sm font-semibold text-slate-700">Conditions</h2>
+        {conditions.length === 0 ? (
+          <EmptyState title="No conditions yet">The workers report conditions once they have looked at this deployment.</EmptyState>
+        ) : (
+          <Table head={["Type", "Status", "Reason", "Message", "Since"]} caption="Conditions">
+            {conditions.map((c) => (
+              <tr key={c.type}>
+                <Td className="font-medium">{c.type}</Td>
+                <Td>
+                  <Badge tone={conditionTone(c)}>{c.status}</Badge>
+                </Td>
+                <Td>{c.reason}</Td>
+                <Td className="min-w-64 whitespace-normal text-slate-700">{c.message}</Td>
+                <Td className="text-slate-600">{c.at ? formatDateTime(c.at) : "—"}</Td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </section>
+
+      <section aria-labelledby="replicas-heading" className="space-y-2">
+        <h2 id="replicas-heading" className="text-sm font-semibold text-slate-700">Replicas</h2>
+        {d.replicaSet.length === 0 ? (
+          <EmptyState title="No replicas">
+            {d.phase === "STOPPED" || deleting ? "Nothing is running." : "The workers create them shortly."}
+          </EmptyState>
+        ) : (
+          <Table head={["#", "Revision", "State", "Endpoint", "Cluster ref", "Message", "Ready since"]} caption="Replicas">
+            {d.replicaSet.map((r) => (
+              <tr key={r.id} data-testid="replica-row">
+                <Td className="tabular-nums">{r.ordinal}</Td>
+                <Td className="tabular-nums">
+                  {r.revision}
+                  {r.revision !== d.revision && <span className="ml-1 text-xs text-slate-500">(old)</span>}
+                </Td>
+                <Td>
+                  <ReplicaStateBadge state={r.state} />
+                </Td>
+                <Td className="font-mono text-xs">{r.endpoint ?? "—"}</Td>
+                <Td className="font-mono text-xs">{r.clusterRef ?? "—"}</Td>
+                <Td className={`min-w-48 whitespace-normal ${r.state === "failed" ? "text-red-800" : "text-slate-700"}`}>{r.message ?? "—"}</Td>
+                <Td className="text-slate-600">{r.readyAt ? formatDateTime(r.readyAt) : "—"}</Td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </section>
+
+      <section aria-labelledby="events-heading" className="space-y-2">
+        <h2 id="events-heading" className="text-sm font-semibold text-slate-700">Events</h2>
+        {d.events.length === 0 ? (
+          <EmptyState title="No events yet" />
+        ) : (
+          <ol className="space-y-2" aria-label="Events, newest first">
+            {d.events.map((e) => {
+              const warning = e.type === "Warning";
+              return (
+                <li
+                  key={e.id}
+                  className={`rounded-md border-l-4 px-3 py-2 text-sm shadow-sm ${warning ? "border-amber-500 bg-amber-50" : "border-slate-300 bg-white"}`}
+                >
+                  <div className="flex flex-wrap items-center gap-x-2 gap-y-1">
+                    <time dateTime={new Date(e.createdAt).toISOString()} className="text-xs tabular-nums text-slate-500">
+                      {formatDateTime(e.createdAt)}
+                    </time>
+                    {warning && <Badge tone="warn">Warning</Badge>}
+                    <span className="font-medium text-slate-800">{e.reason}</span>
+                  </div>
+                  <p className={`mt-0.5 break-words ${warning ? "text-amber-950" : "text-slate-700"}`}>{e.message}</p>
+                </li>
+              );
+            })}
+          </ol>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function conditionTone(c: Condition) {
+  if (c.type === "ReplicaFailure") return c.status === "True" ? "bad" : "good";
+  if (c.type === "Available") return c.status === "True" ? "good" : "warn";
+  return c.status === "True" ? "info" : "neutral";
+}
+
+function Fact({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+  return (
+    <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+      <dt className="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</dt>
+      <dd className="mt-1 text-2xl font-semibold tabular-nums">{children}</dd>
+      {hint && <dd className="mt-0.5 text-xs text-slate-500">{hint}</dd>}
+    </div>
+  );
+}
+
+/** How programs call it: an OpenAI-compatible API whose `model` is the deployment's name. */
+function UsageHint({ d }: { d: Deployment }) {
+  const endpoints = [...new Set(d.replicaSet.filter((r) => r.state === "ready" && r.endpoint).map((r) => r.endpoint!))];
+  if (endpoints.length === 0 && d.endpoint) endpoints.push(d.endpoint);
+  const first = endpoints[0]?.replace(/\/+$/, "");
+  const body = JSON.stringify({ model: d.name, messages: [{ role: "user", content: "Bonjour" }] });
+  const curl = first ? `curl ${first}/v1/chat/completions -H 'Content-Type: application/json' -d '${body}'` : null;
+  return (
+    <Card title="Use it">
+      <p className="text-sm text-slate-600">
+        An OpenAI-compatible API: pass <code className="rounded bg-slate-100 px-1 font-mono text-xs">{d.name}</code> as <code className="rounded bg-slate-100 px-1 font-mono text-xs">model</code>. Until the
+        platform gateway is available, call a replica directly.
+      </p>
+      {endpoints.length === 0 ? (
+        <p className="mt-3 text-sm text-slate-500">No replica is serving yet; its endpoint appears here once it is ready.</p>
+      ) : (
+        <div className="mt-3 space-y-3">
+          <ul className="space-y-1.5">
+            {endpoints.map((url) => (
+              <li key={url} className="flex min-w-0 items-center gap-2">
+                <code className="min-w-0 flex-1 truncate rounded bg-slate-100 px-2 py-1.5 font-mono text-xs" title={url}>
+                  {url}
+                </code>
+                <CopyButton text={url} label={`Copy endpoint ${url}`} />
+              </li>
+            ))}
+          </ul>
+          {curl && (
+            <div className="flex min-w-0 items-start gap-2">
+              <pre className="min-w-0 flex-1 overflow-x-auto rounded bg-slate-900 px-3 py-2 font-mono text-xs text-slate-100">
+                <code>{curl}</code>
+              </pre>
+              <CopyButton text={curl} label="Copy curl example" />
+            </div>
+          )}
+        </div>
+      )}
+    </Card>
+  );
+}
+
+async function copyText(text: string): Promise<boolean> {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No clipboard API (plain http on a LAN address): fall back to a hidden selection.
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}
+
+function CopyButton({ text, label }: { text: string; label: string }) {
+  return (
+    <Button
+      type="button"
+      variant="secondary"
+      aria-label={label}
+      className="shrink-0"
+      onClick={async () => {
+        if (await copyText(text)) toast.success("Copied");
+        else toast.error("Could not copy; select the text instead");
+      }}
+    >
+      Copy
+    </Button>
+  );
+}
+
+function ModelCard({ d, actions, canAct, busy }: { d: Deployment; actions: Actions; canAct: boolean; busy: boolean }) {
+  const org = useCurrentOrg();
+  const [nextModelId, setNextModelId] = useState("");
+  const rollbackId = useId();
+  const updateError = fieldErrorsOf(actions.update.error).catalogModelId?.[0];
+  function onUpdate(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (!nextModelId) return;
+    actions.update.mutate({ orgId: org.id, deploymentId: d.id, catalogModelId: nextModelId }, { onSuccess: () => setNextModelId("") });
+  }
+  return (
+    <Card title="Model">
+      <p className="text-sm">
+        <span className="font-medium">{d.catalogModel.name}</span> <span className="text-slate-600">{d.catalogModel.version}</span>
+        <span className="ml-2 text-slate-500">revision {d.revision}</span>
+      </p>
+      {canAct && d.otherVersions.length > 0 && (
+        <form onSubmit={onUpdate} className="mt-4 flex flex-col gap-2 sm:flex-row sm:items-end">
+          <div className="flex-1">
+            <Field label="Update to…" name="catalogModelId" error={updateError} hint="Replicas are replaced one revision at a time.">
+              <Select name="catalogModelId" value={nextModelId} onChange={(e) => setNextModelId(e.target.value)} invalid={Boolean(updateError)}>
+                <option value="">Choose a version</option>
+                {d.otherVersions.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    {m.name} {m.version}
+                  </option>
+                ))}
+              </Select>
+            </Field>
+          </div>
+          <Button type="submit" variant="secondary" loading={actions.update.isPending} disabled={busy || !nextModelId}>
+            Update
+          </Button>
+        </form>
+      )}
+      {canAct && d.previousModel && (
+        <div className="mt-4 flex flex-col gap-2 border-t border-slate-100 pt-4 sm:flex-row sm:items-center sm:justify-between">
+          <p id={rollbackId} className="text-sm text-slate-700">
+            Roll back to{" "}
+            <span className="font-medium">
+              {d.previousModel.name} {d.previousModel.version}
+            </span>
+          </p>
+          <Button
+            variant="secondary"
+            aria-describedby={rollbackId}
+            loading={actions.rollback.isPending}
+            disabled={busy}
+            onClick={() => actions.rollback.mutate({ orgId: org.id, deploymentId: d.id })}
+          >
+            Roll back
+          </Button>
+        </div>
+      )}
+      {!canAct && d.previousModel && (
+        <p className="mt-2 text-sm text-slate-500">
+          Previous version: {d.previousModel.name} {d.previousModel.version}
+        </p>
+      )}
+    </Card>
+  );
+}
+
+function ScaleCard({ d, actions, busy }: { d: Deployment; actions: Actions; busy: boolean }) {
+  const org = useCurrentOrg();
+  const [value, setValue] = useState(String(d.replicas));
+  const [tried, setTried] = useState(false);
+  const n = Number(value);
+  const clientError =
+    value.trim() === "" || !Number.isInteger(n)
+      ? "Enter a whole number"
+      : n < d.minReplicas || n > d.maxReplicas
+        ? `Choose between ${d.minReplicas} and ${d.maxReplicas}, the bounds set at creation`
+        : undefined;
+  const serverError = fieldErrorsOf(actions.scale.error).replicas?.[0];
+  const error = (tried || value !== String(d.replicas) ? clientError : undefined) ?? serverError;
+  function onSubmit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setTried(true);
+    if (clientError) return;
+    actions.scale.mutate({ orgId: org.id, deploymentId: d.id, replicas: n });
+  }
+  return (
+    <Card title="Scale">
+      <form onSubmit={onSubmit} noValidate className="flex flex-col gap-2 sm:flex-row sm:items-end">
+        <div className="flex-1">
+          <Field
+            label="Replicas"
+            name="replicas"
+            error={error}
+            hint={`Between ${d.minReplicas} and ${d.maxReplicas}; each adds ${formatEur(d.replicas > 0 ? d.pricePerHourEur / d.replicas : 0)}/h.`}
+          >
+            <Input
+              name="replicas"
+              type="number"
+              inputMode="numeric"
+              min={d.minReplicas}
+              max={d.maxReplicas}
+              step={1}
+              value={value}
+              onChange={(e) => {
+                setValue(e.target.value);
+                if (actions.scale.error) actions.scale.reset();
+              }}
+              invalid={Boolean(error)}
+            />
+          </Field>
+        </div>
+        <Button type="submit" variant="secondary" loading={actions.scale.isPending} disabled={busy || value === String(d.replicas)}>
+          Apply
+        </Button>
+      </form>
+    </Card>
+  );
+}

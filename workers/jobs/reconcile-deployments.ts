@@ -1,0 +1,59 @@
+/**
+ * The deployment controller's queue: a `deployment.reconcile` job per deployment (pg-boss
+ * "stately" policy with the deployment id as singleton key: at most one queued and one running
+ * per deployment), fed three ways: NOTIFY from the console's transactions (the change is
+ * committed before anyone hears of it), requeues from unfinished passes, and a sweep every few
+ * seconds that catches anything missed (a crashed worker, a lost notification, drift).
+ */
+import type PgBoss from "pg-boss";
+import pg from "pg";
+import { db } from "../../server/db";
+import { RECONCILE_CHANNEL } from "../../server/services/deployments";
+import { logger } from "../../server/logger";
+import { reconcileDeployment } from "../reconcile/deployment";
+
+export const RECONCILE_QUEUE = "deployment.reconcile";
+export const SWEEP_INTERVAL_MS = Number(process.env.ENCLAVE_RECONCILE_SWEEP_MS ?? 15_000);
+
+export function enqueueReconcile(boss: PgBoss, deploymentId: string, afterSeconds = 0) {
+  return boss.send(RECONCILE_QUEUE, { deploymentId }, { singletonKey: deploymentId, startAfter: afterSeconds, retryLimit: 5, retryBackoff: true, retryDelay: 2 });
+}
+
+/** Deployments whose observed state may differ from the desired one (everything not deleted). */
+export async function deploymentsToSweep(): Promise<string[]> {
+  const rows = await db.deployment.findMany({ where: { phase: { not: "DELETED" } }, select: { id: true } });
+  return rows.map((r) => r.id);
+}
+
+export async function registerDeploymentReconciler(boss: PgBoss, connectionString: string) {
+  await boss.createQueue(RECONCILE_QUEUE, { name: RECONCILE_QUEUE, policy: "stately" });
+  await boss.work<{ deploymentId: string }>(RECONCILE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    const { deploymentId } = job.data;
+    const result = await reconcileDeployment(deploymentId);
+    if (result.status === "requeue") await enqueueReconcile(boss, deploymentId, result.afterSeconds);
+    else if (result.status === "busy") await enqueueReconcile(boss, deploymentId, 2);
+  });
+
+  // Committed changes wake the controller at once.
+  const listener = new pg.Client({ connectionString, application_name: "enclave-workers-listen" });
+  listener.on("notification", (msg) => {
+    if (msg.payload) void enqueueReconcile(boss, msg.payload).catch((error) => logger.error("enqueue failed", { error }));
+  });
+  listener.on("error", (error) => logger.error("reconcile listener error", { error }));
+  await listener.connect();
+  await listener.query(`LISTEN ${RECONCILE_CHANNEL}`);
+
+  const sweep = async () => {
+    try {
+      for (const id of await deploymentsToSweep()) await enqueueReconcile(boss, id);
+    } catch (error) {
+      logger.error("reconcile sweep failed", { error });
+    }
+  };
+  await sweep();
+  const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
+  return async () => {
+    clearInterval(timer);
+    await listener.end().catch(() => {});
+  };
+}

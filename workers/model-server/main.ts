@@ -1,0 +1,61 @@
+/**
+ * Model server process: the program every driver launches (see command.ts for the environment).
+ * Env: MODEL_PATH, MODEL_NAME, PORT, HOST (default 127.0.0.1), MODEL_THREADS (default 1);
+ * optional MODEL_PARALLEL (sequences, default 2) and MODEL_CONTEXT_SIZE (default 4096, capped by the model).
+ */
+import { startModelServer } from "./server";
+
+function env(name: string, fallback?: string): string {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === "") {
+    process.stderr.write(`model-server: ${name} is required\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function intEnv(name: string, fallback: number): number {
+  const value = Number(env(name, String(fallback)));
+  if (!Number.isInteger(value) || value < 0) {
+    process.stderr.write(`model-server: ${name} must be a non-negative integer\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const options = {
+  modelPath: env("MODEL_PATH"),
+  modelName: env("MODEL_NAME"),
+  host: env("HOST", "127.0.0.1"),
+  port: intEnv("PORT", 8000),
+  threads: Math.max(1, intEnv("MODEL_THREADS", 1)),
+  parallel: Math.max(1, intEnv("MODEL_PARALLEL", 2)),
+  contextSize: Math.max(16, intEnv("MODEL_CONTEXT_SIZE", 4096)),
+};
+
+const log = (entry: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
+
+const started = performance.now();
+const server = await startModelServer(options);
+log({ event: "listening", url: server.url, model: options.modelName, pid: process.pid });
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log({ event: "stopping", signal });
+  // A stuck native call must not keep a SIGTERMed replica alive forever.
+  setTimeout(() => process.exit(1), 10_000).unref();
+  await server.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
+
+try {
+  await server.ready;
+  log({ event: "ready", modelPath: options.modelPath, loadMs: Math.round(performance.now() - started) });
+} catch (error) {
+  log({ event: "load_failed", error: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+}
