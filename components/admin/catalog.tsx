@@ -100,7 +100,7 @@ function CatalogTable({ models, onEdit }: { models: Model[]; onEdit: (m: Model) 
               ) : (
                 <ul className="space-y-0.5 text-xs">
                   {m.fitsGpuTypes.map((g) => (
-                    <li key={g.code} title={g.name}>
+                    <li key={g.id} title={g.name}>
                       {g.code}
                     </li>
                   ))}
@@ -113,7 +113,7 @@ function CatalogTable({ models, onEdit }: { models: Model[]; onEdit: (m: Model) 
               ) : (
                 <ul className="space-y-0.5 font-mono text-xs">
                   {m.allowedRegions.map((r) => (
-                    <li key={r.code} title={r.name}>
+                    <li key={r.id} title={r.name}>
                       {r.code}
                     </li>
                   ))}
@@ -165,9 +165,8 @@ type ModelDraft = {
   runtime: Runtime;
   gpuMemoryGb: string;
   minGpuCount: string;
-  // Kept by code: the catalog lists GPU types and regions by code, and codes are unique.
-  fitsGpuTypeCodes: string[];
-  allowedRegionCodes: string[];
+  fitsGpuTypeIds: string[];
+  allowedRegionIds: string[];
   description: string;
 };
 
@@ -189,8 +188,8 @@ function draftOf(model: Model | null): ModelDraft {
       runtime: "LLAMA_CPP",
       gpuMemoryGb: "",
       minGpuCount: "1",
-      fitsGpuTypeCodes: [],
-      allowedRegionCodes: [],
+      fitsGpuTypeIds: [],
+      allowedRegionIds: [],
       description: "",
     };
   }
@@ -210,8 +209,8 @@ function draftOf(model: Model | null): ModelDraft {
     runtime: model.runtime,
     gpuMemoryGb: String(model.gpuMemoryGb),
     minGpuCount: String(model.minGpuCount),
-    fitsGpuTypeCodes: model.fitsGpuTypes.map((g) => g.code),
-    allowedRegionCodes: model.allowedRegions.map((r) => r.code),
+    fitsGpuTypeIds: model.fitsGpuTypes.map((g) => g.id),
+    allowedRegionIds: model.allowedRegions.map((r) => r.id),
     description: model.description ?? "",
   };
 }
@@ -250,12 +249,9 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
     if (gpuMemoryGb === null) problems.gpuMemoryGb = "Enter a whole number of GB";
     const minGpuCount = parseWholeNumber(draft.minGpuCount);
     if (minGpuCount === null) problems.minGpuCount = "Enter a whole number of GPUs";
-    if (!gpuTypes.data || !regions.data) problems.fitsGpuTypeIds = "GPU types and regions are still loading; try again in a moment";
     setLocalErrors(problems);
-    if (Object.keys(problems).length > 0 || !gpuTypes.data || !regions.data) return;
+    if (Object.keys(problems).length > 0) return;
 
-    const gpuIdByCode = new Map(gpuTypes.data.map((g) => [g.code, g.id]));
-    const regionIdByCode = new Map(regions.data.map((r) => [r.code, r.id]));
     const fields = {
       slug: draft.slug.trim(),
       family: draft.family.trim(),
@@ -272,8 +268,8 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
       runtime: draft.runtime,
       gpuMemoryGb: gpuMemoryGb ?? 0,
       minGpuCount: minGpuCount ?? 0,
-      fitsGpuTypeIds: draft.fitsGpuTypeCodes.flatMap((c) => gpuIdByCode.get(c) ?? []),
-      allowedRegionIds: draft.allowedRegionCodes.flatMap((c) => regionIdByCode.get(c) ?? []),
+      fitsGpuTypeIds: draft.fitsGpuTypeIds,
+      allowedRegionIds: draft.allowedRegionIds,
       description: draft.description.trim() || undefined,
     };
     if (model) update.mutate({ modelId: model.id, ...fields });
@@ -339,8 +335,8 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
                   key={g.id}
                   label={`${g.code}`}
                   hint={`${g.name} · ${g.memoryGb} GB`}
-                  checked={draft.fitsGpuTypeCodes.includes(g.code)}
-                  onChange={(e) => set("fitsGpuTypeCodes", toggle(draft.fitsGpuTypeCodes, g.code, e.target.checked))}
+                  checked={draft.fitsGpuTypeIds.includes(g.id)}
+                  onChange={(e) => set("fitsGpuTypeIds", toggle(draft.fitsGpuTypeIds, g.id, e.target.checked))}
                 />
               ))}
             </div>
@@ -359,8 +355,8 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
                   key={r.id}
                   label={<span className="font-mono text-xs">{r.code}</span>}
                   hint={r.name}
-                  checked={draft.allowedRegionCodes.includes(r.code)}
-                  onChange={(e) => set("allowedRegionCodes", toggle(draft.allowedRegionCodes, r.code, e.target.checked))}
+                  checked={draft.allowedRegionIds.includes(r.id)}
+                  onChange={(e) => set("allowedRegionIds", toggle(draft.allowedRegionIds, r.id, e.target.checked))}
                 />
               ))}
             </div>

@@ -11,12 +11,6 @@ import { ReasonDialog } from "./shared";
 type Organization = RouterOutputs["admin"]["organizations"][number];
 type OrgStatus = Organization["status"];
 
-/** Spend over the last 30 days in euros, once the server reports it. */
-function spendOf(org: Organization): number | null {
-  const o = org as unknown as { spend30DaysEur?: unknown };
-  return typeof o.spend30DaysEur === "number" ? o.spend30DaysEur : null;
-}
-
 export function AdminOrganizationsPage() {
   const organizations = api.admin.organizations.useQuery();
   const [changing, setChanging] = useState<{ org: Organization; status: OrgStatus } | null>(null);
@@ -30,7 +24,6 @@ export function AdminOrganizationsPage() {
           ) : (
             <Table caption="Organisations" head={["Organisation", "Status", "Members", "Deployments", "Quota GPUs", "GPUs in use", "Spend (30 days)", <span key="a" className="sr-only">Actions</span>]}>
               {list.map((o) => {
-                const spend = spendOf(o);
                 return (
                   <tr key={o.id}>
                     <Td>
@@ -40,12 +33,13 @@ export function AdminOrganizationsPage() {
                     </Td>
                     <Td>
                       <Badge tone={o.status === "ACTIVE" ? "good" : "bad"}>{o.status === "ACTIVE" ? "Active" : "Suspended"}</Badge>
+                      {o.status === "SUSPENDED" && o.statusReason && <p className="mt-1 max-w-[16rem] whitespace-normal text-xs text-slate-600">{o.statusReason}</p>}
                     </Td>
                     <Td className="tabular-nums">{formatNumber(o.members)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.deployments)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.quotaGpus)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.gpusInUse)}</Td>
-                    <Td className="tabular-nums">{spend === null ? <span className="text-slate-400">—</span> : formatEur(spend)}</Td>
+                    <Td className="tabular-nums">{formatEur(o.spendLast30DaysEur)}</Td>
                     <Td>
                       {o.status === "ACTIVE" ? (
                         <Button variant="danger" aria-label={`Suspend ${o.name}`} onClick={() => setChanging({ org: o, status: "SUSPENDED" })}>

@@ -304,7 +304,7 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
       provider: draft.provider.trim(),
       country: draft.country.trim().toUpperCase(),
       city: draft.city.trim(),
-      jurisdiction: draft.jurisdiction.trim(),
+      jurisdiction: draft.jurisdiction.trim().toUpperCase(),
       certifications: [...new Set([...draft.certifications, ...other])],
       extraterritorialExposure: draft.extraterritorialExposure,
       exposureNote: draft.exposureNote.trim() || undefined,
@@ -338,8 +338,8 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
           <Field label="Country" name="country" error={err("country")} hint="ISO code, e.g. FR">
             <Input name="country" value={draft.country} onChange={(e) => set("country", e.target.value)} required maxLength={2} autoComplete="off" invalid={!!err("country")} />
           </Field>
-          <Field label="Jurisdiction" name="jurisdiction" error={err("jurisdiction")} hint="The law the operator answers to: FR, DE, EU, US…">
-            <Input name="jurisdiction" value={draft.jurisdiction} onChange={(e) => set("jurisdiction", e.target.value)} required invalid={!!err("jurisdiction")} />
+          <Field label="Jurisdiction" name="jurisdiction" error={err("jurisdiction")} hint="Two-letter code of the law the operator answers to: FR, DE, EU, US…">
+            <Input name="jurisdiction" value={draft.jurisdiction} onChange={(e) => set("jurisdiction", e.target.value)} required maxLength={2} autoComplete="off" invalid={!!err("jurisdiction")} />
           </Field>
         </div>
 
