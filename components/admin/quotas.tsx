@@ -117,13 +117,21 @@ function PendingQueue({ requests, capacityOf }: { requests: QuotaRequest[]; capa
             request={r}
             capacity={capacityOf(r.region.id, r.gpuType.id)}
             decision={deciding?.requestId === r.id ? deciding.decision : null}
-            onDecide={(decision) => setDeciding(decision ? { requestId: r.id, decision } : null)}
+            onDecide={(decision) => {
+              if (decision) return setDeciding({ requestId: r.id, decision });
+              const closed = deciding?.decision;
+              setDeciding(null);
+              // Back to the button that opened the form (it is rendered again once the form is gone).
+              if (closed) requestAnimationFrame(() => document.getElementById(decisionButtonId(r.id, closed))?.focus());
+            }}
           />
         </li>
       ))}
     </ul>
   );
 }
+
+const decisionButtonId = (requestId: string, decision: Decision) => `decide-${decision}-${requestId}`;
 
 function RequestCard({
   request: r,
@@ -143,7 +151,7 @@ function RequestCard({
       <h3 id={titleId} className="font-semibold">
         {r.org.name}: +{formatNumber(r.additionalGpus)} {r.gpuType.code} in {r.region.code}
       </h3>
-      <dl className="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
+      <dl className="mt-2 grid grid-cols-[auto_minmax(0,1fr)] gap-x-3 gap-y-1 break-words text-sm">
         <dt className="text-slate-500">Organisation</dt>
         <dd>
           {r.org.name} <span className="font-mono text-xs text-slate-500">{r.org.slug}</span>
@@ -193,8 +201,11 @@ function RequestCard({
         <DecisionForm request={r} decision={decision} current={current} onChange={onDecide} />
       ) : (
         <div className="mt-4 flex flex-wrap gap-2">
-          <Button onClick={() => onDecide("approve")}>Approve</Button>
+          <Button id={decisionButtonId(r.id, "approve")} onClick={() => onDecide("approve")}>
+            Approve
+          </Button>
           <Button
+            id={decisionButtonId(r.id, "partial")}
             variant="secondary"
             onClick={() => onDecide("partial")}
             disabled={r.additionalGpus < 2}
@@ -202,7 +213,7 @@ function RequestCard({
           >
             Approve part
           </Button>
-          <Button variant="danger" onClick={() => onDecide("reject")}>
+          <Button id={decisionButtonId(r.id, "reject")} variant="danger" onClick={() => onDecide("reject")}>
             Reject
           </Button>
         </div>
@@ -399,9 +410,15 @@ function QuotaTable({ quotas }: { quotas: Quota[] }) {
               </Td>
               <Td>
                 {editing === q.id ? (
-                  <SetLimitForm quota={q} onDone={() => setEditing(null)} />
+                  <SetLimitForm
+                    quota={q}
+                    onDone={() => {
+                      setEditing(null);
+                      requestAnimationFrame(() => document.getElementById(`set-limit-${q.id}`)?.focus());
+                    }}
+                  />
                 ) : (
-                  <Button variant="secondary" aria-label={`Set limit for ${q.org.name} in ${q.region.code}, ${q.gpuType.code}`} onClick={() => setEditing(q.id)}>
+                  <Button id={`set-limit-${q.id}`} variant="secondary" aria-label={`Set limit for ${q.org.name} in ${q.region.code}, ${q.gpuType.code}`} onClick={() => setEditing(q.id)}>
                     Set limit
                   </Button>
                 )}

@@ -17,6 +17,7 @@ type DriverKind = Region["driverKind"];
 
 const STATUS_LABELS: Record<RegionStatus, string> = { ACTIVE: "Active", MAINTENANCE: "Maintenance", DRAINING: "Draining", RETIRED: "Retired" };
 const STATUS_TONES = { ACTIVE: "good", MAINTENANCE: "warn", DRAINING: "warn", RETIRED: "neutral" } as const satisfies Record<RegionStatus, string>;
+const STATUS_WORDS: Record<RegionStatus, string> = { ACTIVE: "active", MAINTENANCE: "under maintenance", DRAINING: "draining", RETIRED: "retired" };
 const DRIVER_LABELS: Record<DriverKind, string> = { LOCAL: "Local", SLURM: "Slurm", KUBERNETES: "Kubernetes" };
 const KNOWN_CERTIFICATIONS = ["SecNumCloud", "HDS", "ISO 27001", "C5"] as const;
 
@@ -168,7 +169,7 @@ function RegionStatusDialog({ region, status, onClose }: { region: Region; statu
   const action = STATUS_ACTIONS[status];
   const setStatus = api.admin.setRegionStatus.useMutation({
     onSuccess: async () => {
-      toast.success(`${region.code} is now ${STATUS_LABELS[status].toLowerCase()}`);
+      toast.success(`${region.code} is now ${STATUS_WORDS[status]}`);
       onClose();
       await utils.admin.regions.invalidate();
     },

@@ -392,8 +392,8 @@ function ModelCard({ d, actions, canAct, busy }: { d: Deployment; actions: Actio
       {canAct && d.otherVersions.length > 0 && (
         <form onSubmit={onUpdate} className="mt-4 flex flex-col gap-2 sm:flex-row sm:items-end">
           <div className="flex-1">
-            <Field label="Update to…" name="catalogModelId" error={updateError} hint="Replicas are replaced one revision at a time.">
-              <Select name="catalogModelId" value={nextModelId} onChange={(e) => setNextModelId(e.target.value)} invalid={Boolean(updateError)}>
+            <Field label="Update to…" name="update-model" error={updateError} hint="Replicas are replaced one revision at a time.">
+              <Select name="update-model" value={nextModelId} onChange={(e) => setNextModelId(e.target.value)} invalid={Boolean(updateError)}>
                 <option value="">Choose a version</option>
                 {d.otherVersions.map((m) => (
                   <option key={m.id} value={m.id}>
@@ -461,12 +461,12 @@ function ScaleCard({ d, actions, busy }: { d: Deployment; actions: Actions; busy
         <div className="flex-1">
           <Field
             label="Replicas"
-            name="replicas"
+            name="scale-replicas"
             error={error}
             hint={`Between ${d.minReplicas} and ${d.maxReplicas}; each adds ${formatEur(d.replicas > 0 ? d.pricePerHourEur / d.replicas : 0)}/h.`}
           >
             <Input
-              name="replicas"
+              name="scale-replicas"
               type="number"
               inputMode="numeric"
               min={d.minReplicas}

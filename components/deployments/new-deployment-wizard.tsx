@@ -52,13 +52,13 @@ const INITIAL: Choices = { catalogModelId: null, dataClassification: null, regio
 
 /** A free, valid deployment name from the model's slug: "llama-3.1-8b-instruct" → "llama-3-1-8b-instruct", then "-2", "-3"… */
 export function suggestDeploymentName(slug: string, taken: ReadonlySet<string>): string {
-  const base =
-    slug
-      .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, "-")
-      .replace(/-+/g, "-")
-      .slice(0, 44)
-      .replace(/^-+|-+$/g, "") || "model";
+  const cleaned = slug
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-+/g, "-")
+    .slice(0, 44)
+    .replace(/^-+|-+$/g, "");
+  const base = cleaned.length >= 2 ? cleaned : "model";
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }
@@ -757,9 +757,9 @@ function ReviewStep({
   return (
     <div className="space-y-5">
       <div className="max-w-md">
-        <Field label="Deployment name" name="name" error={nameError} hint="Programs pass it as the model name. Lower-case letters, digits and dashes.">
+        <Field label="Deployment name" name="deployment-name" error={nameError} hint="Programs pass it as the model name. Lower-case letters, digits and dashes.">
           <Input
-            name="name"
+            name="deployment-name"
             value={name}
             onChange={(e) => onNameChange(e.target.value)}
             invalid={Boolean(nameError)}

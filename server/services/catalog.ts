@@ -69,10 +69,8 @@ function modelSnapshot(model: NonNullable<Awaited<ReturnType<typeof loadModel>>>
 }
 
 async function assertReferencesExist(tx: Tx, input: Pick<CatalogModelInput, "fitsGpuTypeIds" | "allowedRegionIds">) {
-  const [gpuTypes, regions] = await Promise.all([
-    tx.gpuType.findMany({ where: { id: { in: input.fitsGpuTypeIds } }, select: { id: true } }),
-    tx.region.findMany({ where: { id: { in: input.allowedRegionIds } }, select: { id: true } }),
-  ]);
+  const gpuTypes = await tx.gpuType.findMany({ where: { id: { in: input.fitsGpuTypeIds } }, select: { id: true } });
+  const regions = await tx.region.findMany({ where: { id: { in: input.allowedRegionIds } }, select: { id: true } });
   const knownGpus = new Set(gpuTypes.map((g) => g.id));
   const unknownGpu = input.fitsGpuTypeIds.findIndex((id) => !knownGpus.has(id));
   if (unknownGpu >= 0) throw new DomainError("NOT_FOUND", `GPU type ${input.fitsGpuTypeIds[unknownGpu]} was not found`, { field: "fitsGpuTypeIds" });

@@ -41,11 +41,10 @@ async function lockQuota(tx: Tx, key: QuotaKey) {
 
 /** The region and GPU type of a quota, with whether the region offers that type. Refusals name the field. */
 async function quotaTarget(tx: Tx, input: { regionId: string; gpuTypeId: string }) {
-  const [region, gpuType] = await Promise.all([
-    tx.region.findUnique({ where: { id: input.regionId }, select: { id: true, code: true, status: true, capacities: { where: { gpuTypeId: input.gpuTypeId }, select: { id: true } } } }),
-    tx.gpuType.findUnique({ where: { id: input.gpuTypeId }, select: { id: true, code: true } }),
-  ]);
+  // One query at a time: a transaction is one connection.
+  const region = await tx.region.findUnique({ where: { id: input.regionId }, select: { id: true, code: true, status: true, capacities: { where: { gpuTypeId: input.gpuTypeId }, select: { id: true } } } });
   if (!region) throw new DomainError("NOT_FOUND", "Region was not found", { field: "regionId" });
+  const gpuType = await tx.gpuType.findUnique({ where: { id: input.gpuTypeId }, select: { id: true, code: true } });
   if (!gpuType) throw new DomainError("NOT_FOUND", "GPU type was not found", { field: "gpuTypeId" });
   return { region, gpuType, offered: region.capacities.length > 0 };
 }

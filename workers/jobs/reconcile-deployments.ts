@@ -1,7 +1,8 @@
 /**
  * The deployment controller's queue: a `deployment.reconcile` job per deployment (pg-boss
- * "stately" policy with the deployment id as singleton key: at most one queued and one running
- * per deployment), fed three ways: NOTIFY from the console's transactions (the change is
+ * "short" policy with the deployment id as singleton key: at most one queued per deployment;
+ * the deployment's lease, not the queue, keeps two workers from acting at once, so a job left
+ * "active" by a killed worker blocks nothing), fed three ways: NOTIFY from the console's transactions (the change is
  * committed before anyone hears of it), requeues from unfinished passes, and a sweep every few
  * seconds that catches anything missed (a crashed worker, a lost notification, drift).
  */
@@ -26,7 +27,7 @@ export async function deploymentsToSweep(): Promise<string[]> {
 }
 
 export async function registerDeploymentReconciler(boss: PgBoss, connectionString: string) {
-  await boss.createQueue(RECONCILE_QUEUE, { name: RECONCILE_QUEUE, policy: "stately" });
+  await boss.createQueue(RECONCILE_QUEUE, { name: RECONCILE_QUEUE, policy: "short", expireInSeconds: 300 });
   await boss.work<{ deploymentId: string }>(RECONCILE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
     const { deploymentId } = job.data;
     const result = await reconcileDeployment(deploymentId);
