@@ -39,7 +39,7 @@ export function AdminCatalogPage() {
       <QueryView query={catalog}>
         {(models) =>
           models.length === 0 ? (
-            <EmptyState title="The catalog is empty" action={<Button onClick={() => setEditing("new")}>Add model</Button>}>
+            <EmptyState title="The catalog is empty">
               Add a model with its artifact, licence and the GPU types it fits; tenants can deploy it once it is active.
             </EmptyState>
           ) : (

@@ -86,7 +86,7 @@ export function AdminQuotasPage() {
           <QueryView query={quotas}>
             {(list) =>
               list.length === 0 ? (
-                <EmptyState title="No quotas yet" action={<Button onClick={() => setCreating(true)}>New quota</Button>}>
+                <EmptyState title="No quotas yet">
                   An organisation can deploy only where it has a GPU quota. Grant one here, or approve a request above.
                 </EmptyState>
               ) : (

@@ -62,7 +62,7 @@ export function AdminRegionsPage() {
       <QueryView query={regions}>
         {(list) =>
           list.length === 0 ? (
-            <EmptyState title="No regions yet" action={<Button onClick={() => setEditing("new")}>New region</Button>}>
+            <EmptyState title="No regions yet">
               Add the first region tenants can deploy to, with its GPU capacity and prices.
             </EmptyState>
           ) : (
