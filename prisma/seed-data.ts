@@ -1,3 +1,5 @@
+import path from "node:path";
+
 /**
  * Demo data that tells the truth: real regions, operators and certifications, GPU prices in the
  * range European offers charge, catalog models with their published sizes, contexts and licences.
@@ -295,3 +297,14 @@ export const DEMO_ORGS = [
     ],
   },
 ] as const;
+
+/** Where the demo API key's secret is kept so `npm start` can print it (only its hash is in the database). */
+export const DEMO_KEY_FILE = process.env.ENCLAVE_DEMO_KEY_FILE ?? path.resolve(import.meta.dirname, "..", ".data", "demo-api-key");
+
+/** What `npm start` has running when it finishes: the tiny model and a key for it. */
+export const DEMO_WORKLOAD = {
+  org: "hopital-rive-gauche",
+  owner: "claire.martin@hopital-rive-gauche.fr",
+  deployment: "tiny-demo",
+  keyName: "Demo key (printed by npm start)",
+} as const;

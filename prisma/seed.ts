@@ -5,8 +5,12 @@
 import { createDb } from "../server/db";
 import { hashPassword } from "../server/passwords";
 import { recordAudit, systemActor } from "../server/services/audit";
-import { CATALOG, DEMO_LOGINS, DEMO_ORGS, GPU_TYPES, REGIONS } from "./seed-data";
+import { CATALOG, DEMO_KEY_FILE, DEMO_LOGINS, DEMO_ORGS, DEMO_WORKLOAD, GPU_TYPES, REGIONS } from "./seed-data";
 import { TINY_MODEL_PARAMETERS, TINY_MODEL_SHA256 } from "../workers/model-server/tiny-model";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { generateApiKey } from "../server/services/api-key-secrets";
+import { createDeployment } from "../server/services/deployments";
 
 const db = createDb();
 const actor = systemActor("seed");
@@ -106,10 +110,54 @@ async function seedOrganizations() {
   }
 }
 
+/**
+ * A running demo: the tiny model deployed in the on-premises demo region for the hospital, and
+ * an API key for it, so that any OpenAI client works as soon as `npm start` has finished.
+ */
+async function seedDemoWorkload() {
+  const org = await db.organization.findUnique({ where: { slug: DEMO_WORKLOAD.org } });
+  const owner = await db.user.findUnique({ where: { email: DEMO_WORKLOAD.owner } });
+  if (!org || !owner) return;
+  const actor = { type: "USER" as const, id: owner.id, label: owner.email };
+  let deployment = await db.deployment.findFirst({ where: { orgId: org.id, name: DEMO_WORKLOAD.deployment } });
+  if (!deployment && !(await db.auditEvent.findFirst({ where: { chain: org.id, action: "deployment.created" } }))) {
+    const [model, region, slot] = await Promise.all([
+      db.catalogModel.findFirstOrThrow({ where: { slug: "tiny-random-llama" } }),
+      db.region.findUniqueOrThrow({ where: { code: "onprem-demo" } }),
+      db.gpuType.findUniqueOrThrow({ where: { code: "CPU-SLOT" } }),
+    ]);
+    deployment = await createDeployment(org.id, actor, {
+      name: DEMO_WORKLOAD.deployment,
+      catalogModelId: model.id,
+      regionId: region.id,
+      gpuTypeId: slot.id,
+      replicas: 1,
+      minReplicas: 1,
+      maxReplicas: 2,
+      dataClassification: "INTERNAL",
+    });
+    created.push(`deployment ${DEMO_WORKLOAD.deployment}`);
+  }
+  const existing = await db.apiKey.findFirst({ where: { orgId: org.id, name: DEMO_WORKLOAD.keyName } });
+  // Present (or replaced in the console on purpose, then the file is stale and start says so): leave it.
+  if (existing) return;
+  const { key, prefix, secretHash } = generateApiKey();
+  await db.$transaction(async (tx) => {
+    const row = await tx.apiKey.create({
+      data: { orgId: org.id, name: DEMO_WORKLOAD.keyName, prefix, secretHash, scopes: ["inference", "read"], rateLimitRpm: 600, createdById: owner.id },
+    });
+    await recordAudit(tx, actor, { orgId: org.id, action: "api_key.created", targetType: "ApiKey", targetId: row.id, after: { name: row.name, prefix, scopes: row.scopes } });
+  });
+  mkdirSync(path.dirname(DEMO_KEY_FILE), { recursive: true });
+  writeFileSync(DEMO_KEY_FILE, key + "\n", { mode: 0o600 });
+  created.push(`API key ${DEMO_WORKLOAD.keyName}`);
+}
+
 try {
   await seedPlatform();
   await seedUsers();
   await seedOrganizations();
+  await seedDemoWorkload();
   console.log(created.length ? `[seed] created ${created.length} item(s): ${created.join(", ")}` : "[seed] demo data already present, nothing changed");
 } finally {
   await db.$disconnect();

@@ -432,7 +432,12 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
                           type="button"
                           variant="ghost"
                           aria-label={`Remove capacity ${i + 1}`}
-                          onClick={() => setDraft((d) => ({ ...d, capacities: d.capacities.filter((x) => x.key !== c.key) }))}
+                          onClick={() => {
+                            setDraft((d) => ({ ...d, capacities: d.capacities.filter((x) => x.key !== c.key) }));
+                            // Messages are keyed by row index, which just shifted.
+                            mutation.reset();
+                            setLocalErrors({});
+                          }}
                         >
                           Remove
                         </Button>

@@ -200,8 +200,8 @@ function DeploymentView({ d }: { d: Deployment }) {
         {canAct && !deleting && <ScaleCard key={d.replicas} d={d} actions={actions} busy={busy} />}
       </div>
 
-      <section aria-labelledby="conditions-heading" className="space-y-2">
-        <h2 id="conditions-heading" className="text-sm font-semibold text-slate-700">Conditions</h2>
+      <section className="space-y-2">
+        <h2 className="text-sm font-semibold text-slate-700">Conditions</h2>
         {conditions.length === 0 ? (
           <EmptyState title="No conditions yet">The workers report conditions once they have looked at this deployment.</EmptyState>
         ) : (
@@ -221,8 +221,8 @@ function DeploymentView({ d }: { d: Deployment }) {
         )}
       </section>
 
-      <section aria-labelledby="replicas-heading" className="space-y-2">
-        <h2 id="replicas-heading" className="text-sm font-semibold text-slate-700">Replicas</h2>
+      <section className="space-y-2">
+        <h2 className="text-sm font-semibold text-slate-700">Replicas</h2>
         {d.replicaSet.length === 0 ? (
           <EmptyState title="No replicas">
             {d.phase === "STOPPED" || deleting ? "Nothing is running." : "The workers create them shortly."}
@@ -249,8 +249,8 @@ function DeploymentView({ d }: { d: Deployment }) {
         )}
       </section>
 
-      <section aria-labelledby="events-heading" className="space-y-2">
-        <h2 id="events-heading" className="text-sm font-semibold text-slate-700">Events</h2>
+      <section className="space-y-2">
+        <h2 className="text-sm font-semibold text-slate-700">Events</h2>
         {d.events.length === 0 ? (
           <EmptyState title="No events yet" />
         ) : (

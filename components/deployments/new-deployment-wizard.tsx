@@ -601,7 +601,8 @@ function RegionStep({
                               <span className="mt-2 block space-y-0.5 text-xs text-red-800">
                                 <span className="sr-only">Not available: </span>
                                 {o.reasons.map((r) => (
-                                  <span key={r} className="block before:mr-1 before:content-['•']">
+                                  <span key={r} className="block">
+                                    <span aria-hidden>• </span>
                                     {r}
                                   </span>
                                 ))}
@@ -748,7 +749,7 @@ function ReviewStep({
   onGoTo: (step: number) => void;
 }) {
   const rows: [string, ReactNode][] = [
-    ["Model", `${model.name} ${model.version}`],
+    ["Model", `${model.name}, version ${model.version}`],
     ["Data classification", dataClassLabel(dataClassification)],
     ["Region", `${region.region.name} (${region.region.code}, ${region.region.jurisdiction})`],
     ["GPUs", `${replicas.replicas} × ${gpu.gpusPerReplica} ${gpu.gpuTypeName} = ${replicas.replicas * gpu.gpusPerReplica} GPU(s) reserved`],

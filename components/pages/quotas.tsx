@@ -4,7 +4,7 @@ import { toast } from "sonner";
 import { roleAtLeast } from "@/server/roles";
 import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
-import { api } from "../trpc";
+import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
 import { Badge, Card, PageHeader, Table, Td } from "../ui/layout";
@@ -130,7 +130,7 @@ function RequestQuotaForm() {
   );
 }
 
-type Requests = NonNullable<ReturnType<typeof api.quotas.list.useQuery>["data"]>["requests"];
+type Requests = RouterOutputs["quotas"]["list"]["requests"];
 
 function QuotaRequests({ requests, canCancel }: { requests: Requests; canCancel: boolean }) {
   const org = useCurrentOrg();
