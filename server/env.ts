@@ -10,6 +10,12 @@ const schema = z
     OIDC_CLIENT_ID: z.string().min(1).optional(),
     OIDC_CLIENT_SECRET: z.string().min(1).optional(),
     OIDC_DISPLAY_NAME: z.string().min(1).default("Single sign-on"),
+    // The gateway's OpenAI-compatible base URL as programs reach it (shown in the console's snippets).
+    GATEWAY_PUBLIC_URL: z
+      .string()
+      .url("GATEWAY_PUBLIC_URL must be a URL such as https://api.example.org/v1")
+      .default("http://localhost:8080/v1")
+      .transform((url) => url.replace(/\/+$/, "")),
   })
   .superRefine((env, ctx) => {
     const oidc = [env.OIDC_ISSUER, env.OIDC_CLIENT_ID, env.OIDC_CLIENT_SECRET];

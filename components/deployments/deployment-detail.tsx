@@ -115,7 +115,8 @@ function DeploymentView({ d }: { d: Deployment }) {
 
   return (
     <div className="space-y-6">
-      <header className="flex flex-col gap-3 sm:flex-row sm:items-start sm:justify-between">
+      {/* Actions sit under the title, left: the top-right corner belongs to the toasts they raise. */}
+      <header className="space-y-3">
         <div className="min-w-0">
           <div className="flex flex-wrap items-center gap-2">
             <h1 className="break-all text-2xl font-semibold tracking-tight">{d.name}</h1>
@@ -177,7 +178,7 @@ function DeploymentView({ d }: { d: Deployment }) {
       )}
       {!canAct && <p className="text-sm text-slate-500">You have view access to {org.name}: a member can change this deployment.</p>}
 
-      <dl className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
+      <dl className="grid grid-cols-2 gap-3 lg:grid-cols-4">
         <Fact label="Price per hour">
           <span data-testid="price-per-hour">{formatEur(d.pricePerHourEur)}</span>
           <span className="ml-1 text-sm font-normal text-slate-500">/ hour</span>
@@ -188,8 +189,8 @@ function DeploymentView({ d }: { d: Deployment }) {
         <Fact label="GPUs" hint={`${d.reservedGpus} reserved`}>
           {d.replicas} × {d.gpusPerReplica} <span className="text-base font-normal text-slate-600">{d.gpuType.code}</span>
         </Fact>
-        <Fact label="Region" hint={`${dataClassLabel(d.dataClassification)} data`}>
-          <span className="text-base">{d.region.name}</span> <span className="text-sm font-normal text-slate-500">{d.region.code}</span>
+        <Fact label="Region" hint={`${d.region.code} · ${dataClassLabel(d.dataClassification)} data`} compact>
+          {d.region.name}
         </Fact>
       </dl>
 
@@ -286,11 +287,11 @@ function conditionTone(c: Condition) {
   return c.status === "True" ? "info" : "neutral";
 }
 
-function Fact({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+function Fact({ label, hint, compact = false, children }: { label: string; hint?: string; compact?: boolean; children: ReactNode }) {
   return (
-    <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+    <div className="min-w-0 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4">
       <dt className="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</dt>
-      <dd className="mt-1 text-2xl font-semibold tabular-nums">{children}</dd>
+      <dd className={`mt-1 break-words font-semibold tabular-nums ${compact ? "text-base" : "text-xl sm:text-2xl"}`}>{children}</dd>
       {hint && <dd className="mt-0.5 text-xs text-slate-500">{hint}</dd>}
     </div>
   );
@@ -325,7 +326,7 @@ function UsageHint({ d }: { d: Deployment }) {
           </ul>
           {curl && (
             <div className="flex min-w-0 items-start gap-2">
-              <pre className="min-w-0 flex-1 overflow-x-auto rounded bg-slate-900 px-3 py-2 font-mono text-xs text-slate-100">
+              <pre className="min-w-0 flex-1 whitespace-pre-wrap break-all rounded bg-slate-900 px-3 py-2 font-mono text-xs text-slate-100">
                 <code>{curl}</code>
               </pre>
               <CopyButton text={curl} label="Copy curl example" />
@@ -386,8 +387,8 @@ function ModelCard({ d, actions, canAct, busy }: { d: Deployment; actions: Actio
   return (
     <Card title="Model">
       <p className="text-sm">
-        <span className="font-medium">{d.catalogModel.name}</span> <span className="text-slate-600">{d.catalogModel.version}</span>
-        <span className="ml-2 text-slate-500">revision {d.revision}</span>
+        <span className="font-medium">{d.catalogModel.name}</span> <span className="text-slate-600">version {d.catalogModel.version}</span>
+        <span className="text-slate-500"> · revision {d.revision}</span>
       </p>
       {canAct && d.otherVersions.length > 0 && (
         <form onSubmit={onUpdate} className="mt-4 flex flex-col gap-2 sm:flex-row sm:items-end">
@@ -397,7 +398,7 @@ function ModelCard({ d, actions, canAct, busy }: { d: Deployment; actions: Actio
                 <option value="">Choose a version</option>
                 {d.otherVersions.map((m) => (
                   <option key={m.id} value={m.id}>
-                    {m.name} {m.version}
+                    {m.name} version {m.version}
                   </option>
                 ))}
               </Select>
@@ -413,7 +414,7 @@ function ModelCard({ d, actions, canAct, busy }: { d: Deployment; actions: Actio
           <p id={rollbackId} className="text-sm text-slate-700">
             Roll back to{" "}
             <span className="font-medium">
-              {d.previousModel.name} {d.previousModel.version}
+              {d.previousModel.name} version {d.previousModel.version}
             </span>
           </p>
           <Button
@@ -429,7 +430,7 @@ function ModelCard({ d, actions, canAct, busy }: { d: Deployment; actions: Actio
       )}
       {!canAct && d.previousModel && (
         <p className="mt-2 text-sm text-slate-500">
-          Previous version: {d.previousModel.name} {d.previousModel.version}
+          Previous version: {d.previousModel.name} version {d.previousModel.version}
         </p>
       )}
     </Card>

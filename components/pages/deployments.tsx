@@ -39,7 +39,7 @@ export function DeploymentsPage() {
                 : "A member of your organisation can deploy a catalog model; its status then updates here live."}
             </EmptyState>
           ) : (
-            <Table head={["Name", "Model", "Region", "GPUs", "Data class", "Status", "Created"]} caption="Deployments">
+            <Table head={["Name", "Model", "Region", "Replicas × GPUs", "Data class", "Status", "Created"]} caption="Deployments">
               {list.map((d) => (
                 <tr key={d.id}>
                   <Td className="font-medium">
@@ -47,10 +47,10 @@ export function DeploymentsPage() {
                       {d.name}
                     </Link>
                   </Td>
-                  <Td>
+                  <Td className="min-w-40 whitespace-normal">
                     {d.catalogModel.name} <span className="text-slate-500">{d.catalogModel.version}</span>
                   </Td>
-                  <Td>
+                  <Td className="min-w-40 whitespace-normal">
                     {d.region.name} <span className="block text-xs text-slate-500">{d.region.code}</span>
                   </Td>
                   <Td className="tabular-nums">

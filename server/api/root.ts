@@ -1,8 +1,9 @@
 import { accountRouter } from "./routers/account";
 import { adminRouter } from "./routers/admin";
+import { apiKeysRouter } from "./routers/api-keys";
 import { deploymentsRouter } from "./routers/deployments";
 import { organizationRouter } from "./routers/organization";
-import { apiKeysRouter, catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
+import { catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({

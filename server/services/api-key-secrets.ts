@@ -31,3 +31,17 @@ export function apiKeyMatches(key: string, secretHash: string): boolean {
 
 /** PostgreSQL NOTIFY channels the gateway listens on (payload: the changed row's id). */
 export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes" } as const;
+
+/**
+ * Whether a key row accepts this secret at `now`: its current secret, or the one it replaced while
+ * a rotation's grace period lasts (the row is found by `prefix` or `previousPrefix`). Revocation
+ * and expiry are the caller's to check.
+ */
+export function apiKeySecretAccepted(
+  key: string,
+  row: { secretHash: string; previousSecretHash: string | null; previousSecretExpiresAt: Date | null },
+  now: Date = new Date(),
+): boolean {
+  if (apiKeyMatches(key, row.secretHash)) return true;
+  return row.previousSecretHash !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now && apiKeyMatches(key, row.previousSecretHash);
+}

@@ -1,15 +1,7 @@
 import { db } from "../db";
 
-// Read models for the console pages whose write side comes with the deployment and gateway issues.
-
-export function listApiKeys(orgId: string) {
-  // Never the hash: only what identifies the key to a person.
-  return db.apiKey.findMany({
-    where: { orgId },
-    orderBy: { createdAt: "desc" },
-    select: { id: true, name: true, prefix: true, scopes: true, expiresAt: true, revokedAt: true, lastUsedAt: true, createdAt: true, createdBy: { select: { name: true } } },
-  });
-}
+// Read models for the console pages whose write side comes with the gateway issue.
+// (API keys have their own service: api-keys.ts.)
 
 /** Requests, tokens and cost per day over the last `days` days. */
 export async function usageSummary(orgId: string, days = 30) {

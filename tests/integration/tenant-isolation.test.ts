@@ -33,21 +33,79 @@ const CASES: Record<string, IsolationCase> = {
   "organization.changeRole": { scope: "org", input: (a) => ({ membershipId: a.ownerMembership.id, role: "VIEWER" }), foreignIds: ["membershipId"] },
   "organization.removeMember": { scope: "org", input: (a) => ({ membershipId: a.member.membership.id }), foreignIds: ["membershipId"] },
   "regions.list": { scope: "platform-public" },
+  "regions.forOrg": { scope: "org", input: () => ({ dataClassification: "RESTRICTED" }) },
   "catalog.list": { scope: "platform-public" },
   "quotas.list": { scope: "org", input: () => ({}) },
+  // Regions and GPU types are platform objects, the same for every tenant: not foreign ids.
+  "quotas.request": { scope: "org", input: (a) => ({ regionId: a.region.id, gpuTypeId: a.gpuType.id, additionalGpus: 4, justification: "More GPUs for someone else's organisation" }) },
+  "quotas.cancelRequest": { scope: "org", input: (a) => ({ requestId: a.quotaRequest.id }), foreignIds: ["requestId"] },
   "deployments.list": { scope: "org", input: () => ({}) },
   "apiKeys.list": { scope: "org", input: () => ({}) },
+  "apiKeys.gatewayUrl": { scope: "org", input: () => ({}) },
+  "apiKeys.create": { scope: "org", input: (a) => ({ name: "Intruder key", scopes: ["inference"], allowedDeploymentIds: [a.deployment.id] }), foreignIds: ["allowedDeploymentIds"] },
+  "apiKeys.revoke": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id }), foreignIds: ["apiKeyId"] },
+  "apiKeys.rotate": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id, graceMinutes: 60 }), foreignIds: ["apiKeyId"] },
+  "apiKeys.update": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id, rateLimitRpm: 1 }), foreignIds: ["apiKeyId"] },
   "usage.summary": { scope: "org", input: () => ({ days: 30 }) },
   "compliance.auditTrail": { scope: "org", input: () => ({ limit: 100 }) },
   "compliance.verifyAuditTrail": { scope: "org", input: () => ({}) },
   "compliance.residencyPolicies": { scope: "org", input: () => ({}) },
   "admin.regions": { scope: "admin" },
+  "admin.gpuTypes": { scope: "admin" },
+  "admin.createRegion": { scope: "admin", input: (a) => ({ ...regionFields(a), code: "intruder-region" }) },
+  "admin.updateRegion": { scope: "admin", input: (a) => ({ regionId: a.region.id, ...regionFields(a) }) },
+  "admin.setRegionStatus": { scope: "admin", input: (a) => ({ regionId: a.region.id, status: "RETIRED", reason: "Taken over" }) },
   "admin.catalog": { scope: "admin" },
+  "admin.createModel": { scope: "admin", input: (a) => ({ ...modelFields(a), slug: "intruder-model" }) },
+  "admin.updateModel": { scope: "admin", input: (a) => ({ modelId: a.model.id, ...modelFields(a) }) },
+  "admin.setModelStatus": { scope: "admin", input: (a) => ({ modelId: a.model.id, status: "DEPRECATED" }) },
+  "admin.quotas": { scope: "admin" },
+  "admin.setQuota": { scope: "admin", input: (a) => ({ orgId: a.org.id, regionId: a.region.id, gpuTypeId: a.gpuType.id, limitGpus: 1000 }) },
   "admin.quotaRequests": { scope: "admin" },
+  "admin.decideQuotaRequest": { scope: "admin", input: (a) => ({ requestId: a.quotaRequest.id, decision: "approve" }) },
   "admin.organizations": { scope: "admin" },
+  "admin.setOrganizationStatus": { scope: "admin", input: (a) => ({ orgId: a.org.id, status: "SUSPENDED", reason: "Taken over" }) },
   "admin.platformAuditTrail": { scope: "admin", input: () => ({ limit: 10 }) },
   "admin.verifyPlatformAuditTrail": { scope: "admin" },
 };
+
+/** Valid admin inputs naming A's platform fixtures, so a refusal can only come from the role check. */
+function regionFields(a: Tenant) {
+  return {
+    code: a.region.code,
+    name: "Taken over",
+    provider: "Intruder",
+    country: "FR",
+    city: "Paris",
+    jurisdiction: "FR",
+    certifications: [],
+    extraterritorialExposure: false,
+    onPremises: false,
+    driverKind: "LOCAL",
+    carbonIntensityGco2Kwh: 1,
+    capacities: [{ gpuTypeId: a.gpuType.id, totalGpus: 1000, priceCentsPerGpuHour: 1 }],
+  };
+}
+
+function modelFields(a: Tenant) {
+  return {
+    slug: a.model.slug,
+    family: "test",
+    name: "Taken over",
+    version: "2",
+    parameterCount: "1000",
+    contextLength: 2048,
+    license: "Apache-2.0",
+    openWeights: true,
+    openData: true,
+    origin: "intruder",
+    artifactUri: "https://intruder.example/model.gguf",
+    runtime: "LLAMA_CPP",
+    gpuMemoryGb: 1,
+    minGpuCount: 1,
+    fitsGpuTypeIds: [a.gpuType.id],
+  };
+}
 
 const procedures = listProcedures();
 

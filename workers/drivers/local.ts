@@ -170,7 +170,7 @@ export class LocalDriver implements ClusterDriver {
       if (!SAFE_ID.test(id)) continue;
       try {
         const state = this.readState(id);
-        if (state) states.push(state);
+        if (state?.replicaId === id) states.push(state);
       } catch {
         // A foreign or corrupt file is not one of our replicas.
       }
@@ -239,13 +239,13 @@ export class LocalDriver implements ClusterDriver {
       };
       // Recorded before the process exists, so a crash in between leaves a trace observe can explain.
       this.writeState(state);
-      state.pid = this.start(state);
+      state.pid = this.start(state, spec.model.contextLength);
       this.writeState(state);
       return this.observeState(state);
     });
   }
 
-  private start(state: LocalReplicaState): number {
+  private start(state: LocalReplicaState, contextLength: number): number {
     const command = modelServerCommand({ modelPath: state.modelPath, servedModelName: state.servedModelName, port: state.port, threads: this.threads });
     const logFd = openSync(this.file(state.replicaId, "log"), "a");
     try {
@@ -255,7 +255,8 @@ export class LocalDriver implements ClusterDriver {
       );
       const child = spawn(command.command, [...command.args, `${REPLICA_MARKER}${state.replicaId}`], {
         cwd: command.cwd,
-        env: { ...inherited, NODE_ENV: "production", ...command.env, ENCLAVE_REPLICA_ID: state.replicaId },
+        // The catalog's context length sizes the KV cache (main.ts caps it at the model's own).
+        env: { ...inherited, NODE_ENV: "production", ...command.env, MODEL_CONTEXT_SIZE: String(contextLength > 0 ? contextLength : 4096), ENCLAVE_REPLICA_ID: state.replicaId },
         detached: true, // own process group: survives the worker and its terminal's Ctrl-C
         stdio: ["ignore", logFd, logFd],
       });

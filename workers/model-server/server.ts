@@ -464,7 +464,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     handle(req, res)
       .then((extra) => {
         // Health probes arrive every few seconds from drivers; logging them would bury real traffic.
-        if (req.url === "/health" && res.statusCode === 200) return;
+        if (req.url === "/health") return;
         log({ ts: new Date().toISOString(), method: req.method, path: req.url, status: res.statusCode, ms: Math.round(performance.now() - start), ...extra });
       })
       .catch((error: unknown) => {

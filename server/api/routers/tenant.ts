@@ -3,7 +3,7 @@ import { listCatalogModels } from "../../services/catalog";
 import { auditTrail, listResidencyPolicies, verifyTrail } from "../../services/compliance";
 import { cancelQuotaRequest, listQuotas, requestQuotaIncrease } from "../../services/quotas";
 import { listRegionsForTenants, regionsForOrg } from "../../services/regions";
-import { listApiKeys, usageSummary } from "../../services/workloads";
+import { usageSummary } from "../../services/workloads";
 import { userActor } from "../context";
 import { dataClassification, id, quotaRequestInput } from "../schemas";
 import { orgProcedure, protectedProcedure, router } from "../trpc";
@@ -33,10 +33,6 @@ export const quotasRouter = router({
     .requires("ADMIN")
     .input(z.object({ requestId: id("requestId") }))
     .mutation(({ ctx, input }) => cancelQuotaRequest(ctx.org.id, userActor(ctx, ctx.user), input)),
-});
-
-export const apiKeysRouter = router({
-  list: orgProcedure.query(({ ctx }) => listApiKeys(ctx.org.id)),
 });
 
 export const usageRouter = router({

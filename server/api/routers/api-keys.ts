@@ -1,0 +1,82 @@
+import { z } from "zod";
+import { env } from "../../env";
+import { API_KEY_LIMITS, API_KEY_SCOPES, createApiKey, listApiKeys, revokeApiKey, rotateApiKey, updateApiKey } from "../../services/api-keys";
+import { userActor } from "../context";
+import { id } from "../schemas";
+import { orgProcedure, router } from "../trpc";
+
+const { rateLimitRpm, rateLimitTpm, monthlyBudgetEur, graceMinutes } = API_KEY_LIMITS;
+const wholeNumber = (message: string) => z.number({ error: message }).int(message);
+
+const keyName = z.string({ error: "Name the key" }).trim().min(1, "Name the key, e.g. after the program that will use it").max(100, "Use at most 100 characters");
+const scopes = z
+  .array(z.enum(API_KEY_SCOPES, { message: "A scope is inference, read or manage" }), { error: "Choose at least one scope" })
+  .min(1, "Choose at least one scope");
+const allowedDeploymentIds = z.array(id("Deployment id"), { error: "Choose deployments by id" }).max(200, "At most 200 deployments per key");
+const expiresAt = z.date({ error: "Enter a valid expiry date" });
+const rpm = wholeNumber("Enter a whole number of requests per minute")
+  .min(rateLimitRpm.min, "Allow at least 1 request per minute")
+  .max(rateLimitRpm.max, "At most 100,000 requests per minute");
+const tpm = wholeNumber("Enter a whole number of tokens per minute")
+  .min(rateLimitTpm.min, "Allow at least 1 token per minute")
+  .max(rateLimitTpm.max, "At most 100,000,000 tokens per minute");
+const budget = z
+  .number({ error: "Enter the monthly budget in euros" })
+  .positive("The monthly budget must be more than €0")
+  .max(monthlyBudgetEur.max, "At most €1,000,000 per month")
+  .refine((eur) => Math.abs(eur * 100 - Math.round(eur * 100)) < 1e-6, "Use whole cents (at most two decimals)")
+  .refine((eur) => Math.round(eur * 100) >= 1, "The monthly budget must be at least €0.01");
+const target = z.object({ apiKeyId: id("apiKeyId") });
+
+export const apiKeysRouter = router({
+  list: orgProcedure.query(({ ctx }) => listApiKeys(ctx.org.id)),
+
+  /** The gateway's OpenAI-compatible base URL, for the snippets shown with a new key. */
+  gatewayUrl: orgProcedure.query(() => ({ baseUrl: env().GATEWAY_PUBLIC_URL })),
+
+  create: orgProcedure
+    .requires("ADMIN")
+    .input(
+      z.object({
+        name: keyName,
+        scopes,
+        allowedDeploymentIds: allowedDeploymentIds.default([]),
+        expiresAt: expiresAt.nullish(),
+        rateLimitRpm: rpm.nullish(),
+        rateLimitTpm: tpm.nullish(),
+        monthlyBudgetEur: budget.nullish(),
+      }),
+    )
+    .mutation(({ ctx, input }) => createApiKey(ctx.org.id, { ...userActor(ctx, ctx.user), id: ctx.user.id }, input)),
+
+  revoke: orgProcedure
+    .requires("ADMIN")
+    .input(target)
+    .mutation(({ ctx, input }) => revokeApiKey(ctx.org.id, userActor(ctx, ctx.user), input)),
+
+  rotate: orgProcedure
+    .requires("ADMIN")
+    .input(
+      target.extend({
+        graceMinutes: wholeNumber("Enter the grace period in whole minutes")
+          .min(0, "The grace period cannot be negative")
+          .max(graceMinutes.max, "The grace period is at most 7 days (10,080 minutes)"),
+      }),
+    )
+    .mutation(({ ctx, input }) => rotateApiKey(ctx.org.id, userActor(ctx, ctx.user), input)),
+
+  // `null` clears a limit or the expiry; a field left out is not changed.
+  update: orgProcedure
+    .requires("ADMIN")
+    .input(
+      target.extend({
+        name: keyName.optional(),
+        rateLimitRpm: rpm.nullable().optional(),
+        rateLimitTpm: tpm.nullable().optional(),
+        monthlyBudgetEur: budget.nullable().optional(),
+        allowedDeploymentIds: allowedDeploymentIds.optional(),
+        expiresAt: expiresAt.nullable().optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => updateApiKey(ctx.org.id, userActor(ctx, ctx.user), input)),
+});
