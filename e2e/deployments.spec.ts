@@ -30,7 +30,8 @@ test("a tenant deploys the tiny model to the on-premises region from the console
   await expect(page.getByTestId("deployment-phase")).toHaveText(/running/i, { timeout: 60_000 });
   const replica = page.getByTestId("replica-row").first();
   await expect(replica).toContainText(/ready/i);
-  const endpoint = (await replica.textContent())!.match(/http:\/\/127\.0\.0\.1:\d+/)![0];
+  const copy = page.getByRole("button", { name: /^Copy endpoint http:\/\/127\.0\.0\.1:\d+$/ }).first();
+  const endpoint = (await copy.getAttribute("aria-label"))!.replace("Copy endpoint ", "");
   const reply = await page.request.post(`${endpoint}/v1/chat/completions`, {
     data: { model: "triage-assistant", messages: [{ role: "user", content: "Bonjour" }], max_tokens: 4 },
   });

@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { db } from "@/server/db";
+import { generateApiKey } from "@/server/services/api-key-secrets";
 import { TINY_MODEL_PARAMETERS, TINY_MODEL_SHA256, TINY_MODEL_URI } from "@/workers/model-server/tiny-model";
 import { LocalDriver } from "@/workers/drivers/local";
 import { reconcileDeployment, type ReconcileResult } from "@/workers/reconcile/deployment";
@@ -66,4 +67,28 @@ export async function reconcileUntil(deploymentId: string, driver: ClusterDriver
     await new Promise((r) => setTimeout(r, result.status === "requeue" ? Math.min(result.afterSeconds * 1000, 500) : 300));
   }
   throw new Error(`deployment ${deploymentId} did not converge in ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+/**
+ * An API key row made directly in the database with the real secret format (generateApiKey), as
+ * the key management service stores it; returns the plaintext key the caller presents.
+ */
+export async function createApiKey(
+  orgId: string,
+  createdById: string,
+  overrides: Partial<{
+    name: string;
+    scopes: string[];
+    allowedDeploymentIds: string[];
+    expiresAt: Date | null;
+    rateLimitRpm: number | null;
+    rateLimitTpm: number | null;
+    monthlyBudgetCents: number | null;
+  }> = {},
+) {
+  const { key, prefix, secretHash } = generateApiKey();
+  const row = await db.apiKey.create({
+    data: { orgId, name: overrides.name ?? unique("gateway key"), prefix, secretHash, scopes: ["inference"], createdById, ...overrides },
+  });
+  return { key, row };
 }

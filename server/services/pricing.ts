@@ -11,3 +11,20 @@ export function gpuCostMicroEur(priceCentsPerGpuHour: number, gpuSeconds: number
 export function hourlyPriceEur(priceCentsPerGpuHour: number, gpus: number): number {
   return (priceCentsPerGpuHour * gpus) / 100;
 }
+
+/**
+ * Price of inference calls per token, in micro-euros per million tokens. GPU time is what tenants
+ * pay for today (metered by the workers, gpuCostMicroEur above), so calls through the gateway are
+ * charged nothing per token until the catalog carries a per-token price.
+ */
+export interface TokenPrice {
+  inputMicroEurPerMillionTokens: number;
+  outputMicroEurPerMillionTokens: number;
+}
+
+export const NO_TOKEN_CHARGE: TokenPrice = Object.freeze({ inputMicroEurPerMillionTokens: 0, outputMicroEurPerMillionTokens: 0 });
+
+/** Cost, in micro-euros, of one inference call (UsageRecord.costMicroEur): the one place it is computed. */
+export function inferenceCostMicroEur(tokensIn: number, tokensOut: number, price: TokenPrice = NO_TOKEN_CHARGE): number {
+  return Math.round((tokensIn * price.inputMicroEurPerMillionTokens + tokensOut * price.outputMicroEurPerMillionTokens) / 1_000_000);
+}

@@ -10,6 +10,7 @@ import { logger } from "@/server/logger";
 import { API_KEY_PATTERN, apiKeyPrefix, apiKeySecretAccepted, GATEWAY_CHANNELS, hashApiKey } from "@/server/services/api-key-secrets";
 import { startOfMonthUtc } from "@/server/services/api-keys";
 import { verifyAuditChain } from "@/server/services/audit";
+import { curlSnippet, exampleModel, pythonSnippet, typescriptSnippet } from "@/components/api-keys/snippets";
 import { callerFor, createTenant, databaseDigest, outcome, refusal, unique, type Tenant } from "../helpers";
 
 let a: Tenant;
@@ -345,5 +346,26 @@ describe("secrets stay secret", () => {
 describe("the gateway's address", () => {
   it("is offered to every member for the snippets shown with a new key", async () => {
     expect(await callerFor(a.viewer.user.id).apiKeys.gatewayUrl({ orgId })).toEqual({ baseUrl: process.env.GATEWAY_PUBLIC_URL?.replace(/\/+$/, "") ?? "http://localhost:8080/v1" });
+  });
+});
+
+describe("the snippets shown with a new key", () => {
+  it("use the gateway's base URL, the key and the first running deployment the key may call", () => {
+    const deployments = [
+      { id: "d1", name: "starting", phase: "PENDING" },
+      { id: "d2", name: "mistral-prod", phase: "RUNNING" },
+      { id: "d3", name: "llama-eval", phase: "RUNNING" },
+    ];
+    expect(exampleModel(deployments, [])).toBe("mistral-prod");
+    expect(exampleModel(deployments, ["d1", "d3"])).toBe("llama-eval");
+    expect(exampleModel(deployments, ["d1"])).toBe("starting");
+    expect(exampleModel([], [])).toBeNull();
+
+    const input = { baseUrl: "https://api.example.eu/v1", key: "enc_0123456789ab_" + "x".repeat(43), model: "mistral-prod" };
+    expect(curlSnippet(input)).toContain(`curl $OPENAI_BASE_URL/chat/completions`);
+    expect(curlSnippet(input)).toContain(`-H "Authorization: Bearer ${input.key}"`);
+    expect(pythonSnippet(input)).toContain(`client = OpenAI(base_url="https://api.example.eu/v1", api_key="${input.key}")`);
+    expect(typescriptSnippet(input)).toContain(`new OpenAI({ baseURL: "https://api.example.eu/v1", apiKey: "${input.key}" })`);
+    for (const snippet of [curlSnippet(input), pythonSnippet(input), typescriptSnippet(input)]) expect(snippet).toContain("mistral-prod");
   });
 });

@@ -40,6 +40,19 @@ const CASES: Record<string, IsolationCase> = {
   "quotas.request": { scope: "org", input: (a) => ({ regionId: a.region.id, gpuTypeId: a.gpuType.id, additionalGpus: 4, justification: "More GPUs for someone else's organisation" }) },
   "quotas.cancelRequest": { scope: "org", input: (a) => ({ requestId: a.quotaRequest.id }), foreignIds: ["requestId"] },
   "deployments.list": { scope: "org", input: () => ({}) },
+  "deployments.get": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "deployments.options": { scope: "org", input: (a) => ({ catalogModelId: a.model.id, dataClassification: "INTERNAL" }) },
+  "deployments.create": {
+    scope: "org",
+    input: (a) => ({ name: "intruder", catalogModelId: a.model.id, regionId: a.region.id, gpuTypeId: a.gpuType.id, replicas: 1, minReplicas: 1, maxReplicas: 1, dataClassification: "INTERNAL" }),
+  },
+  "deployments.scale": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, replicas: 2 }), foreignIds: ["deploymentId"] },
+  "deployments.stop": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "deployments.start": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "deployments.retry": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "deployments.update": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, catalogModelId: a.model.id }), foreignIds: ["deploymentId"] },
+  "deployments.rollback": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "deployments.delete": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
   "apiKeys.list": { scope: "org", input: () => ({}) },
   "apiKeys.gatewayUrl": { scope: "org", input: () => ({}) },
   "apiKeys.create": { scope: "org", input: (a) => ({ name: "Intruder key", scopes: ["inference"], allowedDeploymentIds: [a.deployment.id] }), foreignIds: ["allowedDeploymentIds"] },
@@ -153,7 +166,8 @@ describe("tenant isolation", () => {
           expect(await databaseDigest()).toBe(before);
         });
       }
-      if (type === "query") {
+      // (A query naming one of A's objects is covered by the NOT_FOUND case above.)
+      if (type === "query" && !c.foreignIds) {
         it(`${path}: B's own answer contains nothing of A`, async () => {
           const result = JSON.stringify(await call(outsider, path, { orgId: b.org.id, ...c.input(a) }), (_k, v) => (typeof v === "bigint" ? String(v) : v));
           for (const id of idsOf(a)) expect(result).not.toContain(id);

@@ -277,6 +277,7 @@ async function finish(
         ...(phase === "DELETED" ? { deletedAt: new Date(), name: `${d.name}~deleted-${d.id}` } : {}),
       },
     });
+    await tx.$executeRaw`SELECT pg_notify('enclave_routes', ${d.id})`;
     if (phase !== d.phase) {
       events.push({ type: phase === "FAILED" || phase === "DEGRADED" ? "Warning" : "Normal", reason: `Phase${phase.charAt(0)}${phase.slice(1).toLowerCase()}`, message: `${d.phase.toLowerCase()} → ${phase.toLowerCase()}${phase === "FAILED" && failureMessage ? `: ${failureMessage}` : ""}` });
       await recordAudit(tx, systemActor("reconciler"), {

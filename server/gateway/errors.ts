@@ -1,0 +1,147 @@
+/**
+ * Errors the gateway answers with, in OpenAI's shape `{ error: { message, type, param, code } }`
+ * (what the official SDKs parse), with Stripe's habit of a stable `type` and `code` and a message
+ * written for the person reading it. Nothing here ever contains the presented API key.
+ */
+import type { ServerResponse } from "node:http";
+
+export interface GatewayErrorBody {
+  status: number;
+  message: string;
+  type: string;
+  param: string | null;
+  code: string | null;
+  /** Seconds, for 429 and 503. */
+  retryAfter?: number;
+}
+
+export function gatewayError(status: number, type: string, code: string | null, message: string, param: string | null = null, retryAfter?: number): GatewayErrorBody {
+  return { status, type, code, message, param, retryAfter };
+}
+
+const json = (e: GatewayErrorBody) => Buffer.from(JSON.stringify({ error: { message: e.message, type: e.type, param: e.param, code: e.code } }));
+
+/** Errors whose body never changes, serialised once. */
+const precomputed = new WeakMap<GatewayErrorBody, Buffer>();
+function constant(e: GatewayErrorBody): GatewayErrorBody {
+  precomputed.set(e, json(e));
+  return e;
+}
+
+export const ERRORS = {
+  missingKey: constant(
+    gatewayError(401, "invalid_request_error", "invalid_api_key", "You didn't provide an API key. Send it in the Authorization header: `Authorization: Bearer enc_…`."),
+  ),
+  invalidKey: constant(gatewayError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided. You can find your API keys in the Enclave console.")),
+  revokedKey: constant(gatewayError(401, "invalid_request_error", "invalid_api_key", "This API key has been revoked. Create a new key in the Enclave console.")),
+  noInferenceScope: constant(
+    gatewayError(403, "permission_error", "insufficient_scope", "This API key does not have the `inference` scope, which model calls need."),
+  ),
+  noReadScope: constant(gatewayError(403, "permission_error", "insufficient_scope", "This API key has neither the `inference` nor the `read` scope.")),
+  invalidJson: constant(gatewayError(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON.")),
+  missingModel: constant(gatewayError(400, "invalid_request_error", "invalid_value", "You must provide a model parameter: the name of one of your deployments.", "model")),
+  bodyTooLarge: constant(gatewayError(413, "invalid_request_error", "body_too_large", "The request body is too large.")),
+  badClassification: constant(
+    gatewayError(400, "invalid_request_error", "invalid_data_classification", "X-Data-Classification must be one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED.", "X-Data-Classification"),
+  ),
+  upstreamFailed: constant(gatewayError(502, "server_error", "upstream_error", "The model server failed to answer. Please retry.")),
+  upstreamTimeout: constant(gatewayError(504, "server_error", "upstream_timeout", "The model server took too long to answer.")),
+  unavailable: constant(gatewayError(503, "server_error", "service_unavailable", "The gateway is starting or stopping; retry shortly.", null, 1)),
+  internal: constant(gatewayError(500, "server_error", "internal_error", "Something went wrong in the gateway.")),
+};
+
+export function unknownUrl(method: string, path: string) {
+  return gatewayError(404, "invalid_request_error", "unknown_url", `Invalid URL (${method} ${path}).`);
+}
+
+export function methodNotAllowed(method: string, path: string) {
+  return gatewayError(405, "invalid_request_error", "method_not_allowed", `Invalid method for URL (${method} ${path}).`);
+}
+
+export function expiredKey(expiresAt: number) {
+  return gatewayError(401, "invalid_request_error", "invalid_api_key", `This API key expired on ${new Date(expiresAt).toISOString()}. Create a new key in the Enclave console.`);
+}
+
+export function organizationSuspended(reason: string | null) {
+  return gatewayError(403, "permission_error", "organization_suspended", `Your organisation is suspended${reason ? `: ${reason}` : ""}. Contact the platform administrators.`);
+}
+
+export function modelNotFound(model: string) {
+  return gatewayError(404, "invalid_request_error", "model_not_found", `The model \`${clip(model)}\` does not exist or you do not have access to it.`, "model");
+}
+
+export function modelNotAllowed(model: string) {
+  return gatewayError(403, "permission_error", "model_not_allowed", `This API key may not call the deployment \`${model}\`.`, "model");
+}
+
+export function classificationTooHigh(model: string, deployed: string, requested: string) {
+  return gatewayError(
+    403,
+    "permission_error",
+    "data_classification_not_allowed",
+    `The deployment \`${model}\` was deployed for ${deployed} data; a request carrying ${requested} data needs a deployment made for ${requested} data.`,
+    "X-Data-Classification",
+  );
+}
+
+export function residencyRefused(model: string, dataClass: string, regionCode: string, reasons: string[]) {
+  return gatewayError(
+    403,
+    "permission_error",
+    "residency_policy_violation",
+    `Your organisation's residency policy for ${dataClass} data does not allow the region ${regionCode} of \`${model}\`: ${reasons.join("; ")}.`,
+    "X-Data-Classification",
+  );
+}
+
+export function noHealthyReplica(model: string, phase: string) {
+  return gatewayError(503, "server_error", "no_healthy_replica", `The deployment \`${model}\` has no replica ready to serve (phase ${phase}). Retry shortly.`, null, 2);
+}
+
+export function rateLimited(kind: "requests" | "tokens", limit: number, retryAfter: number) {
+  return gatewayError(
+    429,
+    kind,
+    "rate_limit_exceeded",
+    `Rate limit reached for ${kind} per minute: limit ${limit}. Retry in ${retryAfter} s.`,
+    null,
+    retryAfter,
+  );
+}
+
+export function budgetExhausted(budgetCents: number, retryAfter: number) {
+  return gatewayError(
+    429,
+    "insufficient_quota",
+    "insufficient_quota",
+    `This API key has used its monthly budget of €${(budgetCents / 100).toFixed(2)}. Raise the budget in the Enclave console or wait for next month.`,
+    null,
+    retryAfter,
+  );
+}
+
+export function embeddingsNotServed(model: string) {
+  return gatewayError(400, "invalid_request_error", "model_not_supported", `The deployment \`${model}\` does not serve embeddings.`, "model");
+}
+
+/** Client-controlled text echoed in a message is cut short (it is never a key: keys are not models). */
+function clip(text: string) {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+export function sendError(res: ServerResponse, requestId: string, e: GatewayErrorBody) {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  const body = precomputed.get(e) ?? json(e);
+  const headers: (string | number)[] = ["content-type", "application/json", "content-length", body.length, "x-request-id", requestId];
+  if (e.retryAfter !== undefined) headers.push("retry-after", e.retryAfter);
+  res.writeHead(e.status, headers as unknown as string[]);
+  res.end(body);
+}
+
+/** The SSE event that ends a stream which broke after it started: never a silent clean end. */
+export function streamErrorEvent(message: string, code: string): Buffer {
+  return Buffer.from(`data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code } })}\n\n`);
+}

@@ -1,0 +1,73 @@
+/**
+ * `npm run gateway` (or `node --import tsx server/gateway/main.ts`): the gateway process.
+ *
+ * DATABASE_URL        PostgreSQL (required)
+ * GATEWAY_PORT        default 8080 (0: any free port; the chosen URL is logged)
+ * GATEWAY_HOST        default 127.0.0.1 (0.0.0.0 to serve other machines)
+ * GATEWAY_SPOOL_DIR   this process's usage spool; default <repo>/.data/gateway-spool/gw-<pid>-<random>.
+ *                     Sibling directories of dead gateways are replayed at start.
+ */
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { z } from "zod";
+import { createGateway } from "./server";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+const schema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "DATABASE_URL must be a postgresql:// URL"),
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  GATEWAY_SPOOL_DIR: z.string().min(1).optional(),
+});
+
+function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}) {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, message, pid: process.pid, ...fields });
+  if (level === "info") process.stdout.write(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
+}
+
+async function main() {
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`).join("\n");
+    process.stderr.write(`The gateway cannot start, the environment is invalid:\n${problems}\n`);
+    process.exit(1);
+  }
+  const env = parsed.data;
+  const spoolDir = path.resolve(env.GATEWAY_SPOOL_DIR ?? path.join(ROOT, ".data", "gateway-spool", `gw-${process.pid}-${randomBytes(3).toString("hex")}`));
+  const gateway = createGateway({ databaseUrl: env.DATABASE_URL, host: env.GATEWAY_HOST, port: env.GATEWAY_PORT, spoolDir, log });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "gateway stopping", { signal });
+    try {
+      await gateway.close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+
+  // Nothing can be served before keys and routes are loaded: wait for the database.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const url = await gateway.listen();
+      log("info", "gateway listening", { url, spoolDir });
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE" || code === "EACCES" || /spool directory/.test(String(error))) throw error;
+      if (attempt === 0 || attempt % 10 === 0) log("warn", "gateway waiting for the database", { error: String(error) });
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}
+
+main().catch((error) => {
+  log("error", "gateway failed to start", { error: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

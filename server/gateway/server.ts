@@ -1,0 +1,688 @@
+/**
+ * The gateway (data plane): an OpenAI-compatible HTTP server on plain node:http, in its own
+ * process, with no Next.js in its path. Per request: authenticate the key from memory, check the
+ * organisation, scope, deployment and residency policy, admit against the chunked global limits,
+ * proxy to a healthy replica over keep-alive connections (one retry on another replica before the
+ * first byte), meter the call into the spool before the client sees its end. See docs/gateway.md.
+ */
+import { randomBytes } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StringDecoder } from "node:string_decoder";
+import pg from "pg";
+import { apiKeyPrefix } from "../services/api-key-secrets";
+import { inferenceCostMicroEur, type TokenPrice } from "../services/pricing";
+import {
+  ERRORS,
+  classificationTooHigh,
+  embeddingsNotServed,
+  expiredKey,
+  methodNotAllowed,
+  modelNotAllowed,
+  modelNotFound,
+  noHealthyReplica,
+  organizationSuspended,
+  residencyRefused,
+  sendError,
+  streamErrorEvent,
+  unknownUrl,
+  type GatewayErrorBody,
+} from "./errors";
+import { Limiter, PgLeaseStore } from "./limits";
+import { UsageSpool } from "./spool";
+import { DATA_CLASS_RANK, GatewayState, secretAccepted, type DataClass, type KeyEntry, type Replica, type Route } from "./state";
+
+export type GatewayLog = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+
+export interface GatewayOptions {
+  databaseUrl: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** This process's own spool directory; its siblings are other (possibly dead) gateways'. */
+  spoolDir: string;
+  /** The one-query poll for organisation, policy and region changes. */
+  pollMs?: number;
+  /** Full reload of keys and routes, the safety net behind NOTIFY. */
+  fullRefreshMs?: number;
+  batchMs?: number;
+  batchSize?: number;
+  /** Per-token price given to inferenceCostMicroEur (none by default: GPU time is what is charged). */
+  tokenPrice?: TokenPrice;
+  /** Idle time on an upstream connection before the call fails. */
+  upstreamTimeoutMs?: number;
+  log?: GatewayLog;
+}
+
+export interface Gateway {
+  /** Loads state, opens the spool (replaying leftovers), listens; resolves with the base URL. */
+  listen(): Promise<string>;
+  /** Stops accepting, lets calls in flight finish (briefly), flushes usage, returns unused quota. */
+  close(): Promise<void>;
+  readonly url: string;
+  readonly spool: UsageSpool;
+  readonly state: GatewayState;
+}
+
+const MAX_BODY_BYTES = 8 << 20;
+const MAX_RESPONSE_BYTES = 64 << 20;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const EP_CHAT = "/v1/chat/completions";
+const EP_COMPLETIONS = "/v1/completions";
+const EP_EMBEDDINGS = "/v1/embeddings";
+const HEALTH_BODY = Buffer.from('{"status":"ok"}');
+
+const defaultLog: GatewayLog = (level, message, fields) => {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
+  if (level === "info") process.stdout.write(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
+};
+
+interface Usage {
+  tokensIn: number;
+  tokensOut: number;
+}
+
+/** Reads usage from an OpenAI response or SSE event object. */
+function usageOf(obj: unknown): Usage | null {
+  const u = (obj as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+  if (!u || typeof u.prompt_tokens !== "number") return null;
+  return { tokensIn: u.prompt_tokens, tokensOut: typeof u.completion_tokens === "number" ? u.completion_tokens : 0 };
+}
+
+/** Prompt size in tokens, estimated (4 characters a token) for upstreams that report no usage. */
+function estimatePromptTokens(body: Record<string, unknown>): number {
+  let chars = 0;
+  const add = (v: unknown) => {
+    if (typeof v === "string") chars += v.length;
+    else if (Array.isArray(v)) for (const p of v) add(typeof p === "object" && p !== null ? (p as { text?: unknown; content?: unknown }).text ?? (p as { content?: unknown }).content : p);
+  };
+  if (Array.isArray(body.messages)) for (const m of body.messages) add((m as { content?: unknown } | null)?.content);
+  add(body.prompt);
+  add(body.input);
+  return Math.ceil(chars / 4);
+}
+
+/** Incremental SSE reader: finds usage, counts content deltas, notices [DONE] and error events. */
+class SseMeter {
+  private decoder = new StringDecoder("utf8");
+  private partial = "";
+  done = false;
+  upstreamError = false;
+  usage: Usage | null = null;
+  contentEvents = 0;
+  firstTokenAt = 0;
+
+  /** Returns true when this chunk carries the final `[DONE]`. */
+  push(chunk: Buffer, now: number): boolean {
+    const text = this.partial + this.decoder.write(chunk);
+    const last = text.lastIndexOf("\n");
+    if (last === -1) {
+      this.partial = text;
+      return false;
+    }
+    this.partial = text.slice(last + 1);
+    let doneHere = false;
+    let start = 0;
+    while (start <= last) {
+      let end = text.indexOf("\n", start);
+      if (end === -1 || end > last) end = last;
+      if (text.startsWith("data:", start)) {
+        const payload = text.slice(start + 5, end).trim();
+        if (payload === "[DONE]") {
+          this.done = true;
+          doneHere = true;
+        } else if (payload) this.event(payload, now);
+      }
+      start = end + 1;
+    }
+    return doneHere;
+  }
+
+  private event(payload: string, now: number) {
+    let obj: { error?: unknown; choices?: { delta?: { content?: unknown }; text?: unknown }[] };
+    try {
+      obj = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (obj.error) this.upstreamError = true;
+    const usage = usageOf(obj);
+    if (usage) this.usage = usage;
+    const choice = obj.choices?.[0];
+    if (choice) {
+      const content = choice.delta?.content ?? choice.text;
+      if (typeof content === "string" && content.length > 0) {
+        this.contentEvents++;
+        if (this.firstTokenAt === 0) this.firstTokenAt = now;
+      }
+    }
+  }
+
+  get hasPartialEvent() {
+    return this.partial.length > 0;
+  }
+}
+
+/** One client request, from arrival to its usage record. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  requestId: string;
+  recordId: string;
+  started: number;
+  at: number;
+  entry: KeyEntry;
+  route: Route;
+  body: Buffer;
+  parsed: Record<string, unknown>;
+  attempt: number;
+  replica: Replica | null;
+  upstream: http.ClientRequest | null;
+  firstByteAt: number;
+  recorded: boolean;
+  finished: boolean;
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const log = options.log ?? defaultLog;
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: 4,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 2_000,
+    query_timeout: 10_000,
+    statement_timeout: 10_000,
+    keepAlive: true,
+    application_name: "enclave-gateway",
+    options: "-c TimeZone=UTC",
+  });
+  // An idle connection dropped by a database restart must not take the gateway down.
+  pool.on("error", (error) => log("warn", "gateway database connection lost", { error: String(error) }));
+
+  const state = new GatewayState(pool, {
+    databaseUrl: options.databaseUrl,
+    pollMs: options.pollMs ?? 1000,
+    fullRefreshMs: options.fullRefreshMs ?? 15_000,
+    tokenPrice: options.tokenPrice,
+    log,
+  });
+  const leaseStore = new PgLeaseStore(pool);
+  const limiter = new Limiter(leaseStore, log);
+  state.onKeyReloaded = (entry) => limiter.reconfigure(entry);
+  const spool = new UsageSpool({ dir: options.spoolDir, pool, batchMs: options.batchMs ?? 200, batchSize: options.batchSize ?? 500, log });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512, scheduling: "lifo" });
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
+
+  // Request ids unique across processes and restarts without a syscall per request.
+  const idPrefix = `req_${Date.now().toString(36)}${randomBytes(5).toString("hex")}_`;
+  let idCounter = 0;
+  let inFlight = 0;
+  let closing = false;
+  let url = "";
+  let cleanupTimer: NodeJS.Timeout | null = null;
+  const started = { state: false, spool: false };
+
+  // ---- authentication ----
+
+  function checkKey(key: string, entry: KeyEntry, now: number): KeyEntry | GatewayErrorBody {
+    if (!secretAccepted(key, entry, now)) return ERRORS.invalidKey;
+    if (entry.revoked) return ERRORS.revokedKey;
+    if (entry.expiresAt <= now) return expiredKey(entry.expiresAt);
+    return entry;
+  }
+
+  function authenticate(header: string | undefined, now: number): KeyEntry | GatewayErrorBody | Promise<KeyEntry | GatewayErrorBody> {
+    if (!header) return ERRORS.missingKey;
+    if (header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") return ERRORS.missingKey;
+    const key = header.slice(7).trim();
+    const prefix = apiKeyPrefix(key);
+    if (!prefix) return ERRORS.invalidKey;
+    const entry = state.keysByPrefix.get(prefix);
+    if (entry) return checkKey(key, entry, now);
+    const lookup = state.lookupPrefix(prefix);
+    if (!lookup) return ERRORS.invalidKey;
+    return lookup.then((found) => (found ? checkKey(key, found, Date.now()) : ERRORS.invalidKey));
+  }
+
+  const isError = (x: unknown): x is GatewayErrorBody => (x as GatewayErrorBody).status !== undefined;
+
+  // ---- routing ----
+
+  function listed(route: Route) {
+    return route.desiredState === "RUNNING" && (route.phase === "RUNNING" || route.phase === "DEGRADED" || (route.phase === "PROVISIONING" && route.replicas.length > 0));
+  }
+
+  /** Least in-flight among healthy replicas, round robin between equals; a failed one is skipped for a while. */
+  function pickReplica(route: Route, exclude: Replica | null, now: number): Replica | null {
+    const list = route.replicas;
+    const n = list.length;
+    if (n === 0) return null;
+    const start = route.cursor++ % n;
+    let best: Replica | null = null;
+    for (let i = 0; i < n; i++) {
+      const r = list[(start + i) % n];
+      if ((r === exclude && n > 1) || r.unhealthyUntil > now) continue;
+      if (!best || r.inFlight < best.inFlight) best = r;
+    }
+    if (best) return best;
+    // Every replica failed recently: try the one whose mark ends first rather than refusing.
+    for (const r of list) if ((r !== exclude || n === 1) && (!best || r.unhealthyUntil < best.unhealthyUntil)) best = r;
+    return best;
+  }
+
+  function markUnhealthy(r: Replica, now: number) {
+    r.failures++;
+    r.unhealthyUntil = now + Math.min(30_000, 1000 * 2 ** Math.min(r.failures - 1, 5));
+  }
+
+  function releaseReplica(x: Exchange) {
+    if (x.replica) {
+      x.replica.inFlight--;
+      x.replica = null;
+    }
+  }
+
+  // ---- metering ----
+
+  function record(x: Exchange, status: number, usage: Usage | null, ttftAt: number, estimateOut: number) {
+    if (x.recorded) return;
+    x.recorded = true;
+    const now = performance.now();
+    const tokensIn = usage ? usage.tokensIn : status < 400 || estimateOut > 0 ? estimatePromptTokens(x.parsed) : 0;
+    const tokensOut = usage ? usage.tokensOut : estimateOut;
+    const cost = inferenceCostMicroEur(tokensIn, tokensOut, x.route.tokenPrice);
+    spool.append({
+      requestId: x.recordId,
+      orgId: x.route.orgId,
+      apiKeyId: x.entry.id,
+      deploymentId: x.route.id,
+      endpoint: x.path,
+      tokensIn,
+      tokensOut,
+      latencyMs: Math.round((now - x.started) * 1000) / 1000,
+      ttftMs: ttftAt > 0 ? Math.round((ttftAt - x.started) * 1000) / 1000 : null,
+      status,
+      costMicroEur: cost,
+      at: x.at,
+    });
+    limiter.settle(x.entry, tokensIn + tokensOut, cost, Date.now());
+  }
+
+  function finish(x: Exchange) {
+    if (x.finished) return;
+    x.finished = true;
+    releaseReplica(x);
+    inFlight--;
+  }
+
+  function failExchange(x: Exchange, e: GatewayErrorBody) {
+    record(x, e.status, null, 0, 0);
+    sendError(x.res, x.requestId, e);
+    finish(x);
+  }
+
+  // ---- proxying ----
+
+  function forward(x: Exchange, exclude: Replica | null) {
+    const now = performance.now();
+    const replica = pickReplica(x.route, exclude, now);
+    if (!replica) return failExchange(x, noHealthyReplica(x.route.name, x.route.phase));
+    x.replica = replica;
+    replica.inFlight++;
+    const upstream = http.request({
+      agent,
+      host: replica.host,
+      port: replica.port,
+      method: "POST",
+      path: x.path,
+      timeout: upstreamTimeoutMs,
+      headers: { "content-type": "application/json", "content-length": x.body.length, "x-request-id": x.requestId },
+    });
+    x.upstream = upstream;
+    upstream.on("response", (ures) => onResponse(x, upstream, ures));
+    upstream.on("error", (error) => onUpstreamError(x, upstream, error as NodeJS.ErrnoException));
+    upstream.on("timeout", () => upstream.destroy(Object.assign(new Error("upstream timeout"), { code: "ETIMEDOUT" })));
+    upstream.end(x.body);
+  }
+
+  function retryable(x: Exchange, failed: Replica, reusedSocket: boolean) {
+    if (x.attempt > 0 || x.res.destroyed) return false;
+    // Another replica, or the same one when the failure was a stale keep-alive socket.
+    return x.route.replicas.some((r) => r !== failed) || reusedSocket;
+  }
+
+  function onUpstreamError(x: Exchange, upstream: http.ClientRequest, error: NodeJS.ErrnoException) {
+    if (x.upstream !== upstream || x.firstByteAt > 0 || x.finished) return;
+    const failed = x.replica!;
+    const now = performance.now();
+    const staleSocket = upstream.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE");
+    if (!staleSocket) markUnhealthy(failed, now);
+    releaseReplica(x);
+    if (retryable(x, failed, staleSocket)) {
+      x.attempt++;
+      return forward(x, staleSocket && x.route.replicas.length === 1 ? null : failed);
+    }
+    log("warn", "gateway upstream call failed", { requestId: x.requestId, deploymentId: x.route.id, replicaId: failed.id, error: error.code ?? error.message });
+    failExchange(x, error.code === "ETIMEDOUT" ? ERRORS.upstreamTimeout : ERRORS.upstreamFailed);
+  }
+
+  function onResponse(x: Exchange, upstream: http.ClientRequest, ures: IncomingMessage) {
+    if (x.upstream !== upstream || x.finished) {
+      ures.resume();
+      return;
+    }
+    const status = ures.statusCode ?? 502;
+    const replica = x.replica!;
+    const now = performance.now();
+    if (status >= 500 && retryable(x, replica, false)) {
+      // A 5xx before anything reached the client: once more, on another replica.
+      ures.resume();
+      if (status === 502 || status === 503 || status === 504) markUnhealthy(replica, now);
+      releaseReplica(x);
+      x.attempt++;
+      return forward(x, replica);
+    }
+    x.firstByteAt = now;
+    if (status < 500 && replica.failures > 0) {
+      replica.failures = 0;
+      replica.unhealthyUntil = 0;
+    }
+    ures.on("error", () => {});
+    const contentType = ures.headers["content-type"] ?? "application/json";
+    if (contentType.startsWith("text/event-stream")) streamResponse(x, ures, status, contentType);
+    else bufferResponse(x, ures, status, contentType);
+  }
+
+  function bufferResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    ures.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_RESPONSE_BYTES) {
+        done = true;
+        ures.destroy();
+        return failExchange(x, ERRORS.upstreamFailed);
+      }
+      chunks.push(chunk);
+    });
+    ures.on("end", () => {
+      if (done || x.finished) return;
+      done = true;
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      if (x.path === EP_EMBEDDINGS && status === 404) {
+        // The replica has no embeddings route (the model itself was checked against the route table).
+        return failExchange(x, embeddingsNotServed(x.route.name));
+      }
+      let usage: Usage | null = null;
+      let estimateOut = 0;
+      if (status < 400) {
+        try {
+          const parsed = JSON.parse(body.toString("utf8")) as { choices?: { message?: { content?: unknown }; text?: unknown }[] };
+          usage = usageOf(parsed);
+          if (!usage) {
+            const text = parsed.choices?.[0]?.message?.content ?? parsed.choices?.[0]?.text;
+            estimateOut = typeof text === "string" ? Math.ceil(text.length / 4) : 0;
+          }
+        } catch {
+          // Not JSON: relayed as is, metered without tokens.
+        }
+      }
+      // The record is in the spool before the client can see the end of its response.
+      record(x, status, usage, x.firstByteAt, estimateOut);
+      x.res.writeHead(status, ["content-type", contentType, "content-length", body.length, "x-request-id", x.requestId] as unknown as string[]);
+      x.res.end(body);
+      finish(x);
+    });
+    ures.on("close", () => {
+      if (done || x.finished) return;
+      done = true;
+      // The upstream connection broke in the middle of the body: nothing was sent to the client yet.
+      if (x.replica) markUnhealthy(x.replica, performance.now());
+      failExchange(x, ERRORS.upstreamFailed);
+    });
+  }
+
+  function streamResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
+    const res = x.res;
+    const meter = new SseMeter();
+    let ended = false;
+    res.writeHead(status, ["content-type", contentType, "cache-control", "no-cache", "x-request-id", x.requestId] as unknown as string[]);
+    const recordStream = (finalStatus: number) =>
+      record(x, finalStatus, meter.usage, meter.firstTokenAt || x.firstByteAt, meter.usage ? 0 : meter.contentEvents);
+    ures.on("data", (chunk: Buffer) => {
+      // The record goes to the spool before the client receives the final [DONE].
+      if (meter.push(chunk, performance.now())) recordStream(meter.upstreamError ? 502 : status);
+      if (!res.write(chunk)) {
+        ures.pause();
+        res.once("drain", () => ures.resume());
+      }
+    });
+    const broken = () => {
+      if (ended || x.finished) return;
+      ended = true;
+      if (!meter.done && !meter.upstreamError) {
+        // Never a silent clean end: the client sees an error event, then the stream closes.
+        recordStream(502);
+        if (meter.hasPartialEvent) res.write("\n\n");
+        res.write(streamErrorEvent("The model server closed the stream before it finished. The response is incomplete.", "stream_interrupted"));
+        log("warn", "gateway stream broke after it started", { requestId: x.requestId, deploymentId: x.route.id, replicaId: x.replica?.id });
+      } else {
+        recordStream(meter.upstreamError ? 502 : status);
+      }
+      res.end();
+      finish(x);
+    };
+    ures.on("end", broken);
+    ures.on("close", () => {
+      if (!ures.complete && x.replica) markUnhealthy(x.replica, performance.now());
+      broken();
+    });
+  }
+
+  // ---- request handling ----
+
+  /** The whole body; "too-large" past MAX_BODY_BYTES; null when the client went away first. */
+  function readBody(req: IncomingMessage): Promise<Buffer | "too-large" | null> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) {
+          resolve("too-large");
+          req.removeAllListeners("data");
+          req.resume();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+      req.on("error", () => resolve(null));
+      req.on("close", () => resolve(null));
+    });
+  }
+
+  function listModels(res: ServerResponse, requestId: string, entry: KeyEntry, only: string | null) {
+    const data: { id: string; object: "model"; created: number; owned_by: string }[] = [];
+    const routes = state.routesByOrg.get(entry.orgId);
+    if (routes) {
+      for (const route of routes.values()) {
+        if (!listed(route) || (entry.allowed && !entry.allowed.has(route.id))) continue;
+        if (only !== null && route.name !== only) continue;
+        data.push({ id: route.name, object: "model", created: route.createdAtSec, owned_by: "organization" });
+      }
+    }
+    if (only !== null && data.length === 0) return sendError(res, requestId, modelNotFound(only));
+    const body = Buffer.from(JSON.stringify(only !== null ? data[0] : { object: "list", data }));
+    res.writeHead(200, ["content-type", "application/json", "content-length", body.length, "x-request-id", requestId] as unknown as string[]);
+    res.end(body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string, recordId: string, started: number, at: number) {
+    const method = req.method;
+    const isModels = path === "/v1/models" || path.startsWith("/v1/models/");
+    if (isModels ? method !== "GET" : method !== "POST") return sendError(res, requestId, methodNotAllowed(method ?? "", path));
+
+    let auth = authenticate(req.headers.authorization, at);
+    if (auth instanceof Promise) auth = await auth;
+    if (isError(auth)) return sendError(res, requestId, auth);
+    const entry = auth;
+    const org = state.orgs.get(entry.orgId);
+    if (org && !org.active) return sendError(res, requestId, organizationSuspended(org.reason));
+
+    if (isModels) {
+      if (!entry.inference && !entry.read) return sendError(res, requestId, ERRORS.noReadScope);
+      const only = path === "/v1/models" ? null : decodeURIComponent(path.slice("/v1/models/".length));
+      return listModels(res, requestId, entry, only);
+    }
+    if (!entry.inference) return sendError(res, requestId, ERRORS.noInferenceScope);
+
+    const body = await readBody(req);
+    if (body === null) return;
+    if (body === "too-large") return sendError(res, requestId, ERRORS.bodyTooLarge);
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch {
+      return sendError(res, requestId, ERRORS.invalidJson);
+    }
+    if (parsed === null || typeof parsed !== "object" || typeof parsed.model !== "string" || parsed.model.length === 0) {
+      return sendError(res, requestId, ERRORS.missingModel);
+    }
+    const route = state.route(entry.orgId, parsed.model);
+    if (!route) return sendError(res, requestId, modelNotFound(parsed.model));
+    if (entry.allowed && !entry.allowed.has(route.id)) return sendError(res, requestId, modelNotAllowed(route.name));
+
+    // Residency: the data class the caller declares (the deployment's own by default).
+    const header = req.headers["x-data-classification"];
+    let dataClass = route.dataClass;
+    if (header !== undefined) {
+      const requested = (Array.isArray(header) ? header[0] : header).trim().toUpperCase();
+      if (!(requested in DATA_CLASS_RANK)) return sendError(res, requestId, ERRORS.badClassification);
+      dataClass = requested as DataClass;
+      if (DATA_CLASS_RANK[dataClass] > DATA_CLASS_RANK[route.dataClass]) {
+        return sendError(res, requestId, classificationTooHigh(route.name, route.dataClass, dataClass));
+      }
+    }
+    const verdict = state.verdict(route, dataClass);
+    if (!verdict.allowed) return sendError(res, requestId, residencyRefused(route.name, dataClass, route.region.code, verdict.reasons));
+
+    if (route.desiredState !== "RUNNING" || route.replicas.length === 0) return sendError(res, requestId, noHealthyReplica(route.name, route.phase));
+
+    let refusal = limiter.admit(entry, Date.now());
+    if (refusal instanceof Promise) refusal = await refusal;
+    if (refusal) return sendError(res, requestId, refusal);
+    if (res.destroyed) return;
+
+    const x: Exchange = {
+      req,
+      res,
+      path,
+      requestId,
+      recordId,
+      started,
+      at,
+      entry,
+      route,
+      body,
+      parsed,
+      attempt: 0,
+      replica: null,
+      upstream: null,
+      firstByteAt: 0,
+      recorded: false,
+      finished: false,
+    };
+    inFlight++;
+    res.on("close", () => {
+      if (x.finished) return;
+      // The client hung up: stop the generation and meter what was used.
+      x.upstream?.destroy();
+      record(x, 499, null, x.firstByteAt, 0);
+      finish(x);
+    });
+    forward(x, null);
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse) {
+    const started = performance.now();
+    const at = Date.now();
+    const rawUrl = req.url ?? "/";
+    const q = rawUrl.indexOf("?");
+    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const recordId = idPrefix + (++idCounter).toString(36);
+    const incoming = req.headers["x-request-id"];
+    const requestId = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : recordId;
+    if (path === "/health") {
+      res.writeHead(closing ? 503 : 200, ["content-type", "application/json", "content-length", HEALTH_BODY.length] as unknown as string[]);
+      res.end(HEALTH_BODY);
+      return;
+    }
+    if (path !== EP_CHAT && path !== EP_COMPLETIONS && path !== EP_EMBEDDINGS && path !== "/v1/models" && !path.startsWith("/v1/models/")) {
+      return sendError(res, requestId, unknownUrl(req.method ?? "", path));
+    }
+    if (closing) return sendError(res, requestId, ERRORS.unavailable);
+    handle(req, res, path, requestId, recordId, started, at).catch((error: unknown) => {
+      log("error", "gateway request failed", { requestId, error: error instanceof Error ? error.message : String(error) });
+      sendError(res, requestId, ERRORS.internal);
+    });
+  }
+
+  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000 }, onRequest);
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+
+  return {
+    get url() {
+      return url;
+    },
+    spool,
+    state,
+    async listen() {
+      // Each step once, so a caller may retry listen() while the database is unreachable.
+      if (!started.state) {
+        await state.start();
+        started.state = true;
+      }
+      if (!started.spool) {
+        await spool.open();
+        limiter.start();
+        cleanupTimer = setInterval(() => void leaseStore.cleanup().catch(() => {}), 5 * 60_000);
+        cleanupTimer.unref();
+        started.spool = true;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+      url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host === "[::]" ? "[::1]" : host}:${address.port}`;
+      return url;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      if (cleanupTimer) clearInterval(cleanupTimer);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + 10_000;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      server.closeAllConnections();
+      await closed;
+      await limiter.close();
+      await spool.close();
+      await state.close();
+      agent.destroy();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,456 @@
+/**
+ * Usage metering that is never lost: every record is appended synchronously (one write(2) of one
+ * JSON line) to a spool segment in this process's own directory before the client sees the end of
+ * its response, then batched into PostgreSQL (every `batchMs` or `batchSize` records) with
+ * `INSERT … ON CONFLICT ("requestId") DO NOTHING`, so replaying a record twice is harmless. Each
+ * batch fsyncs the segments it covers before its INSERT; a segment is deleted (or truncated) once
+ * everything in it is committed.
+ *
+ * On start, and every 30 s, the segments left by dead processes (a directory whose `owner` file
+ * names a process that no longer runs) are claimed by renaming their directory — atomic, so two
+ * live gateways never replay the same one — and replayed. A SIGKILLed gateway's records are in its
+ * segments (the page cache survives the process); a database restart only delays the batches.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fdatasync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, appendFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import type pg from "pg";
+
+const fdatasyncAsync = promisify(fdatasync);
+
+export interface UsageEntry {
+  requestId: string;
+  orgId: string;
+  apiKeyId: string | null;
+  deploymentId: string | null;
+  endpoint: string;
+  tokensIn: number;
+  tokensOut: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  status: number;
+  costMicroEur: number;
+  /** Epoch ms when the request arrived. */
+  at: number;
+}
+
+type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+
+interface Segment {
+  path: string;
+  fd: number;
+  bytes: number;
+  /** Records appended and not yet committed. */
+  unflushed: number;
+  sealed: boolean;
+  /** Written while the in-memory queue was full: replayed from the file, not from memory. */
+  diskOnly: boolean;
+}
+
+const MAX_SEGMENT_BYTES = 16 << 20;
+/** Beyond this many records waiting (database down for a long time), new ones stay on disk only. */
+const MAX_QUEUED = 100_000;
+const REPLAY_BATCH = 1000;
+const RESCAN_MS = 30_000;
+
+const INSERT_SQL = `WITH rows AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[], $10::int[], $11::int[], $12::timestamp[])
+    AS t(rid, org, apikey, dep, endpoint, tin, tout, lat, ttft, status, cost, at)
+), inserted AS (
+  INSERT INTO "UsageRecord" (id, "requestId", "orgId", "apiKeyId", "deploymentId", endpoint, "tokensIn", "tokensOut", "latencyMs", "ttftMs", status, "costMicroEur", "createdAt")
+  SELECT gen_random_uuid()::text, r.rid, o.id, k.id, d.id, r.endpoint, r.tin, r.tout, r.lat, r.ttft, r.status, r.cost, r.at
+  FROM rows r
+  JOIN "Organization" o ON o.id = r.org
+  LEFT JOIN "ApiKey" k ON k.id = r.apikey
+  LEFT JOIN "Deployment" d ON d.id = r.dep
+  ON CONFLICT ("requestId") DO NOTHING
+  RETURNING 1
+), used AS (
+  UPDATE "ApiKey" k SET "lastUsedAt" = u.at
+  FROM (SELECT apikey, max(at) AS at FROM rows WHERE apikey IS NOT NULL GROUP BY apikey) u
+  WHERE k.id = u.apikey AND (k."lastUsedAt" IS NULL OR k."lastUsedAt" < u.at)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
+
+/** SQLSTATE classes that mean "this record is bad" (data exception, integrity); anything else is retried. */
+const BAD_RECORD_SQLSTATE = /^(22|23)/;
+
+export function insertParams(entries: UsageEntry[]) {
+  const n = entries.length;
+  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(n));
+  for (let i = 0; i < n; i++) {
+    const e = entries[i];
+    cols[0][i] = e.requestId;
+    cols[1][i] = e.orgId;
+    cols[2][i] = e.apiKeyId;
+    cols[3][i] = e.deploymentId;
+    cols[4][i] = e.endpoint;
+    cols[5][i] = e.tokensIn | 0;
+    cols[6][i] = e.tokensOut | 0;
+    cols[7][i] = e.latencyMs;
+    cols[8][i] = e.ttftMs;
+    cols[9][i] = e.status | 0;
+    cols[10][i] = Math.min(2 ** 31 - 1, Math.round(e.costMicroEur));
+    cols[11][i] = new Date(e.at).toISOString();
+  }
+  return cols;
+}
+
+// ---- spool directory ownership ----
+
+interface Owner {
+  pid: number;
+  start: string | null;
+  host: string;
+}
+
+/** The process start time in clock ticks since boot (field 22 of /proc/<pid>/stat), against pid reuse. */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const me: Owner = { pid: process.pid, start: processStart(process.pid), host: os.hostname() };
+
+function readOwner(dir: string): Owner | null {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, "owner"), "utf8")) as Owner;
+  } catch {
+    return null;
+  }
+}
+
+function ownerAlive(owner: Owner): boolean {
+  if (owner.pid === me.pid && owner.start === me.start && owner.host === me.host) return true;
+  // Another machine sharing the directory: we cannot tell, so we leave it alone.
+  if (owner.host !== me.host) return true;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const start = processStart(owner.pid);
+  return start === null || owner.start === null || start === owner.start;
+}
+
+function writeOwner(dir: string) {
+  writeFileSync(path.join(dir, "owner"), JSON.stringify(me));
+}
+
+export class UsageSpool {
+  private queue: UsageEntry[] = [];
+  private queueSegs: Segment[] = [];
+  private head = 0;
+  private active!: Segment;
+  private segments = new Set<Segment>();
+  private overflow: Segment[] = [];
+  private segmentSeq = 0;
+  private readonly tag = randomBytes(4).toString("hex");
+  private flushing = false;
+  private flushSoon = false;
+  private retryAt = 0;
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  /** Files to replay (left by a previous life of this directory or by dead processes), with the directory to remove after. */
+  private replayQueue: { file: string; dir: string | null }[] = [];
+  private replaying: Promise<void> | null = null;
+  private closed = false;
+  /** Records committed to PostgreSQL by this process (appended + replayed). */
+  committed = 0;
+
+  constructor(
+    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log },
+  ) {}
+
+  get dir() {
+    return this.options.dir;
+  }
+
+  /** Records appended and not yet in PostgreSQL. */
+  get pending() {
+    return this.queue.length - this.head;
+  }
+
+  async open() {
+    const dir = this.options.dir;
+    mkdirSync(dir, { recursive: true });
+    const owner = readOwner(dir);
+    if (owner && ownerAlive(owner) && !(owner.pid === me.pid && owner.start === me.start)) {
+      throw new Error(`The spool directory ${dir} belongs to the running process ${owner.pid}: give each gateway process its own GATEWAY_SPOOL_DIR.`);
+    }
+    writeOwner(dir);
+    // Segments from a previous life of this directory (a fixed GATEWAY_SPOOL_DIR after a crash).
+    for (const name of readdirSync(dir)) if (name.endsWith(".jsonl")) this.replayQueue.push({ file: path.join(dir, name), dir: null });
+    this.active = this.openSegment(false);
+    this.claimDeadSiblings();
+    this.timer = setInterval(() => this.tick(), this.options.batchMs);
+    this.timer.unref();
+    this.rescanTimer = setInterval(() => {
+      this.claimDeadSiblings();
+      this.kickReplay();
+    }, RESCAN_MS);
+    this.rescanTimer.unref();
+    this.kickReplay();
+  }
+
+  private openSegment(diskOnly: boolean): Segment {
+    const file = path.join(this.options.dir, `usage-${this.tag}-${String(++this.segmentSeq).padStart(6, "0")}.jsonl`);
+    const segment: Segment = { path: file, fd: openSync(file, "a"), bytes: 0, unflushed: 0, sealed: false, diskOnly };
+    this.segments.add(segment);
+    return segment;
+  }
+
+  private rotate(diskOnly: boolean) {
+    const old = this.active;
+    old.sealed = true;
+    if (old.diskOnly) this.overflow.push(old);
+    this.active = this.openSegment(diskOnly);
+    this.release(old);
+  }
+
+  /** Appends one record; synchronous, so it is in the file before the caller answers its client. */
+  append(entry: UsageEntry) {
+    if (this.active.bytes > MAX_SEGMENT_BYTES) this.rotate(this.active.diskOnly);
+    const queueFull = this.pending >= MAX_QUEUED;
+    if (queueFull !== this.active.diskOnly) this.rotate(queueFull);
+    const line = `${JSON.stringify(entry)}\n`;
+    const segment = this.active;
+    // A short write would leave a torn line that replay skips: write until everything is out.
+    const buffer = Buffer.from(line);
+    let written = 0;
+    while (written < buffer.length) written += writeSync(segment.fd, buffer, written);
+    segment.bytes += buffer.length;
+    if (segment.diskOnly) return;
+    segment.unflushed++;
+    this.queue.push(entry);
+    this.queueSegs.push(segment);
+    if (this.pending >= this.options.batchSize && !this.flushSoon) {
+      this.flushSoon = true;
+      setImmediate(() => {
+        this.flushSoon = false;
+        void this.flush();
+      });
+    }
+  }
+
+  private tick() {
+    if (this.pending > 0) void this.flush();
+    else if (this.overflow.length || this.active.diskOnly) this.drainOverflow();
+  }
+
+  /** Sends queued records to PostgreSQL in batches; on failure they stay queued (and on disk). */
+  async flush(): Promise<void> {
+    if (this.flushing || Date.now() < this.retryAt) return;
+    this.flushing = true;
+    try {
+      while (this.pending > 0) {
+        const end = Math.min(this.queue.length, this.head + this.options.batchSize);
+        const batch = this.queue.slice(this.head, end);
+        const segs = new Set(this.queueSegs.slice(this.head, end));
+        await Promise.all([...segs].map((s) => fdatasyncAsync(s.fd).catch(() => {})));
+        await this.insert(batch);
+        for (let i = this.head; i < end; i++) this.queueSegs[i].unflushed--;
+        this.head = end;
+        this.committed += batch.length;
+        for (const s of segs) this.release(s);
+        this.compact();
+        this.failures = 0;
+        if (this.pending < this.options.batchSize) break;
+      }
+    } catch (error) {
+      this.failures++;
+      this.retryAt = Date.now() + Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
+      if (this.failures === 1 || this.failures % 20 === 0) {
+        this.options.log("warn", "gateway could not write usage to PostgreSQL; records stay in the spool", { pending: this.pending, error: String(error) });
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private compact() {
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.queueSegs = this.queueSegs.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Deletes a sealed segment whose records are all committed; empties the active one. */
+  private release(s: Segment) {
+    if (s.unflushed > 0 || s.diskOnly) return;
+    if (s.sealed) {
+      closeSync(s.fd);
+      rmSync(s.path, { force: true });
+      this.segments.delete(s);
+    } else if (s.bytes > 0 && s === this.active) {
+      ftruncateSync(s.fd, 0);
+      s.bytes = 0;
+    }
+  }
+
+  private async insert(entries: UsageEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    try {
+      await this.options.pool.query(INSERT_SQL, insertParams(entries));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (!code || !BAD_RECORD_SQLSTATE.test(code)) throw error;
+      if (entries.length === 1) return this.reject(entries[0], error);
+      // A record PostgreSQL refuses must not block the others: insert one by one, set the bad one aside.
+      for (const entry of entries) await this.insert([entry]);
+    }
+  }
+
+  private reject(entry: UsageEntry, error: unknown) {
+    appendFileSync(path.join(this.options.dir, "..", "rejected-usage.jsonl"), `${JSON.stringify({ entry, error: String(error) })}\n`);
+    this.options.log("error", "gateway set aside a usage record PostgreSQL refused", { requestId: entry.requestId, error: String(error) });
+  }
+
+  /** Replays the disk-only segments written while the queue was full, once the queue has drained. */
+  private drainOverflow() {
+    if (this.active.diskOnly) this.rotate(false);
+    for (const s of this.overflow.splice(0)) {
+      closeSync(s.fd);
+      this.segments.delete(s);
+      this.replayQueue.push({ file: s.path, dir: null });
+    }
+    this.kickReplay();
+  }
+
+  // ---- replay ----
+
+  /** Claims the spool directories of dead gateway processes next to ours. */
+  private claimDeadSiblings() {
+    const root = path.dirname(this.options.dir);
+    let names: string[];
+    try {
+      names = readdirSync(root);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const dir = path.join(root, name);
+      if (dir === this.options.dir) continue;
+      const owner = readOwner(dir);
+      if (!owner || ownerAlive(owner)) continue;
+      const claimed = path.join(root, `.replay-${process.pid}-${randomBytes(4).toString("hex")}`);
+      try {
+        // Atomic: when two gateways race for the same directory, one rename fails.
+        renameSync(dir, claimed);
+      } catch {
+        continue;
+      }
+      writeOwner(claimed);
+      const files = readdirSync(claimed).filter((f) => f.endsWith(".jsonl"));
+      this.options.log("info", "gateway replays the usage spool of a dead process", { pid: owner.pid, files: files.length });
+      for (const f of files) this.replayQueue.push({ file: path.join(claimed, f), dir: claimed });
+      if (files.length === 0) this.removeClaimed(claimed);
+    }
+  }
+
+  private removeClaimed(dir: string) {
+    try {
+      rmSync(path.join(dir, "owner"), { force: true });
+      rmdirSync(dir);
+    } catch {
+      // Not empty yet (another file still to replay) or already gone.
+    }
+  }
+
+  private kickReplay() {
+    if (this.replaying || this.replayQueue.length === 0 || this.closed) return;
+    this.replaying = this.replayAll().finally(() => {
+      this.replaying = null;
+    });
+  }
+
+  /** Replays queued files one by one; a file is deleted only once all its records are committed. */
+  private async replayAll() {
+    while (this.replayQueue.length > 0) {
+      const { file, dir } = this.replayQueue[0];
+      try {
+        await this.replayFile(file);
+      } catch (error) {
+        this.options.log("warn", "gateway will retry replaying a usage spool file", { file, error: String(error) });
+        await new Promise((r) => setTimeout(r, 1000).unref());
+        if (this.closed) return;
+        continue;
+      }
+      this.replayQueue.shift();
+      if (dir && !this.replayQueue.some((q) => q.dir === dir)) this.removeClaimed(dir);
+    }
+  }
+
+  async replayFile(file: string) {
+    if (!existsSync(file)) return;
+    const text = readFileSync(file, "utf8");
+    let batch: UsageEntry[] = [];
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      try {
+        batch.push(JSON.parse(line) as UsageEntry);
+      } catch {
+        // A torn last line from a machine crash: that request never got its response.
+        continue;
+      }
+      if (batch.length >= REPLAY_BATCH) {
+        await this.insert(batch);
+        this.committed += batch.length;
+        batch = [];
+      }
+    }
+    await this.insert(batch);
+    this.committed += batch.length;
+    rmSync(file, { force: true });
+  }
+
+  /** Waits until every record appended so far and every file found is in PostgreSQL (tests, shutdown). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      this.retryAt = 0;
+      await this.flush();
+      if (this.pending === 0 && (this.overflow.length || this.active.diskOnly)) this.drainOverflow();
+      if (this.replaying) await Promise.race([this.replaying, new Promise((r) => setTimeout(r, 200))]);
+      else this.kickReplay();
+      if (this.pending === 0 && this.replayQueue.length === 0 && !this.replaying && this.overflow.length === 0 && !this.active.diskOnly) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  /** Flushes what it can; the directory is removed only when nothing is left in it. */
+  async close(timeoutMs = 10_000) {
+    const drained = await this.drain(timeoutMs);
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    for (const s of this.segments) {
+      try {
+        closeSync(s.fd);
+      } catch {
+        // already closed
+      }
+      if (drained && s.unflushed === 0 && !s.diskOnly) rmSync(s.path, { force: true });
+    }
+    if (drained) {
+      try {
+        unlinkSync(path.join(this.options.dir, "owner"));
+        rmdirSync(this.options.dir);
+      } catch {
+        // Files left (records not yet committed): the next gateway to start replays them.
+      }
+    } else {
+      this.options.log("warn", "gateway stopped with usage records not yet in PostgreSQL; the next gateway start replays them", { dir: this.options.dir, pending: this.pending });
+    }
+  }
+}

@@ -1,0 +1,580 @@
+/**
+ * What the gateway knows, in memory: API keys by prefix, organisations' status, and the route
+ * table (organisation + deployment name → ready replicas, region facts, residency verdicts).
+ *
+ * Kept fresh by PostgreSQL LISTEN/NOTIFY (`enclave_api_keys`: reload that key; `enclave_routes`:
+ * reload that deployment), a one-query poll every second for the rarer changes nobody notifies
+ * (organisation status, residency policies, regions), and a full refresh as a safety net. Every
+ * load takes a sequence number when it starts; a result never overwrites an entry loaded by a load
+ * that started later, so a slow full refresh cannot resurrect a key revoked meanwhile.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import pg from "pg";
+import { GATEWAY_CHANNELS } from "../services/api-key-secrets";
+import { evaluateResidency, type RegionFacts, type ResidencyPolicyRule, type ResidencyVerdict } from "../services/policy";
+import { NO_TOKEN_CHARGE, type TokenPrice } from "../services/pricing";
+
+export type DataClass = "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+export const DATA_CLASS_RANK: Record<DataClass, number> = { PUBLIC: 0, INTERNAL: 1, CONFIDENTIAL: 2, RESTRICTED: 3 };
+
+export interface KeyEntry {
+  id: string;
+  orgId: string;
+  prefix: string;
+  previousPrefix: string | null;
+  secretHash: Buffer;
+  previousSecretHash: Buffer | null;
+  /** Epoch ms; 0 when there is no previous secret. */
+  previousSecretExpiresAt: number;
+  inference: boolean;
+  read: boolean;
+  /** Deployment ids this key may call; null means all of the organisation's. */
+  allowed: Set<string> | null;
+  /** Epoch ms; Infinity when the key never expires. */
+  expiresAt: number;
+  revoked: boolean;
+  rateLimitRpm: number | null;
+  rateLimitTpm: number | null;
+  monthlyBudgetCents: number | null;
+  loadSeq: number;
+}
+
+export interface Replica {
+  id: string;
+  endpoint: string;
+  host: string;
+  port: number;
+  inFlight: number;
+  /** performance.now() until which the replica is skipped after a failure. */
+  unhealthyUntil: number;
+  failures: number;
+}
+
+export interface Route {
+  id: string;
+  orgId: string;
+  name: string;
+  phase: string;
+  desiredState: string;
+  dataClass: DataClass;
+  createdAtSec: number;
+  region: RegionFacts;
+  priceCentsPerGpuHour: number | null;
+  tokenPrice: TokenPrice;
+  replicas: Replica[];
+  /** Residency verdict per data class, computed once per load with the organisation's policies. */
+  verdicts: Partial<Record<DataClass, ResidencyVerdict>>;
+  /** Round-robin cursor for replica selection. */
+  cursor: number;
+  loadSeq: number;
+}
+
+export interface OrgEntry {
+  active: boolean;
+  reason: string | null;
+}
+
+type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
+
+const KEY_COLUMNS = `k.id, k."orgId", k.prefix, k."secretHash", k."previousSecretHash",
+  floor(extract(epoch from k."previousSecretExpiresAt") * 1000)::float8 AS "previousSecretExpiresAt",
+  k.scopes, k."allowedDeploymentIds", floor(extract(epoch from k."expiresAt") * 1000)::float8 AS "expiresAt",
+  k."rateLimitRpm", k."rateLimitTpm", k."monthlyBudgetCents", (k."revokedAt" IS NOT NULL) AS revoked`;
+
+const ROUTE_SELECT = `SELECT d.id, d."orgId", d.name, d.phase::text AS phase, d."desiredState"::text AS "desiredState",
+  d."dataClassification"::text AS "dataClass", floor(extract(epoch from d."createdAt"))::float8 AS "createdAtSec",
+  r.id AS "regionId", r.code AS "regionCode", r.jurisdiction, r.certifications, r."extraterritorialExposure",
+  rc."priceCentsPerGpuHour"
+FROM "Deployment" d
+JOIN "Region" r ON r.id = d."regionId"
+LEFT JOIN "RegionCapacity" rc ON rc."regionId" = d."regionId" AND rc."gpuTypeId" = d."gpuTypeId"
+WHERE d."deletedAt" IS NULL AND d.phase <> 'DELETED'`;
+
+// Changes nobody notifies: organisation status, residency policies, regions and their prices.
+const FINGERPRINT_SQL = `SELECT concat_ws('|',
+  (SELECT max("updatedAt") || ':' || count(*) FROM "Organization"),
+  (SELECT max("updatedAt") || ':' || count(*) FROM "ResidencyPolicy"),
+  (SELECT max("updatedAt") || ':' || count(*) FROM "Region"),
+  (SELECT max("updatedAt") || ':' || count(*) FROM "RegionCapacity")) AS f`;
+
+interface KeyRow {
+  id: string;
+  orgId: string;
+  prefix: string;
+  previousPrefix?: string | null;
+  secretHash: string;
+  previousSecretHash: string | null;
+  previousSecretExpiresAt: number | null;
+  scopes: string[];
+  allowedDeploymentIds: string[];
+  expiresAt: number | null;
+  rateLimitRpm: number | null;
+  rateLimitTpm: number | null;
+  monthlyBudgetCents: number | null;
+  revoked: boolean;
+}
+
+interface RouteRow {
+  id: string;
+  orgId: string;
+  name: string;
+  phase: string;
+  desiredState: string;
+  dataClass: DataClass;
+  createdAtSec: number;
+  regionId: string;
+  regionCode: string;
+  jurisdiction: string;
+  certifications: string[];
+  extraterritorialExposure: boolean;
+  priceCentsPerGpuHour: number | null;
+}
+
+const hexBuffer = (hex: string | null) => (hex && /^[0-9a-f]{64}$/i.test(hex) ? Buffer.from(hex, "hex") : hex ? Buffer.alloc(32, 0xff) : null);
+
+/**
+ * The key's secret check, on buffers computed once per load: the same rule as
+ * apiKeySecretAccepted (server/services/api-key-secrets.ts) — SHA-256 of the whole key equal to the
+ * current hash, or to the previous one while its grace period lasts — without hex conversions.
+ */
+export function secretAccepted(key: string, entry: KeyEntry, now: number): boolean {
+  const digest = createHash("sha256").update(key).digest();
+  if (timingSafeEqual(digest, entry.secretHash)) return true;
+  return entry.previousSecretHash !== null && entry.previousSecretExpiresAt > now && timingSafeEqual(digest, entry.previousSecretHash);
+}
+
+export class GatewayState {
+  readonly keysByPrefix = new Map<string, KeyEntry>();
+  readonly keysById = new Map<string, KeyEntry>();
+  readonly orgs = new Map<string, OrgEntry>();
+  /** orgId → (deployment name → route). */
+  readonly routesByOrg = new Map<string, Map<string, Route>>();
+  readonly routesById = new Map<string, Route>();
+  private readonly replicaState = new Map<string, Replica>();
+  private policies = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
+
+  private seq = 0;
+  private hasPreviousPrefix = false;
+  private fingerprint = "";
+  private listener: pg.Client | null = null;
+  private listenerRetry = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private pendingKeyIds = new Set<string>();
+  private pendingRouteIds = new Set<string>();
+  private keyFlushScheduled = false;
+  private routeFlushScheduled = false;
+  /** Prefixes looked up and not found, with when to forget them (protects the database from guessing). */
+  private missing = new Map<string, number>();
+  private missLookups = new Map<string, Promise<KeyEntry | undefined>>();
+  /** Called with a key id whose configuration (limits, budget) was reloaded. */
+  onKeyReloaded: (entry: KeyEntry) => void = () => {};
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: { databaseUrl: string; pollMs: number; fullRefreshMs: number; tokenPrice?: TokenPrice; log: Log },
+  ) {}
+
+  async start() {
+    await this.fullRefresh();
+    if (!this.listener) await this.connectListener();
+    const poll = setInterval(() => void this.pollFingerprint(), this.options.pollMs);
+    const full = setInterval(() => void this.fullRefresh().catch((error) => this.options.log("warn", "gateway full refresh failed", { error: String(error) })), this.options.fullRefreshMs);
+    poll.unref();
+    full.unref();
+    this.timers.push(poll, full);
+  }
+
+  async close() {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
+  }
+
+  // ---- keys ----
+
+  /** The key row for a prefix not in memory: one indexed lookup, remembered when absent. */
+  lookupPrefix(prefix: string): Promise<KeyEntry | undefined> | undefined {
+    const forgetAt = this.missing.get(prefix);
+    if (forgetAt !== undefined) {
+      if (forgetAt > Date.now()) return undefined;
+      this.missing.delete(prefix);
+    }
+    const inFlight = this.missLookups.get(prefix);
+    if (inFlight) return inFlight;
+    // Bounded: a flood of random prefixes costs at most a few concurrent queries.
+    if (this.missLookups.size >= 8) return undefined;
+    const seq = ++this.seq;
+    const where = this.hasPreviousPrefix ? `k.prefix = $1 OR k."previousPrefix" = $1` : `k.prefix = $1`;
+    const lookup = this.pool
+      .query<KeyRow>(`SELECT ${this.keyColumns()} FROM "ApiKey" k WHERE ${where}`, [prefix])
+      .then(
+        (result) => {
+          if (result.rows.length === 0) {
+            if (this.missing.size > 100_000) this.missing.clear();
+            this.missing.set(prefix, Date.now() + 2000);
+            return undefined;
+          }
+          for (const row of result.rows) this.setKey(row, seq);
+          return this.keysByPrefix.get(prefix);
+        },
+        (error) => {
+          this.options.log("warn", "gateway key lookup failed", { error: String(error) });
+          return undefined;
+        },
+      )
+      .finally(() => this.missLookups.delete(prefix));
+    this.missLookups.set(prefix, lookup);
+    return lookup;
+  }
+
+  private keyColumns() {
+    return this.hasPreviousPrefix ? `${KEY_COLUMNS}, k."previousPrefix"` : KEY_COLUMNS;
+  }
+
+  private setKey(row: KeyRow, seq: number) {
+    const existing = this.keysById.get(row.id);
+    if (existing && existing.loadSeq > seq) return;
+    if (existing) this.dropKeyMappings(existing);
+    const scopes = row.scopes ?? [];
+    const entry: KeyEntry = {
+      id: row.id,
+      orgId: row.orgId,
+      prefix: row.prefix,
+      previousPrefix: row.previousPrefix ?? null,
+      secretHash: hexBuffer(row.secretHash)!,
+      previousSecretHash: hexBuffer(row.previousSecretHash),
+      previousSecretExpiresAt: row.previousSecretExpiresAt ?? 0,
+      inference: scopes.includes("inference"),
+      read: scopes.includes("read"),
+      allowed: row.allowedDeploymentIds && row.allowedDeploymentIds.length > 0 ? new Set(row.allowedDeploymentIds) : null,
+      expiresAt: row.expiresAt ?? Infinity,
+      revoked: row.revoked,
+      rateLimitRpm: row.rateLimitRpm,
+      rateLimitTpm: row.rateLimitTpm,
+      monthlyBudgetCents: row.monthlyBudgetCents,
+      loadSeq: seq,
+    };
+    this.keysById.set(entry.id, entry);
+    this.keysByPrefix.set(entry.prefix, entry);
+    if (entry.previousPrefix) this.keysByPrefix.set(entry.previousPrefix, entry);
+    this.missing.delete(entry.prefix);
+    if (
+      !existing ||
+      existing.rateLimitRpm !== entry.rateLimitRpm ||
+      existing.rateLimitTpm !== entry.rateLimitTpm ||
+      existing.monthlyBudgetCents !== entry.monthlyBudgetCents ||
+      existing.revoked !== entry.revoked
+    ) {
+      this.onKeyReloaded(entry);
+    }
+  }
+
+  private dropKeyMappings(entry: KeyEntry) {
+    if (this.keysByPrefix.get(entry.prefix) === entry) this.keysByPrefix.delete(entry.prefix);
+    if (entry.previousPrefix && this.keysByPrefix.get(entry.previousPrefix) === entry) this.keysByPrefix.delete(entry.previousPrefix);
+  }
+
+  private deleteKey(id: string, seq: number) {
+    const existing = this.keysById.get(id);
+    if (!existing || existing.loadSeq > seq) return;
+    this.dropKeyMappings(existing);
+    this.keysById.delete(id);
+  }
+
+  /** NOTIFY enclave_api_keys: ids arriving in the same tick are reloaded in one query. */
+  private queueKeyReload(id: string) {
+    this.pendingKeyIds.add(id);
+    if (this.keyFlushScheduled) return;
+    this.keyFlushScheduled = true;
+    setImmediate(() => {
+      this.keyFlushScheduled = false;
+      const ids = [...this.pendingKeyIds];
+      this.pendingKeyIds.clear();
+      void this.reloadKeys(ids);
+    });
+  }
+
+  async reloadKeys(ids: string[], attempt = 0): Promise<void> {
+    const seq = ++this.seq;
+    try {
+      const { rows } = await this.pool.query<KeyRow>(`SELECT ${this.keyColumns()} FROM "ApiKey" k WHERE k.id = ANY($1::text[])`, [ids]);
+      const found = new Set<string>();
+      for (const row of rows) {
+        found.add(row.id);
+        this.setKey(row, seq);
+      }
+      for (const id of ids) if (!found.has(id)) this.deleteKey(id, seq);
+    } catch (error) {
+      // A revocation must not be lost to a transient error: retry, then the full refresh catches it.
+      this.options.log("warn", "gateway key reload failed", { error: String(error), attempt });
+      if (attempt < 5 && !this.closed) setTimeout(() => void this.reloadKeys(ids, attempt + 1), 100 * 2 ** attempt).unref();
+    }
+  }
+
+  private async loadAllKeys() {
+    const seq = ++this.seq;
+    const { rows } = await this.pool.query<KeyRow>(`SELECT ${this.keyColumns()} FROM "ApiKey" k WHERE k."revokedAt" IS NULL`);
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.id);
+      this.setKey(row, seq);
+    }
+    for (const [id, entry] of this.keysById) if (!seen.has(id) && entry.loadSeq < seq) this.deleteKey(id, seq);
+  }
+
+  // ---- organisations, policies, routes ----
+
+  private async loadOrgsAndPolicies() {
+    const [orgs, policies] = await Promise.all([
+      this.pool.query<{ id: string; status: string; statusReason: string | null }>(`SELECT id, status::text AS status, "statusReason" FROM "Organization"`),
+      this.pool.query<ResidencyPolicyRule & { orgId: string }>(
+        `SELECT "orgId", "dataClassification"::text AS "dataClassification", "allowedJurisdictions", "requiredCertifications", "allowedRegionIds", "allowExtraterritorial" FROM "ResidencyPolicy"`,
+      ),
+    ]);
+    const orgMap = new Map<string, OrgEntry>();
+    for (const o of orgs.rows) orgMap.set(o.id, { active: o.status === "ACTIVE", reason: o.statusReason });
+    const policyMap = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
+    for (const p of policies.rows) {
+      let forOrg = policyMap.get(p.orgId);
+      if (!forOrg) policyMap.set(p.orgId, (forOrg = new Map()));
+      forOrg.set(p.dataClassification as DataClass, p);
+    }
+    // Replace in place: readers hold the maps, not copies.
+    this.orgs.clear();
+    for (const [id, o] of orgMap) this.orgs.set(id, o);
+    this.policies = policyMap;
+  }
+
+  private buildRoute(row: RouteRow, replicas: { id: string; endpoint: string }[], seq: number): Route {
+    const route: Route = {
+      id: row.id,
+      orgId: row.orgId,
+      name: row.name,
+      phase: row.phase,
+      desiredState: row.desiredState,
+      dataClass: row.dataClass,
+      createdAtSec: row.createdAtSec,
+      region: { id: row.regionId, code: row.regionCode, jurisdiction: row.jurisdiction, certifications: row.certifications, extraterritorialExposure: row.extraterritorialExposure },
+      priceCentsPerGpuHour: row.priceCentsPerGpuHour,
+      tokenPrice: this.options.tokenPrice ?? NO_TOKEN_CHARGE,
+      replicas: [],
+      verdicts: {},
+      cursor: this.routesById.get(row.id)?.cursor ?? 0,
+      loadSeq: seq,
+    };
+    for (const r of replicas) {
+      const replica = this.replica(r.id, r.endpoint);
+      if (replica) route.replicas.push(replica);
+    }
+    return route;
+  }
+
+  /** Replica objects outlive reloads, so in-flight counts and health marks carry over. */
+  private replica(id: string, endpoint: string): Replica | null {
+    let replica = this.replicaState.get(id);
+    if (replica && replica.endpoint === endpoint) return replica;
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      this.options.log("warn", "gateway ignores a replica with an invalid endpoint", { replicaId: id });
+      return null;
+    }
+    if (url.protocol !== "http:") {
+      this.options.log("warn", "gateway only proxies to http:// replica endpoints", { replicaId: id });
+      return null;
+    }
+    replica = { id, endpoint, host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80), inFlight: replica?.inFlight ?? 0, unhealthyUntil: 0, failures: 0 };
+    this.replicaState.set(id, replica);
+    return replica;
+  }
+
+  private setRoute(route: Route) {
+    const existing = this.routesById.get(route.id);
+    if (existing && existing.loadSeq > route.loadSeq) return;
+    if (existing) this.dropRoute(existing);
+    this.routesById.set(route.id, route);
+    let byName = this.routesByOrg.get(route.orgId);
+    if (!byName) this.routesByOrg.set(route.orgId, (byName = new Map()));
+    byName.set(route.name, route);
+  }
+
+  private dropRoute(route: Route) {
+    this.routesById.delete(route.id);
+    const byName = this.routesByOrg.get(route.orgId);
+    if (byName?.get(route.name) === route) byName.delete(route.name);
+  }
+
+  private async loadAllRoutes() {
+    const seq = ++this.seq;
+    const [deployments, replicas] = await Promise.all([
+      this.pool.query<RouteRow>(ROUTE_SELECT),
+      this.pool.query<{ id: string; deploymentId: string; endpoint: string }>(
+        `SELECT id, "deploymentId", endpoint FROM "DeploymentReplica" WHERE state = 'ready' AND endpoint IS NOT NULL ORDER BY "deploymentId", ordinal, revision`,
+      ),
+    ]);
+    const byDeployment = new Map<string, { id: string; endpoint: string }[]>();
+    for (const r of replicas.rows) {
+      let list = byDeployment.get(r.deploymentId);
+      if (!list) byDeployment.set(r.deploymentId, (list = []));
+      list.push(r);
+    }
+    const seen = new Set<string>();
+    for (const row of deployments.rows) {
+      seen.add(row.id);
+      this.setRoute(this.buildRoute(row, byDeployment.get(row.id) ?? [], seq));
+    }
+    for (const [id, route] of this.routesById) if (!seen.has(id) && route.loadSeq < seq) this.dropRoute(route);
+    this.pruneReplicaState();
+  }
+
+  private pruneReplicaState() {
+    const live = new Set<string>();
+    for (const route of this.routesById.values()) for (const r of route.replicas) live.add(r.id);
+    for (const id of this.replicaState.keys()) if (!live.has(id)) this.replicaState.delete(id);
+  }
+
+  private queueRouteReload(id: string) {
+    this.pendingRouteIds.add(id);
+    if (this.routeFlushScheduled) return;
+    this.routeFlushScheduled = true;
+    setImmediate(() => {
+      this.routeFlushScheduled = false;
+      const ids = [...this.pendingRouteIds];
+      this.pendingRouteIds.clear();
+      void this.reloadRoutes(ids);
+    });
+  }
+
+  async reloadRoutes(ids: string[], attempt = 0): Promise<void> {
+    const seq = ++this.seq;
+    try {
+      const [deployments, replicas] = await Promise.all([
+        this.pool.query<RouteRow>(`${ROUTE_SELECT} AND d.id = ANY($1::text[])`, [ids]),
+        this.pool.query<{ id: string; deploymentId: string; endpoint: string }>(
+          `SELECT id, "deploymentId", endpoint FROM "DeploymentReplica" WHERE "deploymentId" = ANY($1::text[]) AND state = 'ready' AND endpoint IS NOT NULL ORDER BY ordinal, revision`,
+          [ids],
+        ),
+      ]);
+      const found = new Set<string>();
+      for (const row of deployments.rows) {
+        found.add(row.id);
+        this.setRoute(this.buildRoute(row, replicas.rows.filter((r) => r.deploymentId === row.id), seq));
+      }
+      for (const id of ids) {
+        const route = this.routesById.get(id);
+        if (!found.has(id) && route && route.loadSeq < seq) this.dropRoute(route);
+      }
+    } catch (error) {
+      this.options.log("warn", "gateway route reload failed", { error: String(error), attempt });
+      if (attempt < 5 && !this.closed) setTimeout(() => void this.reloadRoutes(ids, attempt + 1), 100 * 2 ** attempt).unref();
+    }
+  }
+
+  private refreshing: Promise<void> | null = null;
+
+  /** Everything, from scratch: at start, after the listener reconnects, and periodically. */
+  fullRefresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        const column = await this.pool.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'ApiKey' AND column_name = 'previousPrefix'`,
+        );
+        this.hasPreviousPrefix = (column.rowCount ?? 0) > 0;
+        const fingerprint = await this.pool.query<{ f: string }>(FINGERPRINT_SQL);
+        await this.loadOrgsAndPolicies();
+        await Promise.all([this.loadAllKeys(), this.loadAllRoutes()]);
+        this.fingerprint = fingerprint.rows[0].f;
+        if (this.missing.size > 10_000) this.missing.clear();
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private polling = false;
+  private async pollFingerprint() {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      const { rows } = await this.pool.query<{ f: string }>(FINGERPRINT_SQL);
+      if (rows[0].f !== this.fingerprint) {
+        await this.loadOrgsAndPolicies();
+        // Policies and region facts change every route's verdicts: rebuild the route table.
+        await this.loadAllRoutes();
+        // Read before loading: a change made during the loads shows up as a new fingerprint next time.
+        this.fingerprint = rows[0].f;
+      }
+    } catch (error) {
+      this.options.log("warn", "gateway change poll failed", { error: String(error) });
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  // ---- LISTEN ----
+
+  private async connectListener(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, keepAlive: true, application_name: "enclave-gateway-listen" });
+    client.on("notification", (n) => {
+      if (!n.payload) return;
+      if (n.channel === GATEWAY_CHANNELS.apiKeys) this.queueKeyReload(n.payload);
+      else if (n.channel === GATEWAY_CHANNELS.routes) this.queueRouteReload(n.payload);
+    });
+    const lost = (error?: unknown) => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      client.end().catch(() => {});
+      if (this.closed) return;
+      this.options.log("warn", "gateway lost its LISTEN connection; reconnecting", { error: error ? String(error) : undefined });
+      this.scheduleListenerReconnect();
+    };
+    client.on("error", lost);
+    client.on("end", () => lost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}`);
+      this.listener = client;
+      this.listenerRetry = 0;
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    }
+  }
+
+  private scheduleListenerReconnect() {
+    const delay = Math.min(5000, 100 * 2 ** this.listenerRetry++);
+    setTimeout(async () => {
+      if (this.closed) return;
+      try {
+        await this.connectListener();
+        // Notifications sent while we were away are lost: catch up from scratch.
+        await this.fullRefresh();
+        this.options.log("info", "gateway LISTEN connection restored");
+      } catch (error) {
+        if (!this.listener) this.scheduleListenerReconnect();
+        else this.options.log("warn", "gateway refresh after reconnect failed", { error: String(error) });
+      }
+    }, delay).unref();
+  }
+
+  // ---- reads on the hot path ----
+
+  route(orgId: string, name: string): Route | undefined {
+    return this.routesByOrg.get(orgId)?.get(name);
+  }
+
+  verdict(route: Route, dataClass: DataClass): ResidencyVerdict {
+    let v = route.verdicts[dataClass];
+    if (!v) {
+      const policy = this.policies.get(route.orgId)?.get(dataClass) ?? null;
+      v = route.verdicts[dataClass] = evaluateResidency(policy, route.region);
+    }
+    return v;
+  }
+}
