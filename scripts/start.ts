@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { DEMO_LOGINS } from "../prisma/seed-data";
+import { DEMO_KEY_FILE, DEMO_LOGINS, DEMO_WORKLOAD } from "../prisma/seed-data";
 import { migrate, seed } from "./lib/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
 import { stopAllLocalReplicas } from "../workers/drivers/local";
@@ -29,6 +29,7 @@ function sessionSecret(): string {
 
 async function main() {
   const port = Number(process.env.PORT ?? 3000);
+  const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
   const children: ChildProcess[] = [];
   let database: EmbeddedDatabase | null = null;
   let stopping = false;
@@ -72,6 +73,8 @@ async function main() {
     NEXTAUTH_SECRET: sessionSecret(),
     NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? `http://localhost:${port}`,
     NEXT_TELEMETRY_DISABLED: "1",
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_PUBLIC_URL: process.env.GATEWAY_PUBLIC_URL ?? `http://localhost:${gatewayPort}/v1`,
   };
 
   try {
@@ -88,6 +91,7 @@ async function main() {
   const services: [string, string, string[]][] = [
     ["console", BIN("next"), ["start", "--port", String(port)]],
     ["workers", BIN("tsx"), ["workers/index.ts"]],
+    ["gateway", BIN("tsx"), ["server/gateway/main.ts"]],
   ];
   for (const [name, command, args] of services) {
     const child = startService(name, command, args, env);
@@ -100,18 +104,28 @@ async function main() {
   }
 
   await waitForHttp(`http://localhost:${port}/signin`, 120_000);
+  await waitForHttp(`http://localhost:${gatewayPort}/v1/models`, 60_000);
+  const demoKey = existsSync(DEMO_KEY_FILE) ? readFileSync(DEMO_KEY_FILE, "utf8").trim() : null;
   const tenantLines = DEMO_LOGINS.tenants.map((t) => `    ${t.email.padEnd(42)} ${t.password.padEnd(14)} ${t.role.toLowerCase()} of ${t.org}`);
   console.log(
     [
       "",
       "  Enclave is running",
       `    Console   http://localhost:${port}`,
+      `    Gateway   ${env.GATEWAY_PUBLIC_URL}`,
       "",
       "  Demo logins",
       `    ${DEMO_LOGINS.admin.email.padEnd(42)} ${DEMO_LOGINS.admin.password.padEnd(14)} platform admin`,
       ...tenantLines,
       "",
-      "  Press Ctrl-C to stop the console, the workers and the database.",
+      "  OpenAI-compatible API (paste into a shell; the demo model starts within seconds)",
+      `    export OPENAI_BASE_URL=${env.GATEWAY_PUBLIC_URL}`,
+      demoKey ? `    export OPENAI_API_KEY=${demoKey}` : "    (the demo API key was replaced in the console: create one on the API keys page)",
+      `    export OPENAI_MODEL=${DEMO_WORKLOAD.deployment}`,
+      `    curl -s $OPENAI_BASE_URL/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" -H 'Content-Type: application/json' \\`,
+      `      -d '{"model":"'$OPENAI_MODEL'","messages":[{"role":"user","content":"Bonjour"}]}'`,
+      "",
+      "  Press Ctrl-C to stop the console, the workers, the gateway and the database.",
       "",
     ].join("\n"),
   );

@@ -31,12 +31,29 @@ export function UsagePage() {
       <QueryView query={summary}>
         {(s) => (
           <div className="space-y-6">
-            <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+            <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
               <Stat label="Requests" value={formatNumber(s.totals.requests)} />
               <Stat label="Tokens" value={formatNumber(s.totals.tokens)} />
-              <Stat label="Cost" value={formatEur(s.totals.costEur)} />
               <Stat label="Error rate" value={s.totals.requests ? `${((100 * s.totals.errors) / s.totals.requests).toFixed(1)} %` : "—"} />
+              <Stat label="GPU-hours" value={s.gpu.gpuHours.toFixed(2)} hint="metered from running replicas" />
+              <Stat label="Cost" value={formatEur(s.totals.costEur + s.gpu.costEur)} hint={`${formatEur(s.gpu.costEur)} GPU time · ${formatEur(s.totals.costEur)} requests`} />
             </div>
+            {s.gpu.byDeployment.length > 0 && (
+              <Card title="GPU time by deployment">
+                <ul className="space-y-2 text-sm">
+                  {s.gpu.byDeployment.map((g) => {
+                    const pct = s.gpu.costEur > 0 ? Math.max(2, Math.round((100 * g.costEur) / s.gpu.costEur)) : 0;
+                    return (
+                      <li key={g.deploymentId} className="grid grid-cols-[minmax(0,10rem)_1fr_auto] items-center gap-3">
+                        <span className="truncate font-medium">{g.name}</span>
+                        <span className="h-2 rounded-full bg-slate-200"><span className="block h-full rounded-full bg-brand-600" style={{ width: `${pct}%` }} /></span>
+                        <span className="tabular-nums text-slate-600">{g.gpuHours.toFixed(2)} h · {formatEur(g.costEur)}</span>
+                      </li>
+                    );
+                  })}
+                </ul>
+              </Card>
+            )}
             {s.daily.length === 0 ? (
               <EmptyState title={`No requests in the last ${s.days} days`}>Create an API key and call a running deployment; each request appears here.</EmptyState>
             ) : (
