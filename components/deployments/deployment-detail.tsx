@@ -7,6 +7,7 @@ import { formatDateTime, formatEur } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
+import { CopyButton } from "../ui/copy-button";
 import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
 import { Badge, Card, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
@@ -335,42 +336,6 @@ function UsageHint({ d }: { d: Deployment }) {
         </div>
       )}
     </Card>
-  );
-}
-
-async function copyText(text: string): Promise<boolean> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    // No clipboard API (plain http on a LAN address): fall back to a hidden selection.
-    const area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
-    document.body.appendChild(area);
-    area.select();
-    const ok = document.execCommand("copy");
-    area.remove();
-    return ok;
-  }
-}
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  return (
-    <Button
-      type="button"
-      variant="secondary"
-      aria-label={label}
-      className="shrink-0"
-      onClick={async () => {
-        if (await copyText(text)) toast.success("Copied");
-        else toast.error("Could not copy; select the text instead");
-      }}
-    >
-      Copy
-    </Button>
   );
 }
 
