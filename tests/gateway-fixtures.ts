@@ -192,6 +192,11 @@ export async function postChat(gatewayUrl: string, key: string, model: string, h
   return { status: res.status, json, text, headers: res.headers };
 }
 
+/** Waits until the gateway lists `model` for this key (routes arrive by NOTIFY, a few ms after the commit). */
+export async function waitForModel(gatewayUrl: string, key: string, model: string) {
+  await waitFor(async () => (await fetch(`${gatewayUrl}/v1/models/${encodeURIComponent(model)}`, { headers: { authorization: `Bearer ${key}` } })).status === 200, 5000, 10);
+}
+
 /** Waits until `check` holds, polling every `everyMs`; returns the elapsed milliseconds. */
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 25): Promise<number> {
   const start = Date.now();

@@ -61,7 +61,7 @@ async function main() {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EADDRINUSE" || code === "EACCES" || /spool directory/.test(String(error))) throw error;
-      if (attempt === 0 || attempt % 10 === 0) log("warn", "gateway waiting for the database", { error: String(error) });
+      if (attempt === 0 || attempt % 10 === 0) log("warn", "gateway could not start yet (is the database up?); retrying", { error: String(error) });
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
     }
   }

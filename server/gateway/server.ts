@@ -181,6 +181,8 @@ interface Exchange {
   replica: Replica | null;
   upstream: http.ClientRequest | null;
   firstByteAt: number;
+  /** Set once a streamed answer started: what a client hanging up mid-stream has used. */
+  meter: SseMeter | null;
   recorded: boolean;
   finished: boolean;
 }
@@ -286,11 +288,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // ---- metering ----
 
+  /**
+   * Appends the call's usage record (once). Without upstream usage, tokens are estimated only for
+   * calls the model worked on: answered, broken mid-stream, or abandoned by the client after the
+   * model started answering; a refused or unreachable call costs nothing.
+   */
   function record(x: Exchange, status: number, usage: Usage | null, ttftAt: number, estimateOut: number) {
     if (x.recorded) return;
     x.recorded = true;
     const now = performance.now();
-    const tokensIn = usage ? usage.tokensIn : status < 400 || estimateOut > 0 ? estimatePromptTokens(x.parsed) : 0;
+    const worked = x.firstByteAt > 0 && (status < 400 || status === 499 || status === 502);
+    const tokensIn = usage ? usage.tokensIn : worked ? estimatePromptTokens(x.parsed) : 0;
     const tokensOut = usage ? usage.tokensOut : estimateOut;
     const cost = inferenceCostMicroEur(tokensIn, tokensOut, x.route.tokenPrice);
     spool.append({
@@ -358,14 +366,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     const failed = x.replica!;
     const now = performance.now();
     const staleSocket = upstream.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE");
+    const timedOut = error.code === "ETIMEDOUT";
     if (!staleSocket) markUnhealthy(failed, now);
     releaseReplica(x);
-    if (retryable(x, failed, staleSocket)) {
+    // A replica that stayed silent for the whole timeout is not retried: the caller has waited enough.
+    if (!timedOut && retryable(x, failed, staleSocket)) {
       x.attempt++;
       return forward(x, staleSocket && x.route.replicas.length === 1 ? null : failed);
     }
     log("warn", "gateway upstream call failed", { requestId: x.requestId, deploymentId: x.route.id, replicaId: failed.id, error: error.code ?? error.message });
-    failExchange(x, error.code === "ETIMEDOUT" ? ERRORS.upstreamTimeout : ERRORS.upstreamFailed);
+    failExchange(x, timedOut ? ERRORS.upstreamTimeout : ERRORS.upstreamFailed);
   }
 
   function onResponse(x: Exchange, upstream: http.ClientRequest, ures: IncomingMessage) {
@@ -447,7 +457,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   function streamResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
     const res = x.res;
-    const meter = new SseMeter();
+    const meter = (x.meter = new SseMeter());
     let ended = false;
     res.writeHead(status, ["content-type", contentType, "cache-control", "no-cache", "x-request-id", x.requestId] as unknown as string[]);
     const recordStream = (finalStatus: number) =>
@@ -535,7 +545,14 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     if (isModels) {
       if (!entry.inference && !entry.read) return sendError(res, requestId, ERRORS.noReadScope);
-      const only = path === "/v1/models" ? null : decodeURIComponent(path.slice("/v1/models/".length));
+      let only: string | null = null;
+      if (path !== "/v1/models") {
+        try {
+          only = decodeURIComponent(path.slice("/v1/models/".length));
+        } catch {
+          return sendError(res, requestId, modelNotFound(path.slice("/v1/models/".length)));
+        }
+      }
       return listModels(res, requestId, entry, only);
     }
     if (!entry.inference) return sendError(res, requestId, ERRORS.noInferenceScope);
@@ -593,6 +610,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       replica: null,
       upstream: null,
       firstByteAt: 0,
+      meter: null,
       recorded: false,
       finished: false,
     };
@@ -601,7 +619,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (x.finished) return;
       // The client hung up: stop the generation and meter what was used.
       x.upstream?.destroy();
-      record(x, 499, null, x.firstByteAt, 0);
+      const m = x.meter;
+      record(x, 499, m?.usage ?? null, m?.firstTokenAt || x.firstByteAt, m && !m.usage ? m.contentEvents : 0);
       finish(x);
     });
     forward(x, null);

@@ -49,9 +49,9 @@ interface Segment {
   diskOnly: boolean;
 }
 
-const MAX_SEGMENT_BYTES = 16 << 20;
+const DEFAULT_SEGMENT_BYTES = 16 << 20;
 /** Beyond this many records waiting (database down for a long time), new ones stay on disk only. */
-const MAX_QUEUED = 100_000;
+const DEFAULT_MAX_QUEUED = 100_000;
 const REPLAY_BATCH = 1000;
 const RESCAN_MS = 30_000;
 
@@ -157,6 +157,7 @@ export class UsageSpool {
   private flushSoon = false;
   private retryAt = 0;
   private failures = 0;
+  private lastWriteErrorAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   /** Files to replay (left by a previous life of this directory or by dead processes), with the directory to remove after. */
@@ -167,8 +168,19 @@ export class UsageSpool {
   committed = 0;
 
   constructor(
-    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log },
-  ) {}
+    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log; segmentBytes?: number; maxQueued?: number },
+  ) {
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+  }
+
+  private readonly segmentBytes: number;
+  private readonly maxQueued: number;
+
+  /** Segment files currently on disk for this process (tests). */
+  get segmentCount() {
+    return this.segments.size;
+  }
 
   get dir() {
     return this.options.dir;
@@ -209,25 +221,46 @@ export class UsageSpool {
   }
 
   private rotate(diskOnly: boolean) {
+    const next = this.openSegment(diskOnly);
     const old = this.active;
     old.sealed = true;
     if (old.diskOnly) this.overflow.push(old);
-    this.active = this.openSegment(diskOnly);
+    this.active = next;
     this.release(old);
   }
 
   /** Appends one record; synchronous, so it is in the file before the caller answers its client. */
   append(entry: UsageEntry) {
-    if (this.active.bytes > MAX_SEGMENT_BYTES) this.rotate(this.active.diskOnly);
-    const queueFull = this.pending >= MAX_QUEUED;
-    if (queueFull !== this.active.diskOnly) this.rotate(queueFull);
+    try {
+      if (this.active.bytes > this.segmentBytes) this.rotate(this.active.diskOnly);
+      const queueFull = this.pending >= this.maxQueued;
+      if (queueFull !== this.active.diskOnly) this.rotate(queueFull);
+    } catch {
+      // No new segment (disk full): keep appending to the current one; the write below reports it.
+    }
     const line = `${JSON.stringify(entry)}\n`;
     const segment = this.active;
     // A short write would leave a torn line that replay skips: write until everything is out.
     const buffer = Buffer.from(line);
     let written = 0;
-    while (written < buffer.length) written += writeSync(segment.fd, buffer, written);
-    segment.bytes += buffer.length;
+    try {
+      while (written < buffer.length) written += writeSync(segment.fd, buffer, written);
+      segment.bytes += buffer.length;
+    } catch (error) {
+      // Disk full or failing: the call is still answered and its record kept in memory for the next
+      // batch, but a crash before that batch would lose it — say so loudly.
+      const now = Date.now();
+      if (now - this.lastWriteErrorAt > 10_000) {
+        this.lastWriteErrorAt = now;
+        this.options.log("error", "gateway cannot write its usage spool; records are only in memory until the next batch", { dir: this.options.dir, error: String(error) });
+      }
+      if (segment.diskOnly) {
+        this.queue.push(entry);
+        this.queueSegs.push(segment);
+        segment.unflushed++;
+        return;
+      }
+    }
     if (segment.diskOnly) return;
     segment.unflushed++;
     this.queue.push(entry);

@@ -78,24 +78,26 @@ type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<s
 
 const KEY_COLUMNS = `k.id, k."orgId", k.prefix, k."secretHash", k."previousSecretHash",
   floor(extract(epoch from k."previousSecretExpiresAt") * 1000)::float8 AS "previousSecretExpiresAt",
-  k.scopes, k."allowedDeploymentIds", floor(extract(epoch from k."expiresAt") * 1000)::float8 AS "expiresAt",
+  COALESCE(k.scopes, '{}') AS scopes, COALESCE(k."allowedDeploymentIds", '{}') AS "allowedDeploymentIds", floor(extract(epoch from k."expiresAt") * 1000)::float8 AS "expiresAt",
   k."rateLimitRpm", k."rateLimitTpm", k."monthlyBudgetCents", (k."revokedAt" IS NOT NULL) AS revoked`;
 
 const ROUTE_SELECT = `SELECT d.id, d."orgId", d.name, d.phase::text AS phase, d."desiredState"::text AS "desiredState",
   d."dataClassification"::text AS "dataClass", floor(extract(epoch from d."createdAt"))::float8 AS "createdAtSec",
-  r.id AS "regionId", r.code AS "regionCode", r.jurisdiction, r.certifications, r."extraterritorialExposure",
+  r.id AS "regionId", r.code AS "regionCode", r.jurisdiction, COALESCE(r.certifications, '{}') AS certifications, r."extraterritorialExposure",
   rc."priceCentsPerGpuHour"
 FROM "Deployment" d
 JOIN "Region" r ON r.id = d."regionId"
 LEFT JOIN "RegionCapacity" rc ON rc."regionId" = d."regionId" AND rc."gpuTypeId" = d."gpuTypeId"
 WHERE d."deletedAt" IS NULL AND d.phase <> 'DELETED'`;
 
-// Changes nobody notifies: organisation status, residency policies, regions and their prices.
+// Changes nobody notifies (organisation status, residency policies, regions and their prices), and
+// the number of revoked keys: a revocation whose NOTIFY was lost still lands within a second.
 const FINGERPRINT_SQL = `SELECT concat_ws('|',
   (SELECT max("updatedAt") || ':' || count(*) FROM "Organization"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "ResidencyPolicy"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "Region"),
-  (SELECT max("updatedAt") || ':' || count(*) FROM "RegionCapacity")) AS f`;
+  (SELECT max("updatedAt") || ':' || count(*) FROM "RegionCapacity")) AS f,
+  (SELECT count(*) FROM "ApiKey" WHERE "revokedAt" IS NOT NULL)::text AS revoked`;
 
 interface KeyRow {
   id: string;
@@ -156,6 +158,7 @@ export class GatewayState {
   private seq = 0;
   private hasPreviousPrefix = false;
   private fingerprint = "";
+  private revokedCount = "";
   private listener: pg.Client | null = null;
   private listenerRetry = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -331,7 +334,9 @@ export class GatewayState {
     const [orgs, policies] = await Promise.all([
       this.pool.query<{ id: string; status: string; statusReason: string | null }>(`SELECT id, status::text AS status, "statusReason" FROM "Organization"`),
       this.pool.query<ResidencyPolicyRule & { orgId: string }>(
-        `SELECT "orgId", "dataClassification"::text AS "dataClassification", "allowedJurisdictions", "requiredCertifications", "allowedRegionIds", "allowExtraterritorial" FROM "ResidencyPolicy"`,
+        `SELECT "orgId", "dataClassification"::text AS "dataClassification", COALESCE("allowedJurisdictions", '{}') AS "allowedJurisdictions",
+          COALESCE("requiredCertifications", '{}') AS "requiredCertifications", COALESCE("allowedRegionIds", '{}') AS "allowedRegionIds", "allowExtraterritorial"
+        FROM "ResidencyPolicy"`,
       ),
     ]);
     const orgMap = new Map<string, OrgEntry>();
@@ -484,10 +489,11 @@ export class GatewayState {
           `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'ApiKey' AND column_name = 'previousPrefix'`,
         );
         this.hasPreviousPrefix = (column.rowCount ?? 0) > 0;
-        const fingerprint = await this.pool.query<{ f: string }>(FINGERPRINT_SQL);
+        const fingerprint = await this.pool.query<{ f: string; revoked: string }>(FINGERPRINT_SQL);
         await this.loadOrgsAndPolicies();
         await Promise.all([this.loadAllKeys(), this.loadAllRoutes()]);
         this.fingerprint = fingerprint.rows[0].f;
+        this.revokedCount = fingerprint.rows[0].revoked;
         if (this.missing.size > 10_000) this.missing.clear();
       } finally {
         this.refreshing = null;
@@ -497,11 +503,16 @@ export class GatewayState {
   }
 
   private polling = false;
+  private pollFailures = 0;
   private async pollFingerprint() {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const { rows } = await this.pool.query<{ f: string }>(FINGERPRINT_SQL);
+      const { rows } = await this.pool.query<{ f: string; revoked: string }>(FINGERPRINT_SQL);
+      if (rows[0].revoked !== this.revokedCount) {
+        await this.loadAllKeys();
+        this.revokedCount = rows[0].revoked;
+      }
       if (rows[0].f !== this.fingerprint) {
         await this.loadOrgsAndPolicies();
         // Policies and region facts change every route's verdicts: rebuild the route table.
@@ -509,8 +520,10 @@ export class GatewayState {
         // Read before loading: a change made during the loads shows up as a new fingerprint next time.
         this.fingerprint = rows[0].f;
       }
+      this.pollFailures = 0;
     } catch (error) {
-      this.options.log("warn", "gateway change poll failed", { error: String(error) });
+      // Once per outage, then every 30 s: the poll runs every second.
+      if (this.pollFailures++ % 30 === 0) this.options.log("warn", "gateway change poll failed", { error: String(error) });
     } finally {
       this.polling = false;
     }
@@ -520,7 +533,13 @@ export class GatewayState {
 
   private async connectListener(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, keepAlive: true, application_name: "enclave-gateway-listen" });
+    const client = new pg.Client({
+      connectionString: this.options.databaseUrl,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 5_000,
+      query_timeout: 3_000,
+      application_name: "enclave-gateway-listen",
+    });
     client.on("notification", (n) => {
       if (!n.payload) return;
       if (n.channel === GATEWAY_CHANNELS.apiKeys) this.queueKeyReload(n.payload);
@@ -541,6 +560,15 @@ export class GatewayState {
       await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}`);
       this.listener = client;
       this.listenerRetry = 0;
+      // A connection that died silently (no RST) would swallow notifications: ping it.
+      const heartbeat = setInterval(() => {
+        if (this.listener !== client) return clearInterval(heartbeat);
+        client.query("SELECT 1").catch((error) => {
+          clearInterval(heartbeat);
+          lost(error);
+        });
+      }, 5_000);
+      heartbeat.unref();
     } catch (error) {
       client.end().catch(() => {});
       throw error;

@@ -20,6 +20,7 @@ import {
   startBrokenStreamUpstream,
   startFastUpstream,
   waitFor,
+  waitForModel,
   type FakeUpstream,
   type GatewayProcess,
 } from "../gateway-fixtures";
@@ -74,6 +75,18 @@ describe("revocation", () => {
     expect(refusal.json.error).toEqual({ message: expect.stringContaining("revoked"), type: "invalid_request_error", param: null, code: "invalid_api_key" });
     expect(refusal.text).not.toContain(key);
     expect(refusal.text).not.toContain(key.slice(17));
+  });
+});
+
+describe("a revocation whose NOTIFY never arrives", () => {
+  it("is still refused within about a second, found by the gateways' one-query poll", async () => {
+    const { key, row } = await createApiKey(tenant.org.id, tenant.ownerId);
+    expect((await postChat(a.url, key, deploymentName)).status).toBe(200);
+    expect((await postChat(b.url, key, deploymentName)).status).toBe(200);
+    await db.$executeRaw`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = ${row.id}`;
+    const revokedAt = Date.now();
+    for (const g of [a, b]) await waitFor(async () => (await postChat(g.url, key, deploymentName)).status === 401, 3000, 20);
+    expect(Date.now() - revokedAt).toBeLessThan(2500);
   });
 });
 
@@ -155,6 +168,7 @@ describe("a stream that breaks after it started", () => {
     try {
       const deployment = await registerDeployment(tenant, [broken.url]);
       const { key, row } = await createApiKey(tenant.org.id, tenant.ownerId);
+      for (const g of [a, b]) await waitForModel(g.url, key, deployment.name);
       const res = await fetch(`${a.url}/v1/chat/completions`, {
         method: "POST",
         headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
