@@ -13,7 +13,11 @@ async function main() {
   const connectionString = process.env.DATABASE_URL;
   if (!connectionString) throw new Error("DATABASE_URL is not set: start the workers through `npm start`");
   const boss = new PgBoss({ connectionString, application_name: "enclave-workers", max: 4 });
-  boss.on("error", (error) => logger.error("pg-boss error", { error }));
+  let stopping = false;
+  // On Ctrl-C the terminal signals PostgreSQL too: its closing connections are expected then.
+  boss.on("error", (error) => {
+    if (!stopping) logger.error("pg-boss error", { error });
+  });
   await boss.start();
   await registerAuditChainVerification(boss);
   const stopReconciler = await registerDeploymentReconciler(boss, connectionString);
@@ -21,7 +25,6 @@ async function main() {
   await registerOrphanCollection(boss);
   logger.info("workers started", { queues: ["audit.verify-chains", "deployment.reconcile", "usage.meter-gpu-hours", "deployment.collect-orphans"] });
 
-  let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;

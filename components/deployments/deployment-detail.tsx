@@ -298,23 +298,38 @@ function Fact({ label, hint, compact = false, children }: { label: string; hint?
   );
 }
 
-/** How programs call it: an OpenAI-compatible API whose `model` is the deployment's name. */
+/**
+ * How programs call it: through the gateway (OpenAI-compatible, API key, limits, metering), with
+ * the deployment's name as `model`. Replica endpoints are listed for operators.
+ */
 function UsageHint({ d }: { d: Deployment }) {
+  const org = useCurrentOrg();
+  const gateway = api.apiKeys.gatewayUrl.useQuery({ orgId: org.id });
   const endpoints = [...new Set(d.replicaSet.filter((r) => r.state === "ready" && r.endpoint).map((r) => r.endpoint!))];
   if (endpoints.length === 0 && d.endpoint) endpoints.push(d.endpoint);
-  const first = endpoints[0]?.replace(/\/+$/, "");
+  const baseUrl = gateway.data?.baseUrl.replace(/\/+$/, "");
   const body = JSON.stringify({ model: d.name, messages: [{ role: "user", content: "Bonjour" }] });
-  const curl = first ? `curl ${first}/v1/chat/completions -H 'Content-Type: application/json' -d '${body}'` : null;
+  const curl = baseUrl ? `curl ${baseUrl}/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" -H 'Content-Type: application/json' -d '${body}'` : null;
   return (
     <Card title="Use it">
       <p className="text-sm text-slate-600">
-        An OpenAI-compatible API: pass <code className="rounded bg-slate-100 px-1 font-mono text-xs">{d.name}</code> as <code className="rounded bg-slate-100 px-1 font-mono text-xs">model</code>. Until the
-        platform gateway is available, call a replica directly.
+        Any OpenAI client: base URL <code className="rounded bg-slate-100 px-1 font-mono text-xs">{baseUrl ?? "…"}</code>, an{" "}
+        <Link className="font-medium text-brand-700 underline" href={`/o/${org.slug}/api-keys`}>API key</Link> with the inference scope, and{" "}
+        <code className="rounded bg-slate-100 px-1 font-mono text-xs">{d.name}</code> as <code className="rounded bg-slate-100 px-1 font-mono text-xs">model</code>.
       </p>
+      {curl && (
+        <div className="mt-3 flex min-w-0 items-start gap-2">
+          <pre className="min-w-0 flex-1 whitespace-pre-wrap break-all rounded bg-slate-900 px-3 py-2 font-mono text-xs text-slate-100">
+            <code>{curl}</code>
+          </pre>
+          <CopyButton text={curl} label="Copy curl example" />
+        </div>
+      )}
       {endpoints.length === 0 ? (
-        <p className="mt-3 text-sm text-slate-500">No replica is serving yet; its endpoint appears here once it is ready.</p>
+        <p className="mt-3 text-sm text-slate-500">No replica is serving yet; the gateway routes to replicas once they are ready.</p>
       ) : (
-        <div className="mt-3 space-y-3">
+        <div className="mt-3">
+          <p className="mb-1 text-xs font-medium uppercase tracking-wide text-slate-500">Replica endpoints (inside the cluster)</p>
           <ul className="space-y-1.5">
             {endpoints.map((url) => (
               <li key={url} className="flex min-w-0 items-center gap-2">
@@ -325,14 +340,6 @@ function UsageHint({ d }: { d: Deployment }) {
               </li>
             ))}
           </ul>
-          {curl && (
-            <div className="flex min-w-0 items-start gap-2">
-              <pre className="min-w-0 flex-1 whitespace-pre-wrap break-all rounded bg-slate-900 px-3 py-2 font-mono text-xs text-slate-100">
-                <code>{curl}</code>
-              </pre>
-              <CopyButton text={curl} label="Copy curl example" />
-            </div>
-          )}
         </div>
       )}
     </Card>

@@ -35,14 +35,34 @@ export async function registerDeploymentReconciler(boss: PgBoss, connectionStrin
     else if (result.status === "busy") await enqueueReconcile(boss, deploymentId, 2);
   });
 
-  // Committed changes wake the controller at once.
-  const listener = new pg.Client({ connectionString, application_name: "enclave-workers-listen" });
-  listener.on("notification", (msg) => {
-    if (msg.payload) void enqueueReconcile(boss, msg.payload).catch((error) => logger.error("enqueue failed", { error }));
-  });
-  listener.on("error", (error) => logger.error("reconcile listener error", { error }));
-  await listener.connect();
-  await listener.query(`LISTEN ${RECONCILE_CHANNEL}`);
+  // Committed changes wake the controller at once; the connection is re-opened if the database
+  // restarts (meanwhile the sweep below keeps everything converging).
+  let listener: pg.Client | null = null;
+  let closed = false;
+  const listen = async () => {
+    const client = new pg.Client({ connectionString, application_name: "enclave-workers-listen" });
+    client.on("notification", (msg) => {
+      if (msg.payload) void enqueueReconcile(boss, msg.payload).catch((error) => logger.error("enqueue failed", { error }));
+    });
+    let retrying = false;
+    const retry = () => {
+      if (closed || retrying) return;
+      retrying = true;
+      logger.warn("reconcile listener disconnected; reconnecting");
+      setTimeout(() => void listen().catch(() => {}), 1000);
+    };
+    client.on("error", retry);
+    client.on("end", retry);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${RECONCILE_CHANNEL}`);
+      listener = client;
+    } catch (error) {
+      retry();
+      throw error;
+    }
+  };
+  await listen();
 
   const sweep = async () => {
     try {
@@ -54,7 +74,8 @@ export async function registerDeploymentReconciler(boss: PgBoss, connectionStrin
   await sweep();
   const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
   return async () => {
+    closed = true;
     clearInterval(timer);
-    await listener.end().catch(() => {});
+    await listener?.end().catch(() => {});
   };
 }
