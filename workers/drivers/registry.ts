@@ -45,7 +45,9 @@ class UnreachableClusterDriver implements ClusterDriver {
 const cache = new Map<string, ClusterDriver>();
 
 export function driverForRegion(region: RegionForDriver): ClusterDriver {
-  const key = `${region.code}|${region.driverKind}|${region.driverEndpoint ?? ""}`;
+  // One machine is one local cluster: every LOCAL region shares a driver, so its per-process
+  // serialisation of starts and stops covers them all.
+  const key = region.driverKind === "LOCAL" ? `LOCAL|${process.env.ENCLAVE_LOCAL_CLUSTER_DIR ?? ""}` : `${region.code}|${region.driverKind}|${region.driverEndpoint ?? ""}`;
   let driver = cache.get(key);
   if (!driver) {
     driver = buildDriver(region);
@@ -58,6 +60,8 @@ function buildDriver(region: RegionForDriver): ClusterDriver {
   const totals = Object.fromEntries(region.capacities.map((c) => [c.gpuType.code, c.totalGpus]));
   switch (region.driverKind) {
     case "LOCAL":
+      // Capacity is governed by the regions' rows (allocation.ts); the driver's own totals only
+      // inform its capacity() report.
       return new LocalDriver({ totalGpus: totals, stateDir: process.env.ENCLAVE_LOCAL_CLUSTER_DIR || undefined });
     case "SLURM": {
       const token = regionSetting(region, "SLURM_TOKEN");

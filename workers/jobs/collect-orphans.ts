@@ -13,8 +13,12 @@ export const ORPHANS_QUEUE = "deployment.collect-orphans";
 export async function collectOrphans(driverFor: (region: Parameters<typeof driverForRegion>[0]) => ClusterDriver = driverForRegion): Promise<string[]> {
   const regions = await db.region.findMany({ include: { capacities: { include: { gpuType: true } } } });
   const removed: string[] = [];
+  const seen = new Set<ClusterDriver>();
   for (const region of regions) {
     const driver = driverFor(region);
+    // Regions can share one cluster (and one driver): look at each cluster once.
+    if (seen.has(driver)) continue;
+    seen.add(driver);
     let observed;
     try {
       observed = await driver.observe();
