@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { db, type Tx } from "../db";
 import { DomainError, badRequest, conflict, notFound } from "../errors";
 import type { OrgStatus } from "../generated/prisma/enums";
+import { RECONCILE_CHANNEL } from "./deployments";
 import { recordAudit, type Actor } from "./audit";
 
 export function slugify(name: string): string {
@@ -108,6 +109,8 @@ export async function setOrganizationStatus(actor: Actor, input: { orgId: string
       before: { status: before.status, statusReason: before.statusReason },
       after: { status: after.status, statusReason: after.statusReason, reason },
     });
+    // Its deployments stop (or may be started again) at once: wake the reconcile loop on commit.
+    await tx.$executeRaw`SELECT pg_notify(${RECONCILE_CHANNEL}, id) FROM "Deployment" WHERE "orgId" = ${before.id} AND phase <> 'DELETED'`;
     return after;
   });
 }

@@ -253,6 +253,24 @@ describe("workers", () => {
     expect(readdirSync(f.stateDir).filter((n) => n.startsWith(spec.replicaId) && n.endsWith(".json"))).toEqual([]);
   });
 
+  it("a suspended organisation's deployments stop and release their GPUs; after reactivation they start again on request", async () => {
+    const admin = callerFor((await db.user.create({ data: { email: `${unique("pa")}@example.test`, name: "Platform admin", platformAdmin: true } })).id);
+    const d = await create(unique("suspend"));
+    await reconcileUntil(d.id, f.driver, (_r, phase) => phase === "RUNNING");
+    await admin.admin.setOrganizationStatus({ orgId, status: "SUSPENDED", reason: "Unpaid invoices" });
+    await reconcileUntil(d.id, f.driver, (_r, phase) => phase === "STOPPED");
+    expect(f.driver.recorded().filter((s) => s.deploymentId === d.id)).toHaveLength(0);
+    expect((await db.deployment.findUniqueOrThrow({ where: { id: d.id } })).reservedGpus).toBe(0);
+    expect(await outcome(() => owner.deployments.start({ orgId, deploymentId: d.id }))).toBe("FORBIDDEN");
+    await admin.admin.setOrganizationStatus({ orgId, status: "ACTIVE" });
+    // Nothing restarts by itself: GPUs are reserved again only by an explicit start.
+    expect(await reconcileDeployment(d.id, { driver: f.driver })).toMatchObject({ phase: "STOPPED" });
+    await owner.deployments.start({ orgId, deploymentId: d.id });
+    await reconcileUntil(d.id, f.driver, (_r, phase) => phase === "RUNNING");
+    await owner.deployments.delete({ orgId, deploymentId: d.id });
+    await reconcileUntil(d.id, f.driver, (_r, phase) => phase === "DELETED");
+  });
+
   it("meters GPU time from observed running time, once", async () => {
     const d = await create(unique("meter"), { replicas: 2 });
     await reconcileUntil(d.id, f.driver, (_r, phase) => phase === "RUNNING");
