@@ -37,6 +37,9 @@ async function killWorker() {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
+  // The workers process reconciles every deployment in the database; earlier test files leave
+  // theirs behind (their processes already stopped). Retire them so this cluster holds only ours.
+  await db.deployment.updateMany({ where: { phase: { not: "DELETED" } }, data: { phase: "DELETED", desiredState: "DELETED", deletedAt: new Date() } });
   f = await localDeploymentFixture({ quota: 8, capacity: 8 });
 });
 
