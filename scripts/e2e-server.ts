@@ -6,7 +6,7 @@
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { migrate, seed } from "./lib/database";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { startEmbeddedPostgres, superviseShutdownSignals, type EmbeddedDatabase } from "./lib/embedded-postgres";
 import { stopAllLocalReplicas } from "../workers/drivers/local";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService } from "./lib/processes";
 
@@ -44,6 +44,7 @@ async function main() {
     await database?.stop();
     process.exit(0);
   };
+  superviseShutdownSignals();
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
   workers.on("exit", (code) => log(`workers exited with ${code}`));

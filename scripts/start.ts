@@ -9,7 +9,7 @@ import path from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { DEMO_KEY_FILE, DEMO_LOGINS, DEMO_WORKLOAD } from "../prisma/seed-data";
 import { migrate, seed } from "./lib/database";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { startEmbeddedPostgres, superviseShutdownSignals, type EmbeddedDatabase } from "./lib/embedded-postgres";
 import { stopAllLocalReplicas } from "../workers/drivers/local";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService, waitForHttp } from "./lib/processes";
 
@@ -49,6 +49,7 @@ async function main() {
     }
     process.exit(code);
   }
+  superviseShutdownSignals();
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
 

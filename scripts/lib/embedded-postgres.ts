@@ -11,6 +11,14 @@ const asyncExitHook = createRequire(import.meta.url)("async-exit-hook") as { unh
 asyncExitHook.unhookEvent("beforeExit");
 asyncExitHook.unhookEvent("exit");
 
+/**
+ * For a supervisor that stops its children before the database: without this, the hook stops
+ * PostgreSQL and exits on SIGINT/SIGTERM while the children are still shutting down.
+ */
+export function superviseShutdownSignals() {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) asyncExitHook.unhookEvent(signal);
+}
+
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;

@@ -116,6 +116,17 @@ describe("the reconcile loop on the local driver", () => {
     expect(liveProcesses()).toHaveLength(processes);
   });
 
+  it("starts again a replica that served and then died (a crash, a machine restart)", async () => {
+    const before = await db.deploymentReplica.findFirstOrThrow({ where: { deploymentId, state: "ready" } });
+    await db.deploymentReplica.update({ where: { id: before.id }, data: { readyAt: new Date(Date.now() - 5 * 60_000) } });
+    const state = f.driver.recorded().find((s) => s.replicaId === before.id)!;
+    process.kill(state.pid!, "SIGKILL");
+    await reconcileUntil(deploymentId, f.driver, (r, phase) => phase === "RUNNING" && r.status === "converged" && f.driver.recorded().find((s) => s.replicaId === before.id)?.pid !== state.pid);
+    const detail = await owner.deployments.get({ orgId, deploymentId });
+    expect(detail.events.map((e) => e.reason)).toContain("ReplicaRestarted");
+    expect((await chat(detail.endpoint!, name)).status).toBe(200);
+  });
+
   it("scales out and in, reserving and releasing GPUs", async () => {
     await owner.deployments.scale({ orgId, deploymentId, replicas: 2 });
     expect(await quotaAllocated()).toBe(2);

@@ -14,6 +14,7 @@ import { driverForRegion } from "../drivers/registry";
 import { DriverError, type ClusterDriver, type ObservedReplica, type ReplicaSpec } from "../drivers/types";
 
 export const LEASE_SECONDS = 60;
+const RESTART_AFTER_READY_MS = 60_000;
 const WORKER_ID = `${process.pid}-${randomUUID().slice(0, 8)}`;
 
 export type ReconcileResult =
@@ -172,6 +173,19 @@ async function converge(d: LoadedDeployment, driver: ClusterDriver): Promise<Rec
     const row = await db.deploymentReplica.create({ data: { deploymentId: d.id, ordinal, revision: d.revision, state: "pending" } });
     rows.push(row);
     events.push({ type: "Normal", reason: "ReplicaCreated", message: `Replica ${ordinal} (revision ${d.revision}) scheduled on ${d.region.code}` });
+  }
+
+  // A replica that served and then died (a crash, a machine restart) is started again, as a
+  // ReplicaSet would; one that dies within a minute of becoming ready stays failed (a crash loop).
+  for (const r of rows) {
+    const o = observed.get(r.id);
+    if (removed.has(r.id) || r.revision !== d.revision || r.ordinal >= want || o?.phase !== "failed") continue;
+    if (!r.readyAt || Date.now() - r.readyAt.getTime() < RESTART_AFTER_READY_MS) continue;
+    if (!(await guard("DeleteFailed", () => driver.delete(r.id))).ok) continue;
+    observed.delete(r.id);
+    Object.assign(r, { state: "pending", readyAt: null, endpoint: null });
+    await db.deploymentReplica.update({ where: { id: r.id }, data: { state: "pending", readyAt: null, endpoint: null } });
+    events.push({ type: "Warning", reason: "ReplicaRestarted", message: `Replica ${r.ordinal} stopped unexpectedly (${o.message?.split("\n")[0] ?? "no reason given"}); starting it again` });
   }
 
   // Apply every wanted replica the cluster does not have yet (a no-op for those it has).
