@@ -1,7 +1,7 @@
 import { db } from "../db";
 
-// Read models for the console pages whose write side comes with the gateway issue.
-// (API keys have their own service: api-keys.ts.)
+// Usage read model: requests written by the gateway (UsageRecord) and GPU time metered by the
+// workers (GpuUsage). API keys have their own service: api-keys.ts.
 
 /** Requests, tokens and cost per day over the last `days` days. */
 export async function usageSummary(orgId: string, days = 30) {
