@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { RegionInput } from "../server/services/regions";
 
 /**
  * Demo data that tells the truth: real regions, operators and certifications, GPU prices in the
@@ -30,22 +31,12 @@ export const GPU_TYPES = [
 
 type Capacity = { gpu: (typeof GPU_TYPES)[number]["code"]; total: number; priceCents: number };
 
-export const REGIONS: {
-  code: string;
-  name: string;
-  provider: string;
-  country: string;
-  city: string;
-  jurisdiction: string;
-  certifications: string[];
-  extraterritorialExposure: boolean;
+/** A region as the admin form creates it (`RegionInput`), with capacities by GPU code. */
+export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "capacities"> & {
   exposureNote?: string;
-  onPremises: boolean;
-  driverKind: "LOCAL" | "SLURM" | "KUBERNETES";
   driverEndpoint?: string;
-  carbonIntensityGco2Kwh: number;
   capacities: Capacity[];
-}[] = [
+})[] = [
   {
     code: "fr-par-snc",
     name: "Paris SecNumCloud",

@@ -145,6 +145,22 @@ export function secretAccepted(key: string, entry: KeyEntry, now: number): boole
   return entry.previousSecretHash !== null && entry.previousSecretExpiresAt > now && timingSafeEqual(digest, entry.previousSecretHash);
 }
 
+
+/** Collects ids queued during one tick of the event loop and hands them over together. */
+function batchPerTick(flush: (ids: string[]) => void): (id: string) => void {
+  const pending = new Set<string>();
+  return (id) => {
+    if (pending.size === 0) {
+      setImmediate(() => {
+        const ids = [...pending];
+        pending.clear();
+        flush(ids);
+      });
+    }
+    pending.add(id);
+  };
+}
+
 export class GatewayState {
   readonly keysByPrefix = new Map<string, KeyEntry>();
   readonly keysById = new Map<string, KeyEntry>();
@@ -163,10 +179,9 @@ export class GatewayState {
   private listenerRetry = 0;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
-  private pendingKeyIds = new Set<string>();
-  private pendingRouteIds = new Set<string>();
-  private keyFlushScheduled = false;
-  private routeFlushScheduled = false;
+  // NOTIFY payloads arriving in the same tick are reloaded in one query.
+  private readonly keyReloads = batchPerTick((ids) => void this.reloadKeys(ids));
+  private readonly routeReloads = batchPerTick((ids) => void this.reloadRoutes(ids));
   /** Prefixes looked up and not found, with when to forget them (protects the database from guessing). */
   private missing = new Map<string, number>();
   private missLookups = new Map<string, Promise<KeyEntry | undefined>>();
@@ -285,19 +300,6 @@ export class GatewayState {
     if (!existing || existing.loadSeq > seq) return;
     this.dropKeyMappings(existing);
     this.keysById.delete(id);
-  }
-
-  /** NOTIFY enclave_api_keys: ids arriving in the same tick are reloaded in one query. */
-  private queueKeyReload(id: string) {
-    this.pendingKeyIds.add(id);
-    if (this.keyFlushScheduled) return;
-    this.keyFlushScheduled = true;
-    setImmediate(() => {
-      this.keyFlushScheduled = false;
-      const ids = [...this.pendingKeyIds];
-      this.pendingKeyIds.clear();
-      void this.reloadKeys(ids);
-    });
   }
 
   async reloadKeys(ids: string[], attempt = 0): Promise<void> {
@@ -442,18 +444,6 @@ export class GatewayState {
     for (const id of this.replicaState.keys()) if (!live.has(id)) this.replicaState.delete(id);
   }
 
-  private queueRouteReload(id: string) {
-    this.pendingRouteIds.add(id);
-    if (this.routeFlushScheduled) return;
-    this.routeFlushScheduled = true;
-    setImmediate(() => {
-      this.routeFlushScheduled = false;
-      const ids = [...this.pendingRouteIds];
-      this.pendingRouteIds.clear();
-      void this.reloadRoutes(ids);
-    });
-  }
-
   async reloadRoutes(ids: string[], attempt = 0): Promise<void> {
     const seq = ++this.seq;
     try {
@@ -542,8 +532,8 @@ export class GatewayState {
     });
     client.on("notification", (n) => {
       if (!n.payload) return;
-      if (n.channel === GATEWAY_CHANNELS.apiKeys) this.queueKeyReload(n.payload);
-      else if (n.channel === GATEWAY_CHANNELS.routes) this.queueRouteReload(n.payload);
+      if (n.channel === GATEWAY_CHANNELS.apiKeys) this.keyReloads(n.payload);
+      else if (n.channel === GATEWAY_CHANNELS.routes) this.routeReloads(n.payload);
     });
     const lost = (error?: unknown) => {
       if (this.listener !== client) return;

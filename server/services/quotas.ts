@@ -51,6 +51,18 @@ async function quotaTarget(tx: Tx, input: { regionId: string; gpuTypeId: string 
 
 // ─── Read models ─────────────────────────────────────────────────────────────
 
+/** What the tenant's and the admins' views of a quota request both show. */
+const requestFields = {
+  id: true,
+  additionalGpus: true,
+  approvedGpus: true,
+  justification: true,
+  status: true,
+  decisionNote: true,
+  createdAt: true,
+  decidedAt: true,
+} as const;
+
 /** An organisation's quotas (limit, allocated, free per region × GPU type) and its recent requests. */
 export async function listQuotas(orgId: string) {
   const [quotas, requests] = await Promise.all([
@@ -71,14 +83,7 @@ export async function listQuotas(orgId: string) {
       orderBy: { createdAt: "desc" },
       take: 50,
       select: {
-        id: true,
-        additionalGpus: true,
-        approvedGpus: true,
-        justification: true,
-        status: true,
-        decisionNote: true,
-        createdAt: true,
-        decidedAt: true,
+        ...requestFields,
         region: { select: { id: true, code: true, name: true } },
         gpuType: { select: { id: true, code: true, name: true } },
         requestedBy: { select: { name: true } },
@@ -97,14 +102,7 @@ export async function listQuotaRequestsForAdmins() {
     orderBy: [{ status: "asc" }, { createdAt: "asc" }],
     take: 200,
     select: {
-      id: true,
-      additionalGpus: true,
-      approvedGpus: true,
-      justification: true,
-      status: true,
-      decisionNote: true,
-      createdAt: true,
-      decidedAt: true,
+      ...requestFields,
       org: { select: { id: true, name: true, slug: true, status: true } },
       region: { select: { id: true, code: true, name: true, status: true } },
       gpuType: { select: { id: true, code: true, name: true } },
