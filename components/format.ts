@@ -4,6 +4,8 @@ export const num = new Intl.NumberFormat("en-IE");
 
 export const formatEur = (value: number) => eur.format(value);
 export const formatNumber = (value: number | bigint) => num.format(value);
+/** What a spend figure is made of, shown beside it wherever it appears (overview, usage, admin). */
+export const formatSpendBreakdown = (spend: { gpuTimeEur: number; requestsEur: number }) => `${eur.format(spend.gpuTimeEur)} GPU time · ${eur.format(spend.requestsEur)} requests`;
 /** Prices are stored in euro cents per GPU-hour. */
 export const formatPricePerHour = (cents: number) => `${eur.format(cents / 100)}/h`;
 

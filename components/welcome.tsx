@@ -3,7 +3,6 @@ import { useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
 import type { FormEvent } from "react";
 import { toast } from "sonner";
-import { PendingInvitations } from "./invitations";
 import { api } from "./trpc";
 import { Button } from "./ui/button";
 import { Field, Input, fieldErrorsOf } from "./ui/form";
@@ -31,8 +30,9 @@ export function Welcome() {
         </button>
       </div>
       <h1 className="text-xl font-semibold">You are not in any organisation yet</h1>
-      <p className="mb-6 mt-1 text-sm text-slate-600">Accept an invitation, or create an organisation of your own.</p>
-      <PendingInvitations />
+      <p className="mb-6 mt-1 text-sm text-slate-600">
+        Invited by a colleague? Open the invitation link they sent you. Or create an organisation of your own.
+      </p>
       <form onSubmit={onSubmit} className="space-y-3 rounded-lg border border-slate-200 bg-white p-4" noValidate>
         <Field label="Organisation name" name="name" error={errors.name?.[0] ?? (create.error && !errors.name ? create.error.message : undefined)}>
           <Input name="name" invalid={!!errors.name} required />

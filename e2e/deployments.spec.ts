@@ -3,7 +3,7 @@ import { DEMO_LOGINS, signIn } from "./helpers";
 
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 
-test("a tenant deploys the tiny model to the on-premises region from the console, sees it running, and its endpoint answers", async ({ page }) => {
+test("a tenant deploys the tiny model to the on-premises region from the console, sees it running, and it answers through the gateway only", async ({ page, baseURL }) => {
   await signIn(page, claire.email, claire.password);
   await page.goto("/o/hopital-rive-gauche/deployments");
   await page.getByRole("link", { name: "New deployment" }).click();
@@ -32,9 +32,14 @@ test("a tenant deploys the tiny model to the on-premises region from the console
   await expect(replica).toContainText(/ready/i);
   const copy = page.getByRole("button", { name: /^Copy endpoint http:\/\/127\.0\.0\.1:\d+$/ }).first();
   const endpoint = (await copy.getAttribute("aria-label"))!.replace("Copy endpoint ", "");
-  const reply = await page.request.post(`${endpoint}/v1/chat/completions`, {
-    data: { model: "triage-assistant", messages: [{ role: "user", content: "Bonjour" }], max_tokens: 4 },
-  });
+  const body = { model: "triage-assistant", messages: [{ role: "user", content: "Bonjour" }], max_tokens: 4 };
+  // The replica itself is no side door: without the gateway's per-replica token it refuses.
+  expect((await page.request.post(`${endpoint}/v1/chat/completions`, { data: body })).status()).toBe(401);
+  // A program's way in: an API key (made over REST from the console's origin) and the gateway.
+  const key = await page.request.post("/api/v1/orgs/hopital-rive-gauche/api-keys", { headers: { origin: baseURL!, "content-type": "application/json" }, data: { name: "e2e program", scopes: ["inference"] } });
+  expect(key.status()).toBe(200);
+  const gateway = (await (await page.request.get("/api/v1/orgs/hopital-rive-gauche/gateway")).json()).baseUrl as string;
+  const reply = await page.request.post(`${gateway}/chat/completions`, { headers: { authorization: `Bearer ${(await key.json()).key}` }, data: body });
   expect(reply.status()).toBe(200);
   expect((await reply.json()).choices).toHaveLength(1);
 

@@ -27,26 +27,29 @@ test("a new visitor signs up, lands on the empty overview of their organisation,
   await expect(page.getByText("No models deployed yet")).toBeVisible();
   await expect(page.getByTestId("signed-in-as")).toHaveText(ownerEmail);
 
-  // Invite a colleague from Settings.
+  // Invite a colleague from Settings: the console shows the invitation's link, to send on.
   await page.getByRole("link", { name: "Settings" }).first().click();
   await page.getByLabel("Email").fill(inviteeEmail);
   await page.getByLabel("Role", { exact: true }).selectOption("ADMIN");
-  await page.getByRole("button", { name: "Send invitation" }).click();
-  await expect(page.getByText(`Invitation sent to ${inviteeEmail}`)).toBeVisible();
+  await page.getByRole("button", { name: "Create invitation" }).click();
+  await expect(page.getByText(`Invitation created for ${inviteeEmail}`)).toBeVisible();
   await expect(page.getByRole("region", { name: /pending invitations/i }).getByText(inviteeEmail)).toBeVisible();
+  const link = await page.getByLabel(`Invitation link for ${inviteeEmail}`).inputValue();
+  expect(link).toMatch(/\/invitations\/inv_[A-Za-z0-9_-]{43}$/);
 
-  // The colleague signs up with that email, sees the invitation, and joins.
+  // The colleague opens the link, creates an account from it, and joins (no organisation of their own).
   const context = await browser.newContext();
   const colleague = await context.newPage();
-  await colleague.goto("/signup");
-  await colleague.getByLabel("Your name").fill("Jonas Weber");
-  await colleague.getByLabel("Work email").fill(inviteeEmail);
-  await colleague.getByLabel("Password").fill("another sovereign passphrase");
-  await colleague.getByLabel("Organisation name").fill("Jonas sandbox");
-  await colleague.getByRole("button", { name: "Create account" }).click();
+  await colleague.goto(link);
   await expect(colleague.getByText(`invited you to join ${orgName}`)).toBeVisible();
-  await colleague.getByRole("button", { name: "Accept" }).click();
+  await colleague.getByLabel("Your name").fill("Jonas Weber");
+  await expect(colleague.getByLabel("Work email")).toHaveValue(inviteeEmail);
+  await colleague.getByLabel("Password").fill("another sovereign passphrase");
+  await colleague.getByRole("button", { name: "Create account and join" }).click();
   await expect(colleague.getByRole("heading", { name: orgName })).toBeVisible();
+  // The link worked once.
+  await colleague.goto(link);
+  await expect(colleague.getByRole("heading", { name: "This invitation link is not valid" })).toBeVisible();
   await context.close();
 
   // The owner now sees the colleague as an admin member.

@@ -7,10 +7,12 @@ import type { RegionInput } from "../server/services/regions";
  * Where a figure is an Enclave assumption rather than a public fact, the comment says so.
  */
 
+// Demo installations only (never seeded with DATABASE_URL set, see seed.ts); like every password,
+// they meet the password policy (server/passwords.ts, tests/integration/bootstrap.test.ts).
 export const DEMO_PASSWORD = "enclave-demo";
 
 export const DEMO_LOGINS = {
-  admin: { email: "admin@enclave.local", password: "admin-demo", name: "Platform Admin" },
+  admin: { email: "admin@enclave.local", password: "enclave-admin-demo", name: "Platform Admin" },
   tenants: [
     { email: "claire.martin@hopital-rive-gauche.fr", password: DEMO_PASSWORD, name: "Claire Martin", role: "OWNER", org: "Hôpital Rive Gauche" },
     { email: "marc.dubois@hopital-rive-gauche.fr", password: DEMO_PASSWORD, name: "Marc Dubois", role: "MEMBER", org: "Hôpital Rive Gauche" },

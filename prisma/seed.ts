@@ -1,6 +1,9 @@
 /**
  * Demo data, idempotent: what is missing is created, what exists is left as it is (a second
  * `npm start` keeps every change made in the console). Run by `npm start` and the e2e server.
+ * Only for a demo installation (`ENCLAVE_DEMO=1`, or no DATABASE_URL; scripts/lib/demo.ts): with
+ * a database of your own nothing is seeded, and the first platform admin comes from
+ * `npm run admin:create` — no account with a known password exists.
  */
 import { createDb } from "../server/db";
 import { hashPassword } from "../server/passwords";
@@ -11,6 +14,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { generateApiKey } from "../server/services/api-key-secrets";
 import { createDeployment } from "../server/services/deployments";
+import { demoMode } from "../scripts/lib/demo";
+
+if (!demoMode(process.env)) {
+  console.log("[seed] not a demo installation (DATABASE_URL set or ENCLAVE_DEMO=0): no demo data seeded");
+  process.exit(0);
+}
 
 const db = createDb();
 const actor = systemActor("seed");

@@ -32,14 +32,22 @@ async function main() {
     NEXTAUTH_URL: `http://localhost:${port}`,
     ENCLAVE_LOCAL_CLUSTER_DIR: localClusterDir,
     ENCLAVE_RECONCILE_SWEEP_MS: "3000",
+    ENCLAVE_DEMO: "1",
+    // The journeys call deployments through the gateway, as programs do (replicas require its token).
+    GATEWAY_PORT: process.env.E2E_GATEWAY_PORT ?? "3180",
+    GATEWAY_HOST: "127.0.0.1",
+    GATEWAY_PUBLIC_URL: `http://127.0.0.1:${process.env.E2E_GATEWAY_PORT ?? "3180"}/v1`,
+    GATEWAY_SPOOL_DIR: path.join(ROOT, ".data", "e2e-gateway-spool"),
   };
   await migrate(databaseUrl);
-  await seed(databaseUrl);
+  // The journeys sign in with the demo logins: this is a demo installation, whatever the database.
+  await seed(databaseUrl, { demo: true });
   await buildConsoleIfNeeded(env, log);
-  const server = startService("console", BIN("next"), ["start", "--port", String(port)], env);
+  const server = startService("console", BIN("tsx"), ["scripts/console-server.ts", "--port", String(port)], env);
   const workers = startService("workers", BIN("tsx"), ["workers/index.ts"], env);
+  const gateway = startService("gateway", BIN("tsx"), ["server/gateway/main.ts"], env);
   const stop = async () => {
-    await Promise.all([stopService(server), stopService(workers)]);
+    await Promise.all([stopService(server), stopService(workers), stopService(gateway)]);
     await stopAllLocalReplicas(localClusterDir);
     await database?.stop();
     process.exit(0);

@@ -1,11 +1,12 @@
 /**
- * `npm test`: unit and integration tests (Vitest, against a real embedded PostgreSQL), then the
+ * `npm test`: a type check of the whole project (tests and the generated API client included), unit and integration tests (Vitest, against a real embedded PostgreSQL), then the
  * end-to-end journeys (Playwright in Debian's Chromium against a production build). Exits non-zero
  * if anything fails.
  */
 import { BIN, run } from "./lib/processes";
 
 const suites: [string, string, string[]][] = [
+  ["typecheck (tsc)", BIN("tsc"), ["--noEmit"]],
   ["unit and integration (Vitest)", BIN("vitest"), ["run"]],
   ["end-to-end (Playwright)", BIN("playwright"), ["test"]],
 ];

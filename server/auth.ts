@@ -2,8 +2,10 @@ import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { getServerSession } from "next-auth";
 import { z } from "zod";
+// The client address scripts/console-server.ts resolved (TRUSTED_PROXIES); a client-sent X-Forwarded-For is never read.
+import { clientIpFromHeaders } from "./client-ip";
 import { env, oidcConfigured } from "./env";
-import { authenticateWithPassword, upsertOidcUser } from "./services/accounts";
+import { SignInRefused, authenticateWithPassword, signInWithLink, upsertOidcUser } from "./services/accounts";
 
 declare module "next-auth" {
   interface Session {
@@ -12,11 +14,13 @@ declare module "next-auth" {
 }
 
 const credentialsSchema = z.object({ email: z.string().email(), password: z.string().min(1).max(200) });
+const linkSchema = z.object({ token: z.string().min(1).max(100), password: z.string().max(200).optional() });
 
-function clientIp(headers: Record<string, string | string[] | undefined> | undefined): string | null {
-  const forwarded = headers?.["x-forwarded-for"];
-  const value = Array.isArray(forwarded) ? forwarded[0] : forwarded;
-  return value?.split(",")[0]?.trim() || null;
+
+/** Only a literal `true` (or "true", as some providers send it) counts as verified. */
+export function emailVerifiedClaim(profile: unknown): boolean {
+  const claim = (profile as { email_verified?: unknown } | undefined)?.email_verified;
+  return claim === true || claim === "true";
 }
 
 let cached: NextAuthOptions | undefined;
@@ -34,7 +38,19 @@ export function authOptions(): NextAuthOptions {
         const parsed = credentialsSchema.safeParse(credentials);
         if (!parsed.success) throw new Error("Enter a valid email and your password");
         // A refusal's message reaches the sign-in form as `error`.
-        const user = await authenticateWithPassword({ ...parsed.data, ip: clientIp(req?.headers) });
+        const user = await authenticateWithPassword({ ...parsed.data, ip: clientIpFromHeaders(req?.headers) });
+        return { id: user.id, email: user.email, name: user.name };
+      },
+    }),
+    // One-time sign-in links (`npm run admin:create`): the token is consumed on use.
+    CredentialsProvider({
+      id: "sign-in-link",
+      name: "One-time sign-in link",
+      credentials: { token: { label: "Token", type: "text" }, password: { label: "New password", type: "password" } },
+      async authorize(credentials, req) {
+        const parsed = linkSchema.safeParse(credentials);
+        if (!parsed.success) throw new Error("This sign-in link is not valid");
+        const user = await signInWithLink({ token: parsed.data.token, newPassword: parsed.data.password }, { ip: clientIpFromHeaders(req?.headers) });
         return { id: user.id, email: user.email, name: user.name };
       },
     }),
@@ -62,12 +78,17 @@ export function authOptions(): NextAuthOptions {
     pages: { signIn: "/signin", error: "/signin" },
     providers,
     callbacks: {
-      async signIn({ user, account }) {
+      async signIn({ user, account, profile }) {
         if (account?.provider !== "oidc") return true;
-        if (!user.email) return "/signin?error=" + encodeURIComponent("Your identity provider did not share an email address");
-        const local = await upsertOidcUser({ subject: account.providerAccountId, email: user.email, name: user.name ?? "" });
-        user.id = local.id;
-        return true;
+        if (!user.email) return "/signin?error=OidcNoEmail";
+        try {
+          const local = await upsertOidcUser({ subject: account.providerAccountId, email: user.email, name: user.name ?? "", emailVerified: emailVerifiedClaim(profile) });
+          user.id = local.id;
+          return true;
+        } catch (error) {
+          if (error instanceof SignInRefused && error.reason) return `/signin?error=${error.reason}`;
+          throw error;
+        }
       },
       async jwt({ token, user }) {
         if (user) token.uid = user.id;

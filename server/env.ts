@@ -15,7 +15,7 @@ const schema = z
       .string()
       .url("GATEWAY_PUBLIC_URL must be a URL such as https://api.example.org/v1")
       .default("http://localhost:8080/v1")
-      .transform((url) => url.replace(/\/+$/, "")),
+      .transform(normaliseGatewayPublicUrl),
   })
   .superRefine((env, ctx) => {
     const oidc = [env.OIDC_ISSUER, env.OIDC_CLIENT_ID, env.OIDC_CLIENT_SECRET];
@@ -25,6 +25,18 @@ const schema = z
   });
 
 export type Env = z.infer<typeof schema>;
+
+/**
+ * The gateway serves the OpenAI API under `/v1`, and clients append `/chat/completions` to the
+ * base URL: "https://api.example.org" or ".../" becomes "https://api.example.org/v1" (a path
+ * prefix is kept: "https://example.org/enclave" → "https://example.org/enclave/v1").
+ */
+export function normaliseGatewayPublicUrl(url: string): string {
+  const parsed = new URL(url);
+  const pathname = parsed.pathname.replace(/\/+$/, "");
+  parsed.pathname = /\/v1$/.test(pathname) ? pathname : `${pathname}/v1`;
+  return parsed.toString().replace(/\/+$/, "");
+}
 
 let cached: Env | undefined;
 

@@ -1,17 +1,18 @@
-import { TRPCError } from "@trpc/server";
-
-type DomainErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED" | "TOO_MANY_REQUESTS";
+/** The kinds of expected refusal a service may raise; each transport maps them to its own status codes. */
+export type DomainErrorCode = "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED" | "TOO_MANY_REQUESTS";
 
 /**
  * An expected refusal with a message meant for the person who made the request; `field` names the
  * input at fault so forms can show it next to the field. Anything else that is thrown is an
- * internal error and is never shown as is.
+ * internal error and is never shown as is. Independent of any transport: tRPC and REST map it.
  */
-export class DomainError extends TRPCError {
+export class DomainError extends Error {
+  readonly code: DomainErrorCode;
   readonly field?: string;
   constructor(code: DomainErrorCode, message: string, options: { field?: string } = {}) {
-    super({ code, message });
+    super(message);
     this.name = "DomainError";
+    this.code = code;
     this.field = options.field;
   }
 }

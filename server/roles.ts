@@ -1,15 +1,8 @@
-import type { OrgRole } from "./generated/prisma/enums";
+import type { OrgRole as DatabaseOrgRole } from "./generated/prisma/enums";
+import type { OrgRole } from "../lib/roles";
 
-// The role ladder: each role can do everything the roles below it can.
-export const ORG_ROLES = ["VIEWER", "MEMBER", "ADMIN", "OWNER"] as const satisfies readonly OrgRole[];
+// The ladder lives in lib/, shared with the console. This fails to compile if the database's enum names other roles.
+const rolesMatchDatabase: [OrgRole] extends [DatabaseOrgRole] ? ([DatabaseOrgRole] extends [OrgRole] ? true : never) : never = true;
+void rolesMatchDatabase;
 
-export function roleAtLeast(role: OrgRole, required: OrgRole): boolean {
-  return ORG_ROLES.indexOf(role) >= ORG_ROLES.indexOf(required);
-}
-
-export const ROLE_LABELS: Record<OrgRole, string> = {
-  OWNER: "Owner",
-  ADMIN: "Admin",
-  MEMBER: "Member",
-  VIEWER: "Viewer",
-};
+export { ORG_ROLES, ROLE_LABELS, roleAtLeast, type OrgRole } from "../lib/roles";

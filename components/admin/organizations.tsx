@@ -1,24 +1,24 @@
 "use client";
 import { useState } from "react";
 import { toast } from "sonner";
-import { formatDate, formatEur, formatNumber } from "../format";
+import { formatDate, formatEur, formatNumber, formatSpendBreakdown } from "../format";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Badge, PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
 import { ReasonDialog } from "./shared";
 
-type Organization = RouterOutputs["admin"]["organizations"][number];
+type Organization = RouterOutputs["admin"]["organizations"]["items"][number];
 type OrgStatus = Organization["status"];
 
 export function AdminOrganizationsPage() {
-  const organizations = api.admin.organizations.useQuery();
+  const organizations = api.admin.organizations.useQuery({ limit: 200 });
   const [changing, setChanging] = useState<{ org: Organization; status: OrgStatus } | null>(null);
   return (
     <>
       <PageHeader title="Organisations" description="Every tenant on the platform, what it runs and what it spends. Suspend one to stop its workloads without deleting anything." />
       <QueryView query={organizations}>
-        {(list) =>
+        {({ items: list }) =>
           list.length === 0 ? (
             <EmptyState title="No organisations yet">Organisations appear here when people sign up and create one.</EmptyState>
           ) : (
@@ -39,7 +39,10 @@ export function AdminOrganizationsPage() {
                     <Td className="tabular-nums">{formatNumber(o.deployments)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.quotaGpus)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.gpusInUse)}</Td>
-                    <Td className="tabular-nums">{formatEur(o.spendLast30DaysEur)}</Td>
+                    <Td className="tabular-nums">
+                      <p>{formatEur(o.spendLast30Days.totalEur)}</p>
+                      <p className="text-xs text-slate-500">{formatSpendBreakdown(o.spendLast30Days)}</p>
+                    </Td>
                     <Td>
                       {o.status === "ACTIVE" ? (
                         <Button variant="danger" aria-label={`Suspend ${o.name}`} onClick={() => setChanging({ org: o, status: "SUSPENDED" })}>

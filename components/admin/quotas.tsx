@@ -11,8 +11,8 @@ import { Badge, PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
 import { FormError, formErrors, parseWholeNumber, UsageBar } from "./shared";
 
-type QuotaRequest = RouterOutputs["admin"]["quotaRequests"][number];
-type Quota = RouterOutputs["admin"]["quotas"][number];
+type QuotaRequest = RouterOutputs["admin"]["quotaRequests"]["items"][number];
+type Quota = RouterOutputs["admin"]["quotas"]["items"][number];
 type AdminRegion = RouterOutputs["admin"]["regions"][number];
 /** A region × GPU type's hardware, and how much of it quotas already promise (which may exceed it). */
 type Capacity = { totalGpus: number; allocatedGpus: number; freeGpus: number; quotaLimitGpus: number };
@@ -45,11 +45,11 @@ const REQUEST_STATUS = {
 } as const satisfies Record<QuotaRequest["status"], { label: string; tone: string }>;
 
 export function AdminQuotasPage() {
-  const requests = api.admin.quotaRequests.useQuery();
-  const quotas = api.admin.quotas.useQuery();
+  const requests = api.admin.quotaRequests.useQuery({ limit: 200 });
+  const quotas = api.admin.quotas.useQuery({ limit: 200 });
   const regions = api.admin.regions.useQuery();
   const [creating, setCreating] = useState(false);
-  const capacityOf = capacityLookup(regions.data, quotas.data);
+  const capacityOf = capacityLookup(regions.data, quotas.data?.items);
   return (
     <>
       <PageHeader title="Quotas & requests" description="Decide tenants' requests for more GPUs, and set each organisation's GPU limit per region and GPU type." />
@@ -59,7 +59,7 @@ export function AdminQuotasPage() {
             Pending requests
           </h2>
           <QueryView query={requests}>
-            {(list) => {
+            {({ items: list }) => {
               const pending = list.filter((r) => r.status === "PENDING");
               const decided = list.filter((r) => r.status !== "PENDING");
               return (
@@ -84,7 +84,7 @@ export function AdminQuotasPage() {
             <Button onClick={() => setCreating(true)}>New quota</Button>
           </div>
           <QueryView query={quotas}>
-            {(list) =>
+            {({ items: list }) =>
               list.length === 0 ? (
                 <EmptyState title="No quotas yet">
                   An organisation can deploy only where it has a GPU quota. Grant one here, or approve a request above.
@@ -96,7 +96,7 @@ export function AdminQuotasPage() {
           </QueryView>
         </section>
       </div>
-      {creating && <NewQuotaDialog quotas={quotas.data ?? []} capacityOf={capacityOf} onClose={() => setCreating(false)} />}
+      {creating && <NewQuotaDialog quotas={quotas.data?.items ?? []} capacityOf={capacityOf} onClose={() => setCreating(false)} />}
     </>
   );
 }
@@ -478,7 +478,7 @@ function SetLimitForm({ quota: q, onDone }: { quota: Quota; onDone: () => void }
 
 function NewQuotaDialog({ quotas, capacityOf, onClose }: { quotas: Quota[]; capacityOf: CapacityLookup; onClose: () => void }) {
   const invalidate = useInvalidateCapacity();
-  const organizations = api.admin.organizations.useQuery();
+  const organizations = api.admin.organizations.useQuery({ limit: 200 });
   const regions = api.admin.regions.useQuery();
   const [orgId, setOrgId] = useState("");
   const [regionId, setRegionId] = useState("");
@@ -487,7 +487,7 @@ function NewQuotaDialog({ quotas, capacityOf, onClose }: { quotas: Quota[]; capa
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const setQuota = api.admin.setQuota.useMutation({
     onSuccess: async (_data, input) => {
-      const org = organizations.data?.find((o) => o.id === input.orgId);
+      const org = organizations.data?.items.find((o) => o.id === input.orgId);
       toast.success(`Quota set${org ? ` for ${org.name}` : ""}: ${input.limitGpus} GPUs`);
       onClose();
       await invalidate();
@@ -522,7 +522,7 @@ function NewQuotaDialog({ quotas, capacityOf, onClose }: { quotas: Quota[]; capa
         <Field label="Organisation" name="new-quota-org" error={err("orgId")}>
           <Select name="new-quota-org" value={orgId} onChange={(e) => setOrgId(e.target.value)} invalid={!!err("orgId")}>
             <option value="">{organizations.isLoading ? "Loading…" : "Choose…"}</option>
-            {organizations.data?.map((o) => (
+            {organizations.data?.items.map((o) => (
               <option key={o.id} value={o.id}>
                 {o.name} ({o.slug}){o.status === "SUSPENDED" ? " — suspended" : ""}
               </option>

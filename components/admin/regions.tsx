@@ -120,8 +120,9 @@ function RegionsTable({ regions, onEdit, onStatus }: { regions: Region[]; onEdit
             )}
           </Td>
           {/* Endpoints often contain the region code: a tooltip keeps the code the only match in the row. */}
-          <Td>
+          <Td className="whitespace-normal">
             <span title={r.driverEndpoint ?? "No endpoint"}>{DRIVER_LABELS[r.driverKind]}</span>
+            <ClusterConnection connection={r.connection} />
           </Td>
           <Td>
             <Badge tone={STATUS_TONES[r.status]}>{STATUS_LABELS[r.status]}</Badge>
@@ -161,6 +162,30 @@ function RegionsTable({ regions, onEdit, onStatus }: { regions: Region[]; onEdit
         </tr>
       ))}
     </Table>
+  );
+}
+
+/** Whether this installation can drive the region's cluster, and what an operator sets to connect it. */
+function ClusterConnection({ connection }: { connection: Region["connection"] }) {
+  if (connection.connected) {
+    return (
+      <span className="mt-1 block">
+        <Badge tone="good">Connected</Badge>
+      </span>
+    );
+  }
+  return (
+    <span className="mt-1 block max-w-[16rem] text-xs text-slate-600">
+      <Badge tone="bad">{connection.misconfigured ? "Endpoint mismatch" : "Not connected"}</Badge>
+      {connection.misconfigured ? (
+        <span className="mt-1 block">Its endpoint is not the URL its credentials are configured for: the token is not sent there, and deployments cannot start.</span>
+      ) : (
+        <>
+          <span className="mt-1 block">Tenants cannot deploy here until this installation has the cluster&apos;s credentials. Set in the environment of the console and the workers:</span>
+          <span className="mt-0.5 block break-all font-mono">{connection.missingSettings.join(", ")}</span>
+        </>
+      )}
+    </span>
   );
 }
 

@@ -10,7 +10,7 @@ import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
 import { dateInputValue, endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
 import type { RevealedKey } from "./key-reveal";
 
-export type ApiKeyRow = RouterOutputs["apiKeys"]["list"][number];
+export type ApiKeyRow = RouterOutputs["apiKeys"]["list"]["items"][number];
 
 const GRACE_PERIODS = [
   { minutes: 0, label: "None: the current key stops at once" },

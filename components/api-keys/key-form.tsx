@@ -1,4 +1,5 @@
 "use client";
+import { API_KEY_LIMITS } from "@/lib/limits";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
 import { Checkbox, Fieldset } from "../ui/fields";
@@ -36,7 +37,7 @@ export interface LimitDefaults {
 /** The deployments a key may call, its expiry and its limits: the fields creating and editing a key share. */
 export function KeyLimitsFields({ defaults, errors }: { defaults?: LimitDefaults; errors: Errors }) {
   const org = useCurrentOrg();
-  const deployments = api.deployments.list.useQuery({ orgId: org.id });
+  const deployments = api.deployments.list.useQuery({ orgId: org.id, limit: 200 });
   const allowed = new Set(defaults?.allowedDeploymentIds ?? []);
   return (
     <>
@@ -50,11 +51,11 @@ export function KeyLimitsFields({ defaults, errors }: { defaults?: LimitDefaults
           <LoadingState label="Loading deployments…" rows={1} />
         ) : deployments.error ? (
           <p role="alert" className="text-sm text-red-700">Could not load the deployments: {deployments.error.message}</p>
-        ) : deployments.data?.length === 0 ? (
+        ) : deployments.data?.items.length === 0 ? (
           <p className="text-sm text-slate-600">No deployments yet.</p>
         ) : (
           <div className="grid max-h-40 gap-1.5 overflow-y-auto sm:grid-cols-2">
-            {deployments.data?.map((d) => (
+            {deployments.data?.items.map((d) => (
               <Checkbox
                 key={d.id}
                 name="allowedDeploymentIds"
@@ -72,13 +73,13 @@ export function KeyLimitsFields({ defaults, errors }: { defaults?: LimitDefaults
       </Field>
       <div className="grid gap-3 sm:grid-cols-3">
         <Field label="Requests per minute" name="rateLimitRpm" error={errors.rateLimitRpm?.[0]} hint="Empty: no limit">
-          <Input name="rateLimitRpm" type="number" inputMode="numeric" min={1} max={100_000} step={1} defaultValue={defaults?.rateLimitRpm ?? ""} invalid={Boolean(errors.rateLimitRpm)} />
+          <Input name="rateLimitRpm" type="number" inputMode="numeric" min={API_KEY_LIMITS.rateLimitRpm.min} max={API_KEY_LIMITS.rateLimitRpm.max} step={1} defaultValue={defaults?.rateLimitRpm ?? ""} invalid={Boolean(errors.rateLimitRpm)} />
         </Field>
         <Field label="Tokens per minute" name="rateLimitTpm" error={errors.rateLimitTpm?.[0]} hint="Empty: no limit">
-          <Input name="rateLimitTpm" type="number" inputMode="numeric" min={1} max={100_000_000} step={1} defaultValue={defaults?.rateLimitTpm ?? ""} invalid={Boolean(errors.rateLimitTpm)} />
+          <Input name="rateLimitTpm" type="number" inputMode="numeric" min={API_KEY_LIMITS.rateLimitTpm.min} max={API_KEY_LIMITS.rateLimitTpm.max} step={1} defaultValue={defaults?.rateLimitTpm ?? ""} invalid={Boolean(errors.rateLimitTpm)} />
         </Field>
         <Field label="Monthly budget (€)" name="monthlyBudgetEur" error={errors.monthlyBudgetEur?.[0]} hint="Empty: no budget">
-          <Input name="monthlyBudgetEur" type="number" inputMode="decimal" min={0.01} max={1_000_000} step={0.01} defaultValue={defaults?.monthlyBudgetEur ?? ""} invalid={Boolean(errors.monthlyBudgetEur)} />
+          <Input name="monthlyBudgetEur" type="number" inputMode="decimal" min={0.01} max={API_KEY_LIMITS.monthlyBudgetEur.max} step={0.01} defaultValue={defaults?.monthlyBudgetEur ?? ""} invalid={Boolean(errors.monthlyBudgetEur)} />
         </Field>
       </div>
     </>

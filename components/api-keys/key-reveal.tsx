@@ -24,9 +24,9 @@ export function KeyRevealDialog({ revealed, title, onDone }: { revealed: Reveale
   const org = useCurrentOrg();
   const fieldId = useId();
   const gateway = api.apiKeys.gatewayUrl.useQuery({ orgId: org.id }, { staleTime: Infinity });
-  const deployments = api.deployments.list.useQuery({ orgId: org.id });
+  const deployments = api.deployments.list.useQuery({ orgId: org.id, limit: 200 });
   const baseUrl = gateway.data?.baseUrl ?? "$OPENAI_BASE_URL";
-  const model = exampleModel(deployments.data ?? [], revealed.allowedDeploymentIds) ?? "your-deployment-name";
+  const model = exampleModel(deployments.data?.items ?? [], revealed.allowedDeploymentIds) ?? "your-deployment-name";
   const snippet = { baseUrl, key: revealed.key, model };
   const examples = [
     { title: "curl", label: "Copy curl example", text: curlSnippet(snippet) },

@@ -12,11 +12,18 @@ const NEXTAUTH_ERRORS: Record<string, string> = {
   OAuthSignin: "Could not reach the identity provider",
   OAuthCallback: "The identity provider's answer could not be verified",
   AccessDenied: "Access denied",
+  OidcNoEmail: "Your identity provider did not share an email address",
+  OidcEmailNotVerified:
+    "An account with this email already exists, and your identity provider does not confirm that the address is verified, so it cannot be linked. Sign in with your password, or ask your provider to verify your email address.",
+  OidcAlreadyLinked: "This account is already linked to another identity at your provider. Ask a platform administrator.",
 };
+
+// Only known codes from the address bar are shown: a crafted link cannot put its own text on this page.
+const fromUrl = (code: string | null) => (code ? (NEXTAUTH_ERRORS[code] ?? "Sign-in failed. Try again.") : null);
 
 export function SignInForm({ callbackUrl, initialError, oidcName }: { callbackUrl: string; initialError: string | null; oidcName: string | null }) {
   const router = useRouter();
-  const [error, setError] = useState<string | null>(initialError ? (NEXTAUTH_ERRORS[initialError] ?? initialError) : null);
+  const [error, setError] = useState<string | null>(fromUrl(initialError));
   const [pending, setPending] = useState(false);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -30,7 +37,8 @@ export function SignInForm({ callbackUrl, initialError, oidcName }: { callbackUr
       setError(result?.error ? (NEXTAUTH_ERRORS[result.error] ?? result.error) : "Sign-in failed");
       return;
     }
-    router.push(callbackUrl.startsWith("/") ? callbackUrl : "/");
+    // Same-site paths only ("//host" and "/\\host" would leave the site).
+    router.push(/^\/(?![/\\])/.test(callbackUrl) ? callbackUrl : "/");
     router.refresh();
   }
 

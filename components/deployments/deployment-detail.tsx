@@ -2,7 +2,7 @@
 import Link from "next/link";
 import { useId, useState, type FormEvent, type ReactNode } from "react";
 import { toast } from "sonner";
-import { roleAtLeast } from "@/server/roles";
+import { roleAtLeast } from "@/lib/roles";
 import { formatDateTime, formatEur } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";

@@ -3,8 +3,9 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { toast } from "sonner";
-import type { DataClassification } from "@/server/generated/prisma/enums";
-import { roleAtLeast } from "@/server/roles";
+import { DEPLOYMENT_NAME, REPLICA_LIMIT, type DataClassification } from "@/lib/limits";
+import { roleAtLeast } from "@/lib/roles";
+import { deploymentName, replicaCount } from "@/lib/schemas";
 import { formatEur, formatNumber, formatParameters } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
@@ -30,9 +31,6 @@ const STEPS = [
 ] as const satisfies readonly { title: string; fields: readonly CreateField[] }[];
 const LAST_STEP = STEPS.length - 1;
 
-// The same rule as the server's (server/api/routers/deployments.ts), checked here to answer at once.
-const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-const REPLICA_LIMIT = 64;
 const HOURS_PER_MONTH = 730;
 
 interface Choices {
@@ -56,27 +54,26 @@ export function suggestDeploymentName(slug: string, taken: ReadonlySet<string>):
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, "-")
     .replace(/-+/g, "-")
-    .slice(0, 44)
+    // Room for a "-NN" suffix within the length limit.
+    .slice(0, DEPLOYMENT_NAME.maxLength - 4)
     .replace(/^-+|-+$/g, "");
   const base = cleaned.length >= 2 ? cleaned : "model";
   if (!taken.has(base)) return base;
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }
 
+// The server's own schemas (lib/schemas.ts), checked here to answer at once, with its messages.
 function nameError(name: string): string | undefined {
-  const n = name.trim();
-  if (n.length < 2) return "Use at least 2 characters";
-  if (n.length > 48) return "Use at most 48 characters";
-  if (!NAME_PATTERN.test(n)) return "Use lower-case letters, digits and dashes, starting and ending with a letter or digit";
-  return undefined;
+  const result = deploymentName.safeParse(name);
+  return result.success ? undefined : result.error.issues[0]?.message;
 }
 
-function parseCount(raw: string): number | string {
+const REPLICA_SCHEMAS = { replicas: replicaCount("Replicas"), minReplicas: replicaCount("Minimum replicas"), maxReplicas: replicaCount("Maximum replicas") };
+
+function parseCount(field: keyof typeof REPLICA_SCHEMAS, raw: string): number | string {
   if (raw.trim() === "") return "Enter a number";
-  const n = Number(raw);
-  if (!Number.isInteger(n)) return "Enter a whole number";
-  if (n < 1 || n > REPLICA_LIMIT) return `Enter a number from 1 to ${REPLICA_LIMIT}`;
-  return n;
+  const result = REPLICA_SCHEMAS[field].safeParse(Number(raw));
+  return result.success ? result.data : (result.error.issues[0]?.message ?? "Enter a whole number");
 }
 
 type ReplicaCheck = { ok: true; replicas: number; minReplicas: number; maxReplicas: number; errors: Partial<Record<"replicas" | "minReplicas" | "maxReplicas", string>> } | { ok: false; errors: Partial<Record<"replicas" | "minReplicas" | "maxReplicas", string>> };
@@ -85,9 +82,9 @@ type ReplicaCheck = { ok: true; replicas: number; minReplicas: number; maxReplic
 const defaultMaxReplicas = (gpu: GpuOption | undefined) => String(Math.min(REPLICA_LIMIT, Math.max(1, gpu?.maxReplicas ?? 1)));
 
 function checkReplicas(c: Choices, gpu: GpuOption | undefined): ReplicaCheck {
-  const replicas = parseCount(c.replicas);
-  const minReplicas = parseCount(c.minReplicas);
-  const maxReplicas = parseCount(c.maxReplicas ?? defaultMaxReplicas(gpu));
+  const replicas = parseCount("replicas", c.replicas);
+  const minReplicas = parseCount("minReplicas", c.minReplicas);
+  const maxReplicas = parseCount("maxReplicas", c.maxReplicas ?? defaultMaxReplicas(gpu));
   const errors: Partial<Record<"replicas" | "minReplicas" | "maxReplicas", string>> = {};
   if (typeof replicas === "string") errors.replicas = replicas;
   if (typeof minReplicas === "string") errors.minReplicas = minReplicas;
@@ -135,7 +132,7 @@ function Wizard() {
   const firstRender = useRef(true);
 
   const catalog = api.catalog.list.useQuery();
-  const existing = api.deployments.list.useQuery({ orgId: org.id });
+  const existing = api.deployments.list.useQuery({ orgId: org.id, limit: 200 });
   const options = api.deployments.options.useQuery(
     { orgId: org.id, catalogModelId: choices.catalogModelId ?? "", dataClassification: choices.dataClassification ?? "INTERNAL" },
     { enabled: Boolean(choices.catalogModelId && choices.dataClassification) },
@@ -162,7 +159,7 @@ function Wizard() {
   const region = options.data?.find((o) => o.region.id === choices.regionId && o.allowed);
   const gpu = region?.gpuOptions.find((g) => g.gpuTypeId === choices.gpuTypeId && !g.refusal);
   const replicaCheck = checkReplicas(choices, gpu);
-  const taken = new Set((existing.data ?? []).map((d) => d.name));
+  const taken = new Set((existing.data?.items ?? []).map((d) => d.name));
   const name = choices.name ?? (model ? suggestDeploymentName(model.slug, taken) : "");
   const clientNameError = nameError(name);
   const server = fieldErrorsOf(create.error);
@@ -589,8 +586,9 @@ function RegionStep({
                               {o.region.code} · jurisdiction {o.region.jurisdiction} · {formatNumber(o.region.carbonIntensityGco2Kwh)} gCO₂/kWh
                               {price !== null && <> · from {formatEur(price)}/h per replica</>}
                             </span>
-                            {(o.region.certifications.length > 0 || o.region.extraterritorialExposure) && (
+                            {(o.region.certifications.length > 0 || o.region.extraterritorialExposure || !o.region.connected) && (
                               <span className="mt-1.5 flex flex-wrap gap-1">
+                                {!o.region.connected && <Badge tone="bad">Not connected</Badge>}
                                 {o.region.certifications.map((c) => (
                                   <Badge key={c} tone="info">{c}</Badge>
                                 ))}
@@ -767,7 +765,7 @@ function ReviewStep({
             autoComplete="off"
             autoCapitalize="none"
             spellCheck={false}
-            maxLength={48}
+            maxLength={DEPLOYMENT_NAME.maxLength}
             required
           />
         </Field>

@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { roleAtLeast } from "@/server/roles";
+import { roleAtLeast } from "@/lib/roles";
 import { CreateKeyDialog } from "../api-keys/create-key-dialog";
 import { EditKeyDialog, RevokeKeyDialog, RotateKeyDialog, type ApiKeyRow } from "../api-keys/key-dialogs";
 import { KeyRevealDialog, type RevealedKey } from "../api-keys/key-reveal";
@@ -20,7 +20,7 @@ type Open =
 export function ApiKeysPage() {
   const org = useCurrentOrg();
   const canManage = roleAtLeast(org.role, "ADMIN");
-  const keys = api.apiKeys.list.useQuery({ orgId: org.id });
+  const keys = api.apiKeys.list.useQuery({ orgId: org.id, limit: 200 });
   const [open, setOpen] = useState<Open>(null);
   const close = () => setOpen(null);
 
@@ -32,7 +32,7 @@ export function ApiKeysPage() {
         actions={canManage ? <Button onClick={() => setOpen({ kind: "create" })}>Create API key</Button> : undefined}
       />
       <QueryView query={keys}>
-        {(list) =>
+        {({ items: list }) =>
           list.length === 0 ? (
             <EmptyState title="No API keys yet">
               {canManage ? "Create a key for each program that calls your deployments, with the scopes and limits it needs." : "An admin of your organisation can create keys."}

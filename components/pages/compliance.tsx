@@ -1,6 +1,6 @@
 "use client";
 import { toast } from "sonner";
-import { roleAtLeast } from "@/server/roles";
+import { roleAtLeast } from "@/lib/roles";
 import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";

@@ -1,6 +1,6 @@
 "use client";
 import Link from "next/link";
-import { roleAtLeast } from "@/server/roles";
+import { roleAtLeast } from "@/lib/roles";
 import { dataClassLabel, isSettled, PhaseBadge } from "../deployments/phase";
 import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
@@ -16,8 +16,8 @@ export function DeploymentsPage() {
   const org = useCurrentOrg();
   const canDeploy = roleAtLeast(org.role, "MEMBER");
   const deployments = api.deployments.list.useQuery(
-    { orgId: org.id },
-    { refetchInterval: (query) => (query.state.data?.some((d) => !isSettled(d)) ? LIVE_POLL_MS : false) },
+    { orgId: org.id, limit: 200 },
+    { refetchInterval: (query) => (query.state.data?.items.some((d) => !isSettled(d)) ? LIVE_POLL_MS : false) },
   );
   const newHref = `/o/${org.slug}/deployments/new`;
   return (
@@ -28,7 +28,7 @@ export function DeploymentsPage() {
         actions={canDeploy ? <ButtonLink href={newHref}>New deployment</ButtonLink> : undefined}
       />
       <QueryView query={deployments}>
-        {(list) =>
+        {({ items: list }) =>
           list.length === 0 ? (
             <EmptyState
               title="No deployments yet"

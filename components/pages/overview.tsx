@@ -1,19 +1,16 @@
 "use client";
 import Link from "next/link";
-import { formatEur, formatNumber } from "../format";
-import { PendingInvitations } from "../invitations";
+import { formatEur, formatNumber, formatSpendBreakdown } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
 import { Card, PageHeader, Stat } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
-
 
 export function OverviewPage() {
   const org = useCurrentOrg();
   const overview = api.organization.overview.useQuery({ orgId: org.id });
   return (
     <>
-      <PendingInvitations />
       <PageHeader title={org.name} description="What your organisation runs on the platform, and what it costs." />
       <QueryView query={overview}>
         {(o) => (
@@ -21,8 +18,8 @@ export function OverviewPage() {
             <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
               <Stat label="Deployments" value={o.deployments} hint={`${o.runningDeployments} running`} />
               <Stat label="GPU quota" value={o.quotaGpus} hint={o.pendingQuotaRequests ? `${o.pendingQuotaRequests} request(s) pending` : "GPUs across regions"} />
-              <Stat label="Requests (30 days)" value={formatNumber(o.last30Days.requests)} hint={`${formatNumber(o.last30Days.tokens)} tokens`} />
-              <Stat label="Spend (30 days)" value={formatEur(o.last30Days.costEur)} hint={`${o.activeApiKeys} active API key(s)`} />
+              <Stat label="Requests (30 days)" value={formatNumber(o.last30Days.requests)} hint={`${formatNumber(o.last30Days.tokens)} tokens · ${o.activeApiKeys} active API key(s)`} />
+              <Stat label="Spend (30 days)" value={<span data-testid="spend-total">{formatEur(o.last30Days.spend.totalEur)}</span>} hint={formatSpendBreakdown(o.last30Days.spend)} />
             </div>
             {o.deployments === 0 && (
               <EmptyState title="No models deployed yet">

@@ -1,7 +1,7 @@
 "use client";
 import { useState, type FormEvent } from "react";
 import { toast } from "sonner";
-import { roleAtLeast } from "@/server/roles";
+import { roleAtLeast } from "@/lib/roles";
 import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";

@@ -1,5 +1,6 @@
 "use client";
 import { useMemo, useState } from "react";
+import { DATA_CLASSIFICATIONS } from "@/lib/limits";
 import { formatPricePerHour } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
@@ -8,12 +9,11 @@ import { EmptyState, QueryView } from "../ui/states";
 import { UsageBar } from "./quotas";
 
 type Region = RouterOutputs["regions"]["forOrg"][number];
-const DATA_CLASSES = ["PUBLIC", "INTERNAL", "CONFIDENTIAL", "RESTRICTED"] as const;
 const CERTIFICATIONS = ["SecNumCloud", "HDS", "ISO 27001", "C5"] as const;
 
 export function RegionsPage() {
   const org = useCurrentOrg();
-  const [dataClassification, setDataClassification] = useState<(typeof DATA_CLASSES)[number] | "">("");
+  const [dataClassification, setDataClassification] = useState<(typeof DATA_CLASSIFICATIONS)[number] | "">("");
   const [required, setRequired] = useState<string[]>([]);
   const [noExposure, setNoExposure] = useState(false);
   const regions = api.regions.forOrg.useQuery({ orgId: org.id, ...(dataClassification ? { dataClassification } : {}) });
@@ -31,7 +31,7 @@ export function RegionsPage() {
           <span className="font-medium text-slate-700">Data class (applies your residency policy)</span>
           <select aria-label="Data class" className="rounded-md border border-slate-300 px-2 py-1" value={dataClassification} onChange={(e) => setDataClassification(e.target.value as typeof dataClassification)}>
             <option value="">Any</option>
-            {DATA_CLASSES.map((c) => <option key={c} value={c}>{c.charAt(0) + c.slice(1).toLowerCase()}</option>)}
+            {DATA_CLASSIFICATIONS.map((c) => <option key={c} value={c}>{c.charAt(0) + c.slice(1).toLowerCase()}</option>)}
           </select>
         </label>
         <div className="flex flex-wrap gap-3" role="group" aria-label="Required certifications">
@@ -54,7 +54,7 @@ export function RegionsPage() {
               {shown.map((r) => {
                 const refused = r.residency && !r.residency.allowed;
                 return (
-                  <tr key={r.id} className={!r.available || refused ? "bg-slate-50 text-slate-500" : undefined} data-testid={`region-${r.code}`}>
+                  <tr key={r.id} className={!r.available || refused || !r.connection.connected ? "bg-slate-50 text-slate-500" : undefined} data-testid={`region-${r.code}`}>
                     <Td>
                       <span className="font-medium text-slate-900">{r.name}</span>
                       <span className="block text-xs">{r.provider} · {r.city}, {r.country}{r.onPremises ? " · on-premises" : ""}</span>
@@ -86,10 +86,16 @@ export function RegionsPage() {
                           <Badge tone="bad">Not allowed for {dataClassification.toLowerCase()} data</Badge>
                           <span className="mt-1 block">{r.residency!.reasons.join("; ")}</span>
                         </span>
-                      ) : (
+                      ) : r.connection.connected ? (
                         <Badge tone="good">Available</Badge>
-                      )}
+                      ) : null}
                       {!r.available && r.statusReason && <span className="mt-1 block max-w-[14rem] text-xs">{r.statusReason}</span>}
+                      {!r.connection.connected && (
+                        <span className="mt-1 block max-w-[14rem] text-xs">
+                          <Badge tone="bad">Not connected</Badge>
+                          <span className="mt-1 block">{r.connection.reason}</span>
+                        </span>
+                      )}
                     </Td>
                   </tr>
                 );

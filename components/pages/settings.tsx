@@ -2,7 +2,8 @@
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { toast } from "sonner";
-import { ORG_ROLES, ROLE_LABELS, roleAtLeast } from "@/server/roles";
+import { ORG_ROLES, ROLE_LABELS, roleAtLeast } from "@/lib/roles";
+import { InvitationLinkNotice, type CreatedInvitation } from "../auth/invitation-link";
 import { formatDate } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
@@ -63,9 +64,11 @@ function InviteMember() {
   const org = useCurrentOrg();
   const utils = api.useUtils();
   const [email, setEmail] = useState("");
+  const [created, setCreated] = useState<CreatedInvitation | null>(null);
   const invite = api.organization.invite.useMutation({
     onSuccess: async (inv) => {
-      toast.success(`Invitation sent to ${inv.email}`);
+      toast.success(`Invitation created for ${inv.email}`);
+      setCreated(inv);
       setEmail("");
       await utils.organization.members.invalidate({ orgId: org.id });
     },
@@ -80,7 +83,7 @@ function InviteMember() {
   return (
     <Card title="Invite a member">
       <form onSubmit={onSubmit} className="grid gap-3 sm:grid-cols-[1fr_12rem_auto] sm:items-end">
-        <Field label="Email" name="email" error={errors.email?.[0]} hint="They accept after signing in or signing up with this address.">
+        <Field label="Email" name="email" error={errors.email?.[0]} hint="You get a link to send them: only that link accepts the invitation.">
           <Input name="email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} invalid={Boolean(errors.email)} required autoComplete="off" />
         </Field>
         <Field label="Role" name="role" error={errors.role?.[0]}>
@@ -90,8 +93,9 @@ function InviteMember() {
             ))}
           </Select>
         </Field>
-        <Button type="submit" loading={invite.isPending}>Send invitation</Button>
+        <Button type="submit" loading={invite.isPending}>Create invitation</Button>
       </form>
+      {created && <InvitationLinkNotice invitation={created} onDismiss={() => setCreated(null)} />}
     </Card>
   );
 }
@@ -101,7 +105,7 @@ function Members() {
   const router = useRouter();
   const utils = api.useUtils();
   const me = api.account.me.useQuery();
-  const members = api.organization.members.useQuery({ orgId: org.id });
+  const members = api.organization.members.useQuery({ orgId: org.id, limit: 200 });
   const isAdmin = roleAtLeast(org.role, "ADMIN");
   const refresh = () => utils.organization.members.invalidate({ orgId: org.id });
   const changeRole = api.organization.changeRole.useMutation({
@@ -127,7 +131,7 @@ function Members() {
 
   return (
     <QueryView query={members}>
-      {({ members: list, invitations }) => (
+      {({ items: list, invitations }) => (
         <div className="space-y-6">
           <Table head={["Member", "Role", "Since", ""]} caption="Members">
             {list.map((m) => {

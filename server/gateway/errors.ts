@@ -40,7 +40,18 @@ export const ERRORS = {
   noReadScope: constant(gatewayError(403, "permission_error", "insufficient_scope", "This API key has neither the `inference` nor the `read` scope.")),
   invalidJson: constant(gatewayError(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON.")),
   missingModel: constant(gatewayError(400, "invalid_request_error", "invalid_value", "You must provide a model parameter: the name of one of your deployments.", "model")),
-  bodyTooLarge: constant(gatewayError(413, "invalid_request_error", "body_too_large", "The request body is too large.")),
+  bodyTooLarge: constant(gatewayError(413, "invalid_request_error", "body_too_large", "The request body is too large: at most 8 MiB.")),
+  jsonTooDeep: constant(gatewayError(400, "invalid_request_error", "json_too_deep", "The request body nests objects and arrays more than 64 levels deep.")),
+  requestTimeout: constant(gatewayError(408, "invalid_request_error", "request_timeout", "The request did not arrive in time (headers within a few seconds, the body at a steady rate).")),
+  headersTooLarge: constant(gatewayError(431, "invalid_request_error", "headers_too_large", "The request headers are too large: at most 16 KiB with the request line.")),
+  uriTooLong: constant(gatewayError(414, "invalid_request_error", "uri_too_long", "The request URL is too long: at most 8 KiB.")),
+  malformedRequest: constant(gatewayError(400, "invalid_request_error", "malformed_request", "The request is not valid HTTP/1.1.")),
+  missingHost: constant(gatewayError(400, "invalid_request_error", "malformed_request", "An HTTP/1.1 request must carry a Host header.")),
+  expectationFailed: constant(gatewayError(417, "invalid_request_error", "expectation_failed", "The only Expect the gateway answers is 100-continue.")),
+  tooManyConnections: constant(
+    gatewayError(429, "requests", "too_many_connections", "Too many open connections from your address. Reuse keep-alive connections, or close idle ones.", null, 1),
+  ),
+  upstreamBusy: constant(gatewayError(429, "requests", "rate_limit_exceeded", "The model server is busy. Retry shortly.", null, 1)),
   badClassification: constant(
     gatewayError(400, "invalid_request_error", "invalid_data_classification", "X-Data-Classification must be one of PUBLIC, INTERNAL, CONFIDENTIAL, RESTRICTED.", "X-Data-Classification"),
   ),
@@ -51,11 +62,11 @@ export const ERRORS = {
 };
 
 export function unknownUrl(method: string, path: string) {
-  return gatewayError(404, "invalid_request_error", "unknown_url", `Invalid URL (${method} ${path}).`);
+  return gatewayError(404, "invalid_request_error", "unknown_url", `Invalid URL (${clip(method, 20)} ${clip(path)}).`);
 }
 
 export function methodNotAllowed(method: string, path: string) {
-  return gatewayError(405, "invalid_request_error", "method_not_allowed", `Invalid method for URL (${method} ${path}).`);
+  return gatewayError(405, "invalid_request_error", "method_not_allowed", `Invalid method for URL (${clip(method, 20)} ${clip(path)}).`);
 }
 
 export function expiredKey(expiresAt: number) {
@@ -120,13 +131,39 @@ export function budgetExhausted(budgetCents: number, retryAfter: number) {
   );
 }
 
+const SERVED: Record<string, string> = { "/v1/chat/completions": "chat completions", "/v1/completions": "text completions", "/v1/embeddings": "embeddings" };
+
+/** The replica has no route for this endpoint (its own 404 is never relayed). */
+export function modelNotSupported(model: string, endpoint: string) {
+  return gatewayError(400, "invalid_request_error", "model_not_supported", `The deployment \`${model}\` does not serve ${SERVED[endpoint] ?? "this endpoint"}.`, "model");
+}
+
 export function embeddingsNotServed(model: string) {
-  return gatewayError(400, "invalid_request_error", "model_not_supported", `The deployment \`${model}\` does not serve embeddings.`, "model");
+  return modelNotSupported(model, "/v1/embeddings");
+}
+
+/**
+ * A replica's 4xx, in the gateway's words: its message, code and param only when it answered in
+ * OpenAI's shape (a runtime's validation message is useful to the caller), clipped; otherwise a
+ * generic refusal. Nothing else of the replica's body is passed on.
+ */
+export function upstreamRefused(status: number, body: Buffer): GatewayErrorBody {
+  let e: { message?: unknown; code?: unknown; param?: unknown } | undefined;
+  try {
+    e = (JSON.parse(body.toString("utf8")) as { error?: typeof e } | null)?.error;
+  } catch {
+    // not JSON
+  }
+  const word = (v: unknown) => (typeof v === "string" && /^[A-Za-z0-9_.[\]-]{1,64}$/.test(v) ? v : null);
+  if (e && typeof e === "object" && typeof e.message === "string" && e.message.length > 0) {
+    return gatewayError(status, "invalid_request_error", word(e.code) ?? "invalid_request", clip(e.message, 500), word(e.param));
+  }
+  return gatewayError(status, "invalid_request_error", "invalid_request", "The model server refused the request.");
 }
 
 /** Client-controlled text echoed in a message is cut short (it is never a key: keys are not models). */
-function clip(text: string) {
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+function clip(text: string, max = 200) {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 export function sendError(res: ServerResponse, requestId: string, e: GatewayErrorBody) {
@@ -140,6 +177,31 @@ export function sendError(res: ServerResponse, requestId: string, e: GatewayErro
   res.writeHead(e.status, headers as unknown as string[]);
   res.end(body);
 }
+
+/**
+ * A whole HTTP/1.1 response for an error answered on a connection with no request to answer
+ * through (an unparsable request, a timeout before the headers, a refused connection): the
+ * connection closes after it.
+ */
+export function rawErrorResponse(e: GatewayErrorBody, requestId: string): Buffer {
+  const body = precomputed.get(e) ?? json(e);
+  const reason = STATUS_TEXT[e.status] ?? "Error";
+  const retry = e.retryAfter !== undefined ? `retry-after: ${e.retryAfter}\r\n` : "";
+  return Buffer.concat([
+    Buffer.from(`HTTP/1.1 ${e.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\n${retry}connection: close\r\n\r\n`),
+    body,
+  ]);
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Payload Too Large",
+  414: "URI Too Long",
+  417: "Expectation Failed",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+};
 
 /** The SSE event that ends a stream which broke after it started: never a silent clean end. */
 export function streamErrorEvent(message: string, code: string): Buffer {

@@ -6,6 +6,13 @@
  * GATEWAY_HOST        default 127.0.0.1 (0.0.0.0 to serve other machines)
  * GATEWAY_SPOOL_DIR   this process's usage spool; default <repo>/.data/gateway-spool/gw-<pid>-<random>.
  *                     Sibling directories of dead gateways are replayed at start.
+ * Limits on clients (docs/gateway.md, "Limits"):
+ * GATEWAY_HEADERS_TIMEOUT_MS            default 5000: request line and headers within this
+ * GATEWAY_BODY_TIMEOUT_MS               default 5000: a body's deadline, plus its size at the rate below
+ * GATEWAY_BODY_MIN_RATE                 default 65536 (bytes/s)
+ * GATEWAY_KEEP_ALIVE_TIMEOUT_MS         default 10000: idle keep-alive connections closed after this
+ * GATEWAY_MAX_CONNECTIONS_PER_ADDRESS   default 256 (0: no cap)
+ * GATEWAY_AUTH_FAILURE_DELAY_MS         default 20: when an invalid key is answered, after arrival
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -19,6 +26,12 @@ const schema = z.object({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
   GATEWAY_SPOOL_DIR: z.string().min(1).optional(),
+  GATEWAY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  GATEWAY_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  GATEWAY_BODY_MIN_RATE: z.coerce.number().int().min(1024).default(64 << 10),
+  GATEWAY_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).default(256),
+  GATEWAY_AUTH_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(20),
 });
 
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}) {
@@ -36,7 +49,19 @@ async function main() {
   }
   const env = parsed.data;
   const spoolDir = path.resolve(env.GATEWAY_SPOOL_DIR ?? path.join(ROOT, ".data", "gateway-spool", `gw-${process.pid}-${randomBytes(3).toString("hex")}`));
-  const gateway = createGateway({ databaseUrl: env.DATABASE_URL, host: env.GATEWAY_HOST, port: env.GATEWAY_PORT, spoolDir, log });
+  const gateway = createGateway({
+    databaseUrl: env.DATABASE_URL,
+    host: env.GATEWAY_HOST,
+    port: env.GATEWAY_PORT,
+    spoolDir,
+    headersTimeoutMs: env.GATEWAY_HEADERS_TIMEOUT_MS,
+    bodyTimeoutMs: env.GATEWAY_BODY_TIMEOUT_MS,
+    bodyMinBytesPerSecond: env.GATEWAY_BODY_MIN_RATE,
+    keepAliveTimeoutMs: env.GATEWAY_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnectionsPerAddress: env.GATEWAY_MAX_CONNECTIONS_PER_ADDRESS,
+    authFailureDelayMs: env.GATEWAY_AUTH_FAILURE_DELAY_MS,
+    log,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -15,21 +15,25 @@ import { inferenceCostMicroEur, type TokenPrice } from "../services/pricing";
 import {
   ERRORS,
   classificationTooHigh,
-  embeddingsNotServed,
   expiredKey,
   methodNotAllowed,
   modelNotAllowed,
   modelNotFound,
+  modelNotSupported,
   noHealthyReplica,
   organizationSuspended,
   residencyRefused,
   sendError,
   streamErrorEvent,
   unknownUrl,
+  upstreamRefused,
   type GatewayErrorBody,
 } from "./errors";
+import { closeAfterAnswer, guardServer } from "./edge";
 import { Limiter, PgLeaseStore } from "./limits";
 import { UsageSpool } from "./spool";
+import { checkBounds, estimatePromptTokens, jsonTooDeep, validateRequest } from "./validation";
+import { replicaAuthorization } from "../../workers/model-server/replica-auth";
 import { DATA_CLASS_RANK, GatewayState, secretAccepted, type DataClass, type KeyEntry, type Replica, type Route } from "./state";
 
 export type GatewayLog = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
@@ -51,6 +55,18 @@ export interface GatewayOptions {
   tokenPrice?: TokenPrice;
   /** Idle time on an upstream connection before the call fails. */
   upstreamTimeoutMs?: number;
+  /** A request's line and headers must arrive within this (also cuts connections that never send one). Default 5 s. */
+  headersTimeoutMs?: number;
+  /** A body's deadline: this much after its headers, plus the time its bytes take at `bodyMinBytesPerSecond`. Default 5 s. */
+  bodyTimeoutMs?: number;
+  /** The slowest average rate a body may arrive at, past its first `bodyTimeoutMs`. Default 64 KiB/s. */
+  bodyMinBytesPerSecond?: number;
+  /** An idle keep-alive connection is closed after this. Default 10 s. */
+  keepAliveTimeoutMs?: number;
+  /** Open connections per client address; beyond, 429 and close. 0: no cap. Default 256. */
+  maxConnectionsPerAddress?: number;
+  /** Every `invalid_api_key` refusal is answered this long after the request arrived, whatever path it took. Default 20 ms. */
+  authFailureDelayMs?: number;
   log?: GatewayLog;
 }
 
@@ -66,11 +82,25 @@ export interface Gateway {
 
 const MAX_BODY_BYTES = 8 << 20;
 const MAX_RESPONSE_BYTES = 64 << 20;
+/** Request line and headers together (Node's parser limit): beyond, 414 or 431. */
+const MAX_HEAD_BYTES = 16 << 10;
+/** The URL alone: beyond, 414. */
+const MAX_URL_BYTES = 8 << 10;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const EP_CHAT = "/v1/chat/completions";
 const EP_COMPLETIONS = "/v1/completions";
 const EP_EMBEDDINGS = "/v1/embeddings";
 const HEALTH_BODY = Buffer.from('{"status":"ok"}');
+const EMPTY = Buffer.alloc(0);
+const NOTHING: Record<string, unknown> = Object.freeze({});
+
+type Endpoint = typeof EP_CHAT | typeof EP_COMPLETIONS | typeof EP_EMBEDDINGS;
+
+/** Resolves at `performance.now()` time `t` (at once when it has passed). */
+function until(t: number): Promise<void> | void {
+  const wait = t - performance.now();
+  if (wait > 0) return new Promise((resolve) => setTimeout(resolve, wait));
+}
 
 const defaultLog: GatewayLog = (level, message, fields) => {
   const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
@@ -88,19 +118,6 @@ function usageOf(obj: unknown): Usage | null {
   const u = (obj as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
   if (!u || typeof u.prompt_tokens !== "number") return null;
   return { tokensIn: u.prompt_tokens, tokensOut: typeof u.completion_tokens === "number" ? u.completion_tokens : 0 };
-}
-
-/** Prompt size in tokens, estimated (4 characters a token) for upstreams that report no usage. */
-function estimatePromptTokens(body: Record<string, unknown>): number {
-  let chars = 0;
-  const add = (v: unknown) => {
-    if (typeof v === "string") chars += v.length;
-    else if (Array.isArray(v)) for (const p of v) add(typeof p === "object" && p !== null ? (p as { text?: unknown; content?: unknown }).text ?? (p as { content?: unknown }).content : p);
-  };
-  if (Array.isArray(body.messages)) for (const m of body.messages) add((m as { content?: unknown } | null)?.content);
-  add(body.prompt);
-  add(body.input);
-  return Math.ceil(chars / 4);
 }
 
 /** Incremental SSE reader: finds usage, counts content deltas, notices [DONE] and error events. */
@@ -216,6 +233,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   const spool = new UsageSpool({ dir: options.spoolDir, pool, batchMs: options.batchMs ?? 200, batchSize: options.batchSize ?? 500, log });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512, scheduling: "lifo" });
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
+  const headersTimeoutMs = options.headersTimeoutMs ?? 5000;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 5000;
+  const bodyMinRate = options.bodyMinBytesPerSecond ?? 64 << 10;
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 10_000;
+  const authFailureDelayMs = options.authFailureDelayMs ?? 20;
 
   // Request ids unique across processes and restarts without a syscall per request.
   const idPrefix = `req_${Date.now().toString(36)}${randomBytes(5).toString("hex")}_`;
@@ -293,11 +315,11 @@ export function createGateway(options: GatewayOptions): Gateway {
    * calls the model worked on: answered, broken mid-stream, or abandoned by the client after the
    * model started answering; a refused or unreachable call costs nothing.
    */
-  function record(x: Exchange, status: number, usage: Usage | null, ttftAt: number, estimateOut: number) {
+  function record(x: Exchange, status: number, usage: Usage | null, ttftAt: number, estimateOut: number, modelWorked = true) {
     if (x.recorded) return;
     x.recorded = true;
     const now = performance.now();
-    const worked = x.firstByteAt > 0 && (status < 400 || status === 499 || status === 502);
+    const worked = modelWorked && x.firstByteAt > 0 && (status < 400 || status === 499 || status === 502);
     const tokensIn = usage ? usage.tokensIn : worked ? estimatePromptTokens(x.parsed) : 0;
     const tokensOut = usage ? usage.tokensOut : estimateOut;
     const cost = inferenceCostMicroEur(tokensIn, tokensOut, x.route.tokenPrice);
@@ -321,14 +343,28 @@ export function createGateway(options: GatewayOptions): Gateway {
   function finish(x: Exchange) {
     if (x.finished) return;
     x.finished = true;
+    // The response (and this exchange, through its listeners) outlives the call while its
+    // connection idles (edge.ts remembers the latest): not the request's body.
+    x.body = EMPTY;
+    x.parsed = NOTHING;
     releaseReplica(x);
     inFlight--;
   }
 
-  function failExchange(x: Exchange, e: GatewayErrorBody) {
-    record(x, e.status, null, 0, 0);
+  function failExchange(x: Exchange, e: GatewayErrorBody, modelWorked = true) {
+    record(x, e.status, null, 0, 0, modelWorked);
     sendError(x.res, x.requestId, e);
     finish(x);
+  }
+
+  /**
+   * Whether an answer written now can still reach the client: its connection is neither closed
+   * nor ended (a client that half-closed, or whose connection broke after a request was parsed).
+   * An answer that cannot is metered 499, never 200.
+   */
+  function reachable(x: Exchange) {
+    const socket = x.req.socket;
+    return !x.res.destroyed && !socket.destroyed && !socket.writableEnded;
   }
 
   // ---- proxying ----
@@ -346,7 +382,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       method: "POST",
       path: x.path,
       timeout: upstreamTimeoutMs,
-      headers: { "content-type": "application/json", "content-length": x.body.length, "x-request-id": x.requestId },
+      // The replica's own bearer token: model servers refuse calls without it (replica-auth.ts).
+      headers: { "content-type": "application/json", "content-length": x.body.length, "x-request-id": x.requestId, authorization: replicaAuthorization(x.route.id, replica.id) },
     });
     x.upstream = upstream;
     upstream.on("response", (ures) => onResponse(x, upstream, ures));
@@ -422,10 +459,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (done || x.finished) return;
       done = true;
       const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-      if (x.path === EP_EMBEDDINGS && status === 404) {
-        // The replica has no embeddings route (the model itself was checked against the route table).
-        return failExchange(x, embeddingsNotServed(x.route.name));
-      }
+      // A replica's refusal or failure: the model produced nothing to bill.
+      if (status >= 400) return failExchange(x, replicaError(x, status, body), false);
       let usage: Usage | null = null;
       let estimateOut = 0;
       if (status < 400) {
@@ -439,6 +474,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         } catch {
           // Not JSON: relayed as is, metered without tokens.
         }
+      }
+      if (!reachable(x)) {
+        // The client cannot receive it: metered as the hang-up it is.
+        record(x, 499, usage, x.firstByteAt, estimateOut);
+        return finish(x);
       }
       // The record is in the spool before the client can see the end of its response.
       record(x, status, usage, x.firstByteAt, estimateOut);
@@ -455,13 +495,29 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
+  /**
+   * A replica's error answer, never relayed as is (its text may name its internals): no route
+   * (404) is the deployment not serving the endpoint (the model itself was checked against the
+   * route table); its own auth and server failures are the gateway's 502 (or 503/504); other 4xx
+   * keep their status, with the replica's message only when it answered in OpenAI's shape.
+   */
+  function replicaError(x: Exchange, status: number, body: Buffer): GatewayErrorBody {
+    if (status === 404) return modelNotSupported(x.route.name, x.path);
+    if (status === 503) return noHealthyReplica(x.route.name, x.route.phase);
+    if (status === 504) return ERRORS.upstreamTimeout;
+    if (status === 429) return ERRORS.upstreamBusy;
+    if (status === 413) return ERRORS.bodyTooLarge;
+    if (status >= 500 || status === 401 || status === 403 || status === 407) return ERRORS.upstreamFailed;
+    return upstreamRefused(status, body);
+  }
+
   function streamResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
     const res = x.res;
     const meter = (x.meter = new SseMeter());
     let ended = false;
     res.writeHead(status, ["content-type", contentType, "cache-control", "no-cache", "x-request-id", x.requestId] as unknown as string[]);
     const recordStream = (finalStatus: number) =>
-      record(x, finalStatus, meter.usage, meter.firstTokenAt || x.firstByteAt, meter.usage ? 0 : meter.contentEvents);
+      record(x, reachable(x) ? finalStatus : 499, meter.usage, meter.firstTokenAt || x.firstByteAt, meter.usage ? 0 : meter.contentEvents);
     ures.on("data", (chunk: Buffer) => {
       // The record goes to the spool before the client receives the final [DONE].
       if (meter.push(chunk, performance.now())) recordStream(meter.upstreamError ? 502 : status);
@@ -494,24 +550,46 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // ---- request handling ----
 
-  /** The whole body; "too-large" past MAX_BODY_BYTES; null when the client went away first. */
-  function readBody(req: IncomingMessage): Promise<Buffer | "too-large" | null> {
+  /**
+   * The whole body; "too-large" past MAX_BODY_BYTES (the rest is not read); "timeout" when it
+   * arrives too slowly: its deadline is `bodyTimeoutMs` after the headers plus the time the bytes
+   * received so far take at `bodyMinRate`; null when the client went away first. A body that
+   * came complete with its headers (the usual case) arms no timer.
+   */
+  function readBody(req: IncomingMessage, started: number): Promise<Buffer | "too-large" | "timeout" | null> {
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let timer: NodeJS.Timeout | null = null;
+      const done = (result: Buffer | "too-large" | "timeout" | null) => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+        resolve(result);
+      };
+      const stop = (result: "too-large" | "timeout") => {
+        req.removeAllListeners("data");
+        req.pause();
+        done(result);
+      };
+      const check = () => {
+        const wait = started + bodyTimeoutMs + (size * 1000) / bodyMinRate - performance.now();
+        if (wait > 0) timer = setTimeout(check, wait);
+        else stop("timeout");
+      };
+      if (!req.complete) timer = setTimeout(check, Math.max(1, started + bodyTimeoutMs - performance.now()));
       req.on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) {
-          resolve("too-large");
-          req.removeAllListeners("data");
-          req.resume();
-          return;
-        }
+        if (size > MAX_BODY_BYTES) return stop("too-large");
         chunks.push(chunk);
       });
-      req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-      req.on("error", () => resolve(null));
-      req.on("close", () => resolve(null));
+      req.on("end", () => {
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+        // The listeners stay on the request, which its connection remembers (edge.ts): not the bytes.
+        chunks.length = 0;
+        done(body);
+      });
+      req.on("error", () => done(null));
+      req.on("close", () => done(null));
     });
   }
 
@@ -531,67 +609,90 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.end(body);
   }
 
+  /**
+   * Answers a refusal. A request whose body has not all arrived is answered with `connection:
+   * close` and its connection closed after: a refused body is never read to the end.
+   */
+  function refuse(req: IncomingMessage, res: ServerResponse, requestId: string, e: GatewayErrorBody) {
+    if (!req.complete && !res.headersSent) closeAfterAnswer(req, res);
+    sendError(res, requestId, e);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string, recordId: string, started: number, at: number) {
     const method = req.method;
     const isModels = path === "/v1/models" || path.startsWith("/v1/models/");
-    if (isModels ? method !== "GET" : method !== "POST") return sendError(res, requestId, methodNotAllowed(method ?? "", path));
+    if (isModels ? method !== "GET" : method !== "POST") return refuse(req, res, requestId, methodNotAllowed(method ?? "", path));
 
     let auth = authenticate(req.headers.authorization, at);
     if (auth instanceof Promise) auth = await auth;
-    if (isError(auth)) return sendError(res, requestId, auth);
+    if (isError(auth)) {
+      // Wrong secret, unknown prefix or malformed key: answered at the same moment after arrival,
+      // so the time taken never tells which key prefixes exist.
+      if (auth === ERRORS.invalidKey) await until(started + authFailureDelayMs);
+      return refuse(req, res, requestId, auth);
+    }
     const entry = auth;
     const org = state.orgs.get(entry.orgId);
-    if (org && !org.active) return sendError(res, requestId, organizationSuspended(org.reason));
+    if (org && !org.active) return refuse(req, res, requestId, organizationSuspended(org.reason));
 
     if (isModels) {
-      if (!entry.inference && !entry.read) return sendError(res, requestId, ERRORS.noReadScope);
+      if (!entry.inference && !entry.read) return refuse(req, res, requestId, ERRORS.noReadScope);
       let only: string | null = null;
       if (path !== "/v1/models") {
         try {
           only = decodeURIComponent(path.slice("/v1/models/".length));
         } catch {
-          return sendError(res, requestId, modelNotFound(path.slice("/v1/models/".length)));
+          return refuse(req, res, requestId, modelNotFound(path.slice("/v1/models/".length)));
         }
       }
       return listModels(res, requestId, entry, only);
     }
-    if (!entry.inference) return sendError(res, requestId, ERRORS.noInferenceScope);
+    if (!entry.inference) return refuse(req, res, requestId, ERRORS.noInferenceScope);
 
-    const body = await readBody(req);
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return refuse(req, res, requestId, ERRORS.bodyTooLarge);
+    const body = await readBody(req, started);
     if (body === null) return;
-    if (body === "too-large") return sendError(res, requestId, ERRORS.bodyTooLarge);
+    if (body === "too-large") return refuse(req, res, requestId, ERRORS.bodyTooLarge);
+    if (body === "timeout") return refuse(req, res, requestId, ERRORS.requestTimeout);
+    // Before parsing: nothing downstream (validation, metering, the replica) meets absurd nesting.
+    if (jsonTooDeep(body)) return refuse(req, res, requestId, ERRORS.jsonTooDeep);
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(body.toString("utf8"));
     } catch {
-      return sendError(res, requestId, ERRORS.invalidJson);
+      return refuse(req, res, requestId, ERRORS.invalidJson);
     }
     if (parsed === null || typeof parsed !== "object" || typeof parsed.model !== "string" || parsed.model.length === 0) {
-      return sendError(res, requestId, ERRORS.missingModel);
+      return refuse(req, res, requestId, ERRORS.missingModel);
     }
+    const invalid = validateRequest(path as Endpoint, parsed);
+    if (invalid) return refuse(req, res, requestId, invalid);
     const route = state.route(entry.orgId, parsed.model);
-    if (!route) return sendError(res, requestId, modelNotFound(parsed.model));
-    if (entry.allowed && !entry.allowed.has(route.id)) return sendError(res, requestId, modelNotAllowed(route.name));
+    if (!route) return refuse(req, res, requestId, modelNotFound(parsed.model));
+    if (entry.allowed && !entry.allowed.has(route.id)) return refuse(req, res, requestId, modelNotAllowed(route.name));
+    const outOfBounds = checkBounds(path, parsed, route);
+    if (outOfBounds) return refuse(req, res, requestId, outOfBounds);
 
     // Residency: the data class the caller declares (the deployment's own by default).
     const header = req.headers["x-data-classification"];
     let dataClass = route.dataClass;
     if (header !== undefined) {
       const requested = (Array.isArray(header) ? header[0] : header).trim().toUpperCase();
-      if (!(requested in DATA_CLASS_RANK)) return sendError(res, requestId, ERRORS.badClassification);
+      if (!(requested in DATA_CLASS_RANK)) return refuse(req, res, requestId, ERRORS.badClassification);
       dataClass = requested as DataClass;
       if (DATA_CLASS_RANK[dataClass] > DATA_CLASS_RANK[route.dataClass]) {
-        return sendError(res, requestId, classificationTooHigh(route.name, route.dataClass, dataClass));
+        return refuse(req, res, requestId, classificationTooHigh(route.name, route.dataClass, dataClass));
       }
     }
     const verdict = state.verdict(route, dataClass);
-    if (!verdict.allowed) return sendError(res, requestId, residencyRefused(route.name, dataClass, route.region.code, verdict.reasons));
+    if (!verdict.allowed) return refuse(req, res, requestId, residencyRefused(route.name, dataClass, route.region.code, verdict.reasons));
 
-    if (route.desiredState !== "RUNNING" || route.replicas.length === 0) return sendError(res, requestId, noHealthyReplica(route.name, route.phase));
+    if (route.desiredState !== "RUNNING" || route.replicas.length === 0) return refuse(req, res, requestId, noHealthyReplica(route.name, route.phase));
 
     let refusal = limiter.admit(entry, Date.now());
     if (refusal instanceof Promise) refusal = await refusal;
-    if (refusal) return sendError(res, requestId, refusal);
+    if (refusal) return refuse(req, res, requestId, refusal);
     if (res.destroyed) return;
 
     const x: Exchange = {
@@ -635,26 +736,40 @@ export function createGateway(options: GatewayOptions): Gateway {
     const recordId = idPrefix + (++idCounter).toString(36);
     const incoming = req.headers["x-request-id"];
     const requestId = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : recordId;
+    if (!edge.track(req, res, requestId)) return;
+    if (rawUrl.length > MAX_URL_BYTES) return refuse(req, res, requestId, ERRORS.uriTooLong);
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) return refuse(req, res, requestId, ERRORS.missingHost);
     if (path === "/health") {
       res.writeHead(closing ? 503 : 200, ["content-type", "application/json", "content-length", HEALTH_BODY.length] as unknown as string[]);
       res.end(HEALTH_BODY);
       return;
     }
     if (path !== EP_CHAT && path !== EP_COMPLETIONS && path !== EP_EMBEDDINGS && path !== "/v1/models" && !path.startsWith("/v1/models/")) {
-      return sendError(res, requestId, unknownUrl(req.method ?? "", path));
+      return refuse(req, res, requestId, unknownUrl(req.method ?? "", path));
     }
-    if (closing) return sendError(res, requestId, ERRORS.unavailable);
+    if (closing) return refuse(req, res, requestId, ERRORS.unavailable);
     handle(req, res, path, requestId, recordId, started, at).catch((error: unknown) => {
       log("error", "gateway request failed", { requestId, error: error instanceof Error ? error.message : String(error) });
-      sendError(res, requestId, ERRORS.internal);
+      refuse(req, res, requestId, ERRORS.internal);
     });
   }
 
-  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000 }, onRequest);
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-    else socket.destroy();
-  });
+  const server = http.createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      // Node's own cap on a whole request, behind the body deadline of readBody (which is tighter).
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs + Math.ceil((MAX_BODY_BYTES * 1000) / bodyMinRate) + 1000,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // How often Node looks for connections past their headers or request timeout.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+      maxHeaderSize: MAX_HEAD_BYTES,
+      // Checked in onRequest, to answer in OpenAI's shape.
+      requireHostHeader: false,
+    },
+    onRequest,
+  );
+  // Parser errors, timeouts, Expect and connections per address (edge.ts).
+  const edge = guardServer(server, { maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 256, requestId: () => idPrefix + (++idCounter).toString(36) });
 
   return {
     get url() {

@@ -8,7 +8,6 @@
  * load takes a sequence number when it starts; a result never overwrites an entry loaded by a load
  * that started later, so a slow full refresh cannot resurrect a key revoked meanwhile.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import pg from "pg";
 import { GATEWAY_CHANNELS } from "../services/api-key-secrets";
 import { evaluateResidency, type RegionFacts, type ResidencyPolicyRule, type ResidencyVerdict } from "../services/policy";
@@ -61,6 +60,10 @@ export interface Route {
   region: RegionFacts;
   priceCentsPerGpuHour: number | null;
   tokenPrice: TokenPrice;
+  /** The catalog model's context, in tokens: the most `max_tokens` a request may ask for. */
+  contextLength: number;
+  /** The catalog model's runtime (LLAMA_CPP, VLLM, TGI): what request options it serves. */
+  runtime: string;
   replicas: Replica[];
   /** Residency verdict per data class, computed once per load with the organisation's policies. */
   verdicts: Partial<Record<DataClass, ResidencyVerdict>>;
@@ -84,9 +87,10 @@ const KEY_COLUMNS = `k.id, k."orgId", k.prefix, k."secretHash", k."previousSecre
 const ROUTE_SELECT = `SELECT d.id, d."orgId", d.name, d.phase::text AS phase, d."desiredState"::text AS "desiredState",
   d."dataClassification"::text AS "dataClass", floor(extract(epoch from d."createdAt"))::float8 AS "createdAtSec",
   r.id AS "regionId", r.code AS "regionCode", r.jurisdiction, COALESCE(r.certifications, '{}') AS certifications, r."extraterritorialExposure",
-  rc."priceCentsPerGpuHour"
+  rc."priceCentsPerGpuHour", m."contextLength", m.runtime::text AS runtime
 FROM "Deployment" d
 JOIN "Region" r ON r.id = d."regionId"
+JOIN "CatalogModel" m ON m.id = d."catalogModelId"
 LEFT JOIN "RegionCapacity" rc ON rc."regionId" = d."regionId" AND rc."gpuTypeId" = d."gpuTypeId"
 WHERE d."deletedAt" IS NULL AND d.phase <> 'DELETED'`;
 
@@ -130,20 +134,14 @@ interface RouteRow {
   certifications: string[];
   extraterritorialExposure: boolean;
   priceCentsPerGpuHour: number | null;
+  contextLength: number;
+  runtime: string;
 }
 
 const hexBuffer = (hex: string | null) => (hex && /^[0-9a-f]{64}$/i.test(hex) ? Buffer.from(hex, "hex") : hex ? Buffer.alloc(32, 0xff) : null);
 
-/**
- * The key's secret check, on buffers computed once per load: the same rule as
- * apiKeySecretAccepted (server/services/api-key-secrets.ts) — SHA-256 of the whole key equal to the
- * current hash, or to the previous one while its grace period lasts — without hex conversions.
- */
-export function secretAccepted(key: string, entry: KeyEntry, now: number): boolean {
-  const digest = createHash("sha256").update(key).digest();
-  if (timingSafeEqual(digest, entry.secretHash)) return true;
-  return entry.previousSecretHash !== null && entry.previousSecretExpiresAt > now && timingSafeEqual(digest, entry.previousSecretHash);
-}
+/** The key's secret check, on the digests computed once per load: the one rule, in api-key-secrets.ts. */
+export { secretAccepted } from "../services/api-key-secrets";
 
 
 /** Collects ids queued during one tick of the event loop and hands them over together. */
@@ -367,6 +365,8 @@ export class GatewayState {
       region: { id: row.regionId, code: row.regionCode, jurisdiction: row.jurisdiction, certifications: row.certifications, extraterritorialExposure: row.extraterritorialExposure },
       priceCentsPerGpuHour: row.priceCentsPerGpuHour,
       tokenPrice: this.options.tokenPrice ?? NO_TOKEN_CHARGE,
+      contextLength: row.contextLength,
+      runtime: row.runtime,
       replicas: [],
       verdicts: {},
       cursor: this.routesById.get(row.id)?.cursor ?? 0,

@@ -29,19 +29,43 @@ export function apiKeyMatches(key: string, secretHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** PostgreSQL NOTIFY channels the gateway listens on (payload: the changed row's id). */
-export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes" } as const;
+/** PostgreSQL NOTIFY channels the gateway listens on: named in channels.ts, re-exported for the key code. */
+export { GATEWAY_CHANNELS } from "./channels";
+
+/** A key's secret hashes as raw SHA-256 digests: how the gateway keeps them, computed once per load. */
+export interface KeySecretDigests {
+  secretHash: Buffer;
+  previousSecretHash: Buffer | null;
+  /** Epoch ms; 0 when there is no previous secret. */
+  previousSecretExpiresAt: number;
+}
+
+const digestEquals = (digest: Buffer, stored: Buffer) => stored.length === digest.length && timingSafeEqual(digest, stored);
 
 /**
- * Whether a key row accepts this secret at `now`: its current secret, or the one it replaced while
+ * The rule: a key is accepted at `now` with its current secret, or with the one it replaced while
  * a rotation's grace period lasts (the row is found by `prefix` or `previousPrefix`). Revocation
- * and expiry are the caller's to check.
+ * and expiry are the caller's to check. The gateway calls this on every request.
  */
+export function secretAccepted(key: string, digests: KeySecretDigests, now: number): boolean {
+  const digest = createHash("sha256").update(key).digest();
+  if (digestEquals(digest, digests.secretHash)) return true;
+  return digests.previousSecretHash !== null && digests.previousSecretExpiresAt > now && digestEquals(digest, digests.previousSecretHash);
+}
+
+/** The same rule, on a key row as the database stores it (hex hashes, a Date). */
 export function apiKeySecretAccepted(
   key: string,
   row: { secretHash: string; previousSecretHash: string | null; previousSecretExpiresAt: Date | null },
   now: Date = new Date(),
 ): boolean {
-  if (apiKeyMatches(key, row.secretHash)) return true;
-  return row.previousSecretHash !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now && apiKeyMatches(key, row.previousSecretHash);
+  return secretAccepted(
+    key,
+    {
+      secretHash: Buffer.from(row.secretHash, "hex"),
+      previousSecretHash: row.previousSecretHash === null ? null : Buffer.from(row.previousSecretHash, "hex"),
+      previousSecretExpiresAt: row.previousSecretExpiresAt?.getTime() ?? 0,
+    },
+    now.getTime(),
+  );
 }

@@ -6,21 +6,13 @@
  */
 import { db, type Tx } from "../db";
 import { badRequest, conflict, DomainError, isUniqueViolation, notFound } from "../errors";
-import { recordAudit, type Actor } from "./audit";
+import { recordAudit, type Actor, accountableUserId } from "./audit";
 import { GATEWAY_CHANNELS, generateApiKey } from "./api-key-secrets";
 
-export const API_KEY_SCOPES = ["inference", "read", "manage"] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+import { API_KEY_LIMITS, type ApiKeyScope } from "../../lib/limits";
 
-/** The bounds of a key's limits, checked at the API's edge. */
-export const API_KEY_LIMITS = {
-  rateLimitRpm: { min: 1, max: 100_000 },
-  rateLimitTpm: { min: 1, max: 100_000_000 },
-  // Stored in cents in a 32-bit column.
-  monthlyBudgetEur: { max: 1_000_000 },
-  // The longest a rotation may leave the previous secret working: 7 days.
-  graceMinutes: { max: 7 * 24 * 60 },
-} as const;
+// Scopes and the bounds of a key's limits are shared with the console's forms (lib/limits.ts).
+export { API_KEY_LIMITS, API_KEY_SCOPES, type ApiKeyScope } from "../../lib/limits";
 
 export type ApiKeyStatus = "active" | "revoked" | "expired" | "rotating";
 
@@ -202,7 +194,7 @@ export async function createApiKey(orgId: string, actor: Actor & { id: string },
           rateLimitRpm: input.rateLimitRpm ?? null,
           rateLimitTpm: input.rateLimitTpm ?? null,
           monthlyBudgetCents: input.monthlyBudgetEur == null ? null : eurToCents(input.monthlyBudgetEur),
-          createdById: actor.id,
+          createdById: accountableUserId(actor),
         },
       });
       await recordAudit(tx, actor, { orgId, action: "api_key.created", targetType: "ApiKey", targetId: row.id, after: auditView(row) });

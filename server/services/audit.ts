@@ -11,6 +11,15 @@ export interface Actor {
   label: string;
   ip?: string | null;
   requestId?: string | null;
+  /** The person accountable: the user themself, or the creator of the API key that acted. */
+  onBehalfOfUserId?: string | null;
+}
+
+/** The user id to store in `createdBy`-style columns: the person, or the key's creator. */
+export function accountableUserId(actor: Actor): string {
+  const id = actor.onBehalfOfUserId ?? (actor.type === "USER" ? actor.id : null);
+  if (!id) throw new Error(`actor ${actor.type} ${actor.label} has no accountable user`);
+  return id;
 }
 
 export const systemActor = (label = "system"): Actor => ({ type: "SYSTEM", id: null, label });

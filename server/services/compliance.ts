@@ -1,7 +1,12 @@
 import { db } from "../db";
+import { badRequest } from "../errors";
 import { PLATFORM_CHAIN, verifyAuditChain } from "./audit";
 
 export async function auditTrail(chain: { orgId: string | null }, page: { cursor?: string; limit: number }) {
+  // A cursor must be an event of this chain: Prisma reads an unknown one as an empty page.
+  if (page.cursor && !(await db.auditEvent.findFirst({ where: { id: page.cursor, chain: chain.orgId ?? PLATFORM_CHAIN }, select: { id: true } }))) {
+    throw badRequest("This cursor does not point into the list (any more); start again without a cursor", "cursor");
+  }
   const events = await db.auditEvent.findMany({
     where: { chain: chain.orgId ?? PLATFORM_CHAIN },
     orderBy: { seq: "desc" },

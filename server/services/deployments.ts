@@ -7,11 +7,11 @@ import { db, type Tx } from "../db";
 import { badRequest, conflict, notFound, preconditionFailed } from "../errors";
 import type { DataClassification } from "../generated/prisma/enums";
 import { reserveGpus, releaseGpus } from "./allocation";
-import { recordAudit, type Actor } from "./audit";
+import { recordAudit, type Actor, accountableUserId } from "./audit";
 import { evaluateResidency } from "./policy";
 import { hourlyPriceEur } from "./pricing";
-
-export const RECONCILE_CHANNEL = "enclave_reconcile";
+import { regionConnection } from "./regions";
+import { RECONCILE_CHANNEL } from "./channels";
 
 /** Wakes the workers once the transaction commits (PostgreSQL delivers NOTIFY on commit only). */
 async function notifyWorkers(tx: Tx, deploymentId: string) {
@@ -89,6 +89,8 @@ export async function deploymentOptions(orgId: string, input: { catalogModelId: 
     const reasons: string[] = [];
     if (org.status !== "ACTIVE") reasons.push("Your organisation is suspended");
     if (region.status !== "ACTIVE") reasons.push(`Region is in ${region.status.toLowerCase()}${region.statusReason ? `: ${region.statusReason}` : ""}`);
+    const connection = regionConnection(region);
+    if (connection.reason) reasons.push(connection.reason);
     if (allowedRegionIds.size > 0 && !allowedRegionIds.has(region.id)) reasons.push(`${model.name} may not be deployed to this region`);
     const residency = evaluateResidency(policy, region);
     if (!residency.allowed) reasons.push(...residency.reasons);
@@ -116,7 +118,7 @@ export async function deploymentOptions(orgId: string, input: { catalogModelId: 
     if (gpuOptions.length === 0) reasons.push(`This region has no GPU type that ${model.name} fits`);
     else if (gpuOptions.every((g) => g.refusal)) reasons.push(...new Set(gpuOptions.map((g) => g.refusal!)));
     return {
-      region: { id: region.id, code: region.code, name: region.name, jurisdiction: region.jurisdiction, certifications: region.certifications, extraterritorialExposure: region.extraterritorialExposure, carbonIntensityGco2Kwh: region.carbonIntensityGco2Kwh },
+      region: { id: region.id, code: region.code, name: region.name, jurisdiction: region.jurisdiction, certifications: region.certifications, extraterritorialExposure: region.extraterritorialExposure, carbonIntensityGco2Kwh: region.carbonIntensityGco2Kwh, connected: connection.connected },
       allowed: reasons.length === 0,
       reasons,
       gpuOptions,
@@ -167,7 +169,7 @@ export async function createDeployment(orgId: string, actor: Actor & { id: strin
           maxReplicas: input.maxReplicas,
           reservedGpus: gpus,
           dataClassification: input.dataClassification,
-          createdById: actor.id,
+          createdById: accountableUserId(actor),
           events: { create: { type: "Normal", reason: "Created", message: `${input.replicas} replica(s) × ${gpu.gpusPerReplica} ${gpu.gpuTypeCode} requested in ${option.region.code}; ${gpus} GPU(s) reserved` } },
         },
       });

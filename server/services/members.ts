@@ -1,8 +1,9 @@
 import { db, type Tx } from "../db";
-import { conflict, forbidden, notFound, preconditionFailed } from "../errors";
+import { DomainError, conflict, forbidden, notFound, preconditionFailed } from "../errors";
 import type { OrgRole } from "../generated/prisma/enums";
+import { hashToken, newToken, tokenPattern } from "../passwords";
 import { roleAtLeast } from "../roles";
-import { recordAudit, type Actor } from "./audit";
+import { recordAudit, type Actor, accountableUserId } from "./audit";
 
 const INVITATION_TTL_DAYS = 14;
 
@@ -38,6 +39,11 @@ async function assertNotLastOwner(tx: Tx, orgId: string, membershipId: string, w
   }
 }
 
+/**
+ * Invites `email` with `role`. The invitation is accepted through its own link, returned once here
+ * (`token`, shown to the inviter to send on): whoever signs up with that email gains nothing. Only
+ * the token's SHA-256 is stored; neither appears in the audit trail.
+ */
 export async function inviteMember(orgId: string, actor: Actor, actorRole: OrgRole, input: { email: string; role: OrgRole }) {
   const email = normaliseEmail(input.email);
   assertMayAssign(actorRole, input.role);
@@ -46,11 +52,12 @@ export async function inviteMember(orgId: string, actor: Actor, actorRole: OrgRo
     if (existingMember) throw conflict(`${email} is already a member of this organisation`, "email");
     const pending = await tx.invitation.findFirst({ where: { orgId, email, status: "PENDING", expiresAt: { gt: new Date() } }, select: { id: true } });
     if (pending) throw conflict(`${email} has already been invited; revoke that invitation to send a new one`, "email");
+    const { token, tokenHash } = newToken("inv");
     const invitation = await tx.invitation.create({
-      data: { orgId, email, role: input.role, invitedById: actor.id!, expiresAt: new Date(Date.now() + INVITATION_TTL_DAYS * 24 * 3600 * 1000) },
+      data: { orgId, email, role: input.role, tokenHash, invitedById: accountableUserId(actor), expiresAt: new Date(Date.now() + INVITATION_TTL_DAYS * 24 * 3600 * 1000) },
     });
     await recordAudit(tx, actor, { orgId, action: "member.invited", targetType: "Invitation", targetId: invitation.id, after: { email, role: input.role } });
-    return invitation;
+    return { id: invitation.id, email: invitation.email, role: invitation.role, expiresAt: invitation.expiresAt, token, acceptPath: invitationPath(token) };
   });
 }
 
@@ -109,34 +116,61 @@ export async function removeMember(orgId: string, actor: Actor & { id: string },
   });
 }
 
-export function pendingInvitationsFor(email: string) {
-  return db.invitation.findMany({
-    where: { email: normaliseEmail(email), status: "PENDING", expiresAt: { gt: new Date() } },
-    select: { id: true, role: true, createdAt: true, org: { select: { id: true, name: true, slug: true } }, invitedBy: { select: { name: true } } },
-    orderBy: { createdAt: "desc" },
+export const invitationPath = (token: string) => `/invitations/${token}`;
+
+export const invitationLinkInvalid = () =>
+  new DomainError("NOT_FOUND", "This invitation link is not valid: it was already used, revoked, or it expired. Ask for a new invitation.");
+
+const pendingByToken = (token: string) => ({ tokenHash: hashToken(token), status: "PENDING" as const, expiresAt: { gt: new Date() } });
+
+/** What an invitation's link shows before it is accepted; null for an unknown, used, revoked or expired link. */
+export async function pendingInvitationByToken(token: string) {
+  if (!tokenPattern("inv").test(token)) return null;
+  return db.invitation.findFirst({
+    where: pendingByToken(token),
+    select: { email: true, role: true, expiresAt: true, org: { select: { name: true, slug: true } }, invitedBy: { select: { name: true } } },
   });
 }
 
-/** The invitation must be addressed to the signed-in user's email; any other id is simply not found. */
-export async function respondToInvitation(actor: Actor & { id: string }, user: { email: string }, input: { invitationId: string; accept: boolean }) {
+/**
+ * Accepts the invitation `token` names for `user`, in the caller's transaction: one conditional
+ * UPDATE marks it accepted (a second use finds nothing), then the membership is created. Returns
+ * the organisation, or null when the link is not (or no longer) valid.
+ */
+export async function acceptInvitationInTx(tx: Tx, actor: Actor, user: { userId: string; email: string }, token: string, options: { signedUp?: boolean } = {}) {
+  if (!tokenPattern("inv").test(token)) return null;
+  const invitation = await tx.invitation.findFirst({ where: pendingByToken(token), include: { org: { select: { id: true, slug: true, name: true } } } });
+  if (!invitation) return null;
+  const taken = await tx.invitation.updateMany({ where: { id: invitation.id, status: "PENDING" }, data: { status: "ACCEPTED", acceptedAt: new Date() } });
+  if (taken.count !== 1) return null;
+  const already = await tx.membership.findUnique({ where: { orgId_userId: { orgId: invitation.orgId, userId: user.userId } } });
+  if (!already) await tx.membership.create({ data: { orgId: invitation.orgId, userId: user.userId, role: invitation.role } });
+  if (options.signedUp) {
+    await recordAudit(tx, actor, { orgId: invitation.orgId, action: "user.signed_up", targetType: "User", targetId: user.userId, after: { email: user.email, invitationId: invitation.id } });
+  }
+  await recordAudit(tx, actor, {
+    orgId: invitation.orgId,
+    action: "member.joined",
+    targetType: "Invitation",
+    targetId: invitation.id,
+    after: { invitedEmail: invitation.email, email: user.email, role: already ? already.role : invitation.role, alreadyMember: Boolean(already) },
+  });
+  return invitation.org;
+}
+
+/** The signed-in person accepts or declines the invitation its link names; any other token is simply not found. */
+export async function respondToInvitation(actor: Actor & { id: string }, user: { email: string }, input: { token: string; accept: boolean }) {
   return db.$transaction(async (tx) => {
-    const invitation = await tx.invitation.findFirst({
-      where: { id: input.invitationId, email: normaliseEmail(user.email), status: "PENDING", expiresAt: { gt: new Date() } },
-      include: { org: { select: { id: true, slug: true, name: true } } },
-    });
-    if (!invitation) throw notFound("Invitation");
-    await tx.invitation.update({ where: { id: invitation.id }, data: { status: input.accept ? "ACCEPTED" : "REVOKED", acceptedAt: input.accept ? new Date() : null } });
     if (input.accept) {
-      const already = await tx.membership.findUnique({ where: { orgId_userId: { orgId: invitation.orgId, userId: actor.id } } });
-      if (!already) await tx.membership.create({ data: { orgId: invitation.orgId, userId: actor.id, role: invitation.role } });
+      const org = await acceptInvitationInTx(tx, actor, { userId: actor.id, email: normaliseEmail(user.email) }, input.token);
+      if (!org) throw invitationLinkInvalid();
+      return org;
     }
-    await recordAudit(tx, actor, {
-      orgId: invitation.orgId,
-      action: input.accept ? "member.joined" : "member.invitation_declined",
-      targetType: "Invitation",
-      targetId: invitation.id,
-      after: { email: invitation.email, role: invitation.role },
-    });
+    const invitation = tokenPattern("inv").test(input.token) ? await tx.invitation.findFirst({ where: pendingByToken(input.token), include: { org: { select: { id: true, slug: true, name: true } } } }) : null;
+    if (!invitation) throw invitationLinkInvalid();
+    const declined = await tx.invitation.updateMany({ where: { id: invitation.id, status: "PENDING" }, data: { status: "REVOKED" } });
+    if (declined.count !== 1) throw invitationLinkInvalid();
+    await recordAudit(tx, actor, { orgId: invitation.orgId, action: "member.invitation_declined", targetType: "Invitation", targetId: invitation.id, after: { invitedEmail: invitation.email, email: normaliseEmail(user.email), role: invitation.role } });
     return invitation.org;
   });
 }

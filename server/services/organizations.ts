@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import { db, type Tx } from "../db";
 import { DomainError, badRequest, conflict, notFound } from "../errors";
 import type { OrgStatus } from "../generated/prisma/enums";
-import { RECONCILE_CHANNEL } from "./deployments";
+import { RECONCILE_CHANNEL } from "./channels";
 import { recordAudit, type Actor } from "./audit";
+import { daysAgo, NO_SPEND, organizationSpend, spendByOrganization } from "./workloads";
 
 export function slugify(name: string): string {
   return (
@@ -54,18 +55,16 @@ export async function renameOrganization(orgId: string, actor: Actor, input: { n
 
 /** Counts for the overview page. */
 export async function organizationOverview(orgId: string) {
-  const [members, deployments, running, apiKeys, quotas, pendingRequests, usage] = await Promise.all([
+  const since = daysAgo(30);
+  const [members, deployments, running, apiKeys, quotas, pendingRequests, usage, spend] = await Promise.all([
     db.membership.count({ where: { orgId } }),
     db.deployment.count({ where: { orgId, deletedAt: null } }),
     db.deployment.count({ where: { orgId, deletedAt: null, phase: "RUNNING" } }),
     db.apiKey.count({ where: { orgId, revokedAt: null } }),
     db.quota.findMany({ where: { orgId }, select: { limitGpus: true } }),
     db.quotaRequest.count({ where: { orgId, status: "PENDING" } }),
-    db.usageRecord.aggregate({
-      where: { orgId, createdAt: { gte: new Date(Date.now() - 30 * 24 * 3600 * 1000) } },
-      _count: true,
-      _sum: { costMicroEur: true, tokensIn: true, tokensOut: true },
-    }),
+    db.usageRecord.aggregate({ where: { orgId, createdAt: { gte: since } }, _count: true, _sum: { tokensIn: true, tokensOut: true } }),
+    organizationSpend(orgId, since),
   ]);
   return {
     members,
@@ -77,7 +76,7 @@ export async function organizationOverview(orgId: string) {
     last30Days: {
       requests: usage._count,
       tokens: (usage._sum.tokensIn ?? 0) + (usage._sum.tokensOut ?? 0),
-      costEur: (usage._sum.costMicroEur ?? 0) / 1_000_000,
+      spend,
     },
   };
 }
@@ -136,7 +135,6 @@ export async function assertOrganizationActive(tx: Tx, orgId: string): Promise<{
 
 /** Every organisation with its members, deployments, quota, GPUs in use and spend over the last 30 days. */
 export async function listOrganizationsForAdmins() {
-  const since = new Date(Date.now() - 30 * 24 * 3600 * 1000);
   const [orgs, spend] = await Promise.all([
     db.organization.findMany({
       orderBy: { name: "asc" },
@@ -151,15 +149,14 @@ export async function listOrganizationsForAdmins() {
         quotas: { select: { limitGpus: true, allocatedGpus: true } },
       },
     }),
-    db.usageRecord.groupBy({ by: ["orgId"], where: { createdAt: { gte: since } }, _sum: { costMicroEur: true } }),
+    spendByOrganization(daysAgo(30)),
   ]);
-  const spendByOrg = new Map(spend.map((s) => [s.orgId, s._sum.costMicroEur ?? 0]));
   return orgs.map(({ quotas, _count, ...org }) => ({
     ...org,
     members: _count.memberships,
     deployments: _count.deployments,
     quotaGpus: quotas.reduce((s, q) => s + q.limitGpus, 0),
     gpusInUse: quotas.reduce((s, q) => s + q.allocatedGpus, 0),
-    spendLast30DaysEur: (spendByOrg.get(org.id) ?? 0) / 1_000_000,
+    spendLast30Days: spend.get(org.id) ?? NO_SPEND,
   }));
 }

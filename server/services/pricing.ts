@@ -2,6 +2,11 @@
 
 export const MICRO_EUR_PER_CENT = 10_000;
 
+/** Micro-euros (how costs are stored, as integers) to euros, for display. */
+export function microEurToEur(microEur: number | bigint): number {
+  return Number(microEur) / 1_000_000;
+}
+
 /** Cost, in micro-euros, of `gpuSeconds` GPU-seconds at `priceCentsPerGpuHour`. */
 export function gpuCostMicroEur(priceCentsPerGpuHour: number, gpuSeconds: number): number {
   return Math.round((priceCentsPerGpuHour * MICRO_EUR_PER_CENT * gpuSeconds) / 3600);

@@ -1,7 +1,7 @@
 import { db, type Tx } from "../db";
 import { DomainError, badRequest, conflict, notFound, preconditionFailed } from "../errors";
 import type { QuotaRequestStatus } from "../generated/prisma/enums";
-import { recordAudit, type Actor } from "./audit";
+import { recordAudit, type Actor, accountableUserId } from "./audit";
 
 /**
  * Quotas: how many GPUs of a type an organisation may reserve in a region (`limitGpus`), and how
@@ -100,7 +100,6 @@ export async function listQuotas(orgId: string) {
 export async function listQuotaRequestsForAdmins() {
   const requests = await db.quotaRequest.findMany({
     orderBy: [{ status: "asc" }, { createdAt: "asc" }],
-    take: 200,
     select: {
       ...requestFields,
       org: { select: { id: true, name: true, slug: true, status: true } },
@@ -297,7 +296,7 @@ export async function requestQuotaIncrease(
       throw conflict(`A request for ${pending.additionalGpus} more ${gpuType.code} in ${region.code} is already pending; cancel it to send a new one`, "gpuTypeId");
     }
     const request = await tx.quotaRequest.create({
-      data: { orgId, regionId: region.id, gpuTypeId: gpuType.id, additionalGpus: input.additionalGpus, justification: input.justification, requestedById: actor.id },
+      data: { orgId, regionId: region.id, gpuTypeId: gpuType.id, additionalGpus: input.additionalGpus, justification: input.justification, requestedById: accountableUserId(actor) },
     });
     await recordAudit(tx, actor, {
       orgId,

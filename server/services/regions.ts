@@ -2,6 +2,7 @@ import { db, type Tx } from "../db";
 import { DomainError, badRequest, conflict, isUniqueViolation, preconditionFailed } from "../errors";
 import type { DataClassification, DriverKind, RegionStatus } from "../generated/prisma/enums";
 import { recordAudit, type Actor } from "./audit";
+import { clusterConnection, type RegionEndpoint } from "./cluster-credentials";
 import { evaluateResidency } from "./policy";
 
 export interface CapacityInput {
@@ -49,13 +50,35 @@ const regionSelect = {
   },
 } as const;
 
-/** Regions a tenant can see: every region that is not retired, with prices and free capacity. */
-export function listRegionsForTenants() {
-  return db.region.findMany({ where: { status: { not: "RETIRED" } }, select: regionSelect, orderBy: { code: "asc" } });
+// ─── Cluster connection ──────────────────────────────────────────────────────
+
+/**
+ * Whether this installation can run workloads in the region, as tenants see it: a region whose
+ * cluster is not connected takes no deployment (deploymentOptions refuses it with this reason).
+ * The rule itself is cluster-credentials.ts, the one the drivers use.
+ */
+export function regionConnection(region: RegionEndpoint): { connected: boolean; reason: string | null } {
+  if (clusterConnection(region).state === "connected") return { connected: true, reason: null };
+  return { connected: false, reason: "Not connected to this installation yet: deployments there cannot start until a platform operator connects its cluster" };
 }
 
-export function listRegionsForAdmins() {
-  return db.region.findMany({ select: { ...regionSelect, driverEndpoint: true, updatedAt: true }, orderBy: { code: "asc" } });
+/** The same, for platform admins: the precise reason and the environment variables to set (names only). */
+export function regionConnectionForAdmins(region: RegionEndpoint): { connected: boolean; misconfigured: boolean; reason: string | null; missingSettings: string[] } {
+  const connection = clusterConnection(region);
+  if (connection.state === "connected") return { connected: true, misconfigured: false, reason: null, missingSettings: [] };
+  return { connected: false, misconfigured: connection.state === "misconfigured", reason: connection.reason, missingSettings: connection.missing };
+}
+
+/** Regions a tenant can see: every region that is not retired, with prices, free capacity and whether its cluster is connected. */
+export async function listRegionsForTenants() {
+  const regions = await db.region.findMany({ where: { status: { not: "RETIRED" } }, select: { ...regionSelect, driverEndpoint: true }, orderBy: { code: "asc" } });
+  // The endpoint decides the connection; tenants are not shown it.
+  return regions.map(({ driverEndpoint, ...region }) => ({ ...region, connection: regionConnection({ ...region, driverEndpoint }) }));
+}
+
+export async function listRegionsForAdmins() {
+  const regions = await db.region.findMany({ select: { ...regionSelect, driverEndpoint: true, updatedAt: true }, orderBy: { code: "asc" } });
+  return regions.map((region) => ({ ...region, connection: regionConnectionForAdmins(region) }));
 }
 
 export function listGpuTypes() {
@@ -70,14 +93,15 @@ export function listGpuTypes() {
 export async function regionsForOrg(orgId: string, options: { dataClassification?: DataClassification } = {}) {
   const { dataClassification } = options;
   const [regions, quotas, policy] = await Promise.all([
-    db.region.findMany({ where: { status: { not: "RETIRED" } }, select: regionSelect, orderBy: { code: "asc" } }),
+    db.region.findMany({ where: { status: { not: "RETIRED" } }, select: { ...regionSelect, driverEndpoint: true }, orderBy: { code: "asc" } }),
     db.quota.findMany({ where: { orgId }, select: { regionId: true, gpuTypeId: true, limitGpus: true, allocatedGpus: true } }),
     dataClassification ? db.residencyPolicy.findUnique({ where: { orgId_dataClassification: { orgId, dataClassification } } }) : null,
   ]);
   const quotaOf = new Map(quotas.map((q) => [`${q.regionId}/${q.gpuTypeId}`, q]));
-  return regions.map(({ capacities, ...region }) => ({
+  return regions.map(({ capacities, driverEndpoint, ...region }) => ({
     ...region,
     available: region.status === "ACTIVE",
+    connection: regionConnection({ ...region, driverEndpoint }),
     gpus: capacities.map((c) => {
       const quota = quotaOf.get(`${region.id}/${c.gpuType.id}`);
       return {

@@ -27,7 +27,7 @@ beforeAll(async () => {
 
 const create = (overrides: Record<string, unknown> = {}) => owner.apiKeys.create({ orgId, name: unique("key"), scopes: ["inference"], ...overrides } as never);
 const row = (id: string) => db.apiKey.findUniqueOrThrow({ where: { id } });
-const listed = async (id: string) => (await owner.apiKeys.list({ orgId })).find((k) => k.id === id)!;
+const listed = async (id: string) => (await owner.apiKeys.list({ orgId })).items.find((k) => k.id === id)!;
 
 /** Rows of every table (all schemas) whose text contains `needle`, as "table: count". */
 async function rowsContaining(needle: string): Promise<string[]> {
@@ -91,7 +91,7 @@ describe("creating a key", () => {
       ],
     });
     const list = await owner.apiKeys.list({ orgId });
-    const key = list.find((k) => k.id === created.id)!;
+    const key = list.items.find((k) => k.id === created.id)!;
     expect(key).toMatchObject({
       name: created.name,
       prefix: created.prefix,

@@ -10,6 +10,7 @@ import { collectOrphans } from "@/workers/jobs/collect-orphans";
 import { meterGpuHours } from "@/workers/jobs/meter-gpu-hours";
 import { acquireLease, reconcileDeployment, releaseLease } from "@/workers/reconcile/deployment";
 import type { ClusterDriver, ReplicaSpec } from "@/workers/drivers/types";
+import { replicaAuthorization } from "@/workers/model-server/replica-auth";
 import { localDeploymentFixture, reconcileUntil } from "../deployment-fixtures";
 import { callerFor, databaseDigest, outcome, unique } from "../helpers";
 
@@ -47,10 +48,12 @@ function create(name: string, overrides: Partial<{ replicas: number; maxReplicas
   });
 }
 
+/** A call straight to a replica, with its token as the gateway sends it. */
 async function chat(endpoint: string, model: string) {
+  const replica = await db.deploymentReplica.findFirstOrThrow({ where: { endpoint, state: "ready" } });
   const res = await fetch(`${endpoint}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: replicaAuthorization(replica.deploymentId, replica.id) },
     body: JSON.stringify({ model, messages: [{ role: "user", content: "Bonjour" }], max_tokens: 4 }),
   });
   return { status: res.status, body: (await res.json()) as { choices?: unknown[]; usage?: { completion_tokens: number } } };
@@ -175,7 +178,7 @@ describe("the reconcile loop on the local driver", () => {
     await reconcileUntil(deploymentId, f.driver, (_r, phase) => phase === "DELETED");
     expect(await quotaAllocated()).toBe(0);
     expect(f.driver.recorded().filter((s) => s.deploymentId === deploymentId)).toHaveLength(0);
-    expect((await owner.deployments.list({ orgId })).map((d) => d.id)).not.toContain(deploymentId);
+    expect((await owner.deployments.list({ orgId })).items.map((d) => d.id)).not.toContain(deploymentId);
     const again = await create(name);
     await owner.deployments.delete({ orgId, deploymentId: again.id });
     await reconcileUntil(again.id, f.driver, (_r, phase) => phase === "DELETED");

@@ -11,6 +11,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isReplicaProcess, LocalDriver, REPLICA_MARKER, stopAllLocalReplicas } from "@/workers/drivers/local";
 import { DriverError, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "@/workers/drivers/types";
+import { replicaAuthorization } from "@/workers/model-server/replica-auth";
 import { TINY_MODEL_URI } from "@/workers/model-server/tiny-model";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -107,7 +108,7 @@ describe("local driver", () => {
 
     const response = await fetch(`${ready.endpoint}/v1/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: replicaAuthorization(deploymentId, a.replicaId) },
       body: JSON.stringify({ model: "tiny-chat", messages: [{ role: "user", content: "hello" }], max_tokens: 6 }),
     });
     expect(response.status).toBe(200);

@@ -32,7 +32,7 @@ describe("quota requests", () => {
     const request = await tenantAdmin.quotas.request({ orgId: tenant.org.id, regionId: region.id, gpuTypeId: gpuType.id, additionalGpus: 8, justification });
     expect(request).toMatchObject({ status: "PENDING", additionalGpus: 8 });
 
-    const pending = (await admin.admin.quotaRequests()).find((r) => r.id === request.id)!;
+    const pending = (await admin.admin.quotaRequests({ limit: 200 })).items.find((r) => r.id === request.id)!;
     expect(pending).toMatchObject({ status: "PENDING", currentLimitGpus: 0, currentAllocatedGpus: 0, org: { id: tenant.org.id }, region: { code: region.code } });
 
     await admin.admin.decideQuotaRequest({ requestId: request.id, decision: "partial", approvedGpus: 3, note: "3 now; the rest when the new H100 racks arrive in March." });
@@ -44,7 +44,7 @@ describe("quota requests", () => {
       approvedGpus: 3,
       decisionNote: "3 now; the rest when the new H100 racks arrive in March.",
     });
-    expect((await admin.admin.quotaRequests()).find((r) => r.id === request.id)).toMatchObject({ currentLimitGpus: 3, decidedBy: { name: "platform-admin" } });
+    expect((await admin.admin.quotaRequests({ limit: 200 })).items.find((r) => r.id === request.id)).toMatchObject({ currentLimitGpus: 3, decidedBy: { name: "platform-admin" } });
   });
 
   it("approving adds what was asked to an existing limit", async () => {
@@ -195,7 +195,7 @@ describe("quotas set by platform admins", () => {
     expect(await databaseDigest()).toBe(before);
 
     await admin.admin.setQuota({ ...key, limitGpus: 5 });
-    const overview = await admin.admin.quotas();
+    const overview = (await admin.admin.quotas({ limit: 200 })).items;
     expect(overview.find((q) => q.org.id === t.org.id && q.region.id === region.id)).toMatchObject({
       limitGpus: 5,
       allocatedGpus: 5,

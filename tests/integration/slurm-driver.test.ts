@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintSlurmToken, modelServerJobScript, renewingSlurmToken, SlurmDriver, type SlurmDriverOptions, type SlurmJobScript } from "@/workers/drivers/slurm";
 import { DriverError, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "@/workers/drivers/types";
+import { replicaAuthorization } from "@/workers/model-server/replica-auth";
 import { resolveModelArtifact, TINY_MODEL_URI } from "@/workers/model-server/tiny-model";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -164,7 +165,7 @@ describe("slurm driver (real Slurm 22.05 + slurmrestd v0.0.38, real model server
     const started = Date.now();
     const completion = await fetch(`${ready.endpoint}/v1/chat/completions`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", authorization: replicaAuthorization(deploymentId, replica.replicaId) },
       body: JSON.stringify({ model: "tiny-chat", messages: [{ role: "user", content: "hello" }], max_tokens: 8 }),
     });
     timings.firstCompletionMs = Date.now() - started;

@@ -319,7 +319,13 @@ export class KubernetesDriver implements ClusterDriver {
       if (!this.options.modelVolume) {
         throw new DriverError(`Model artifact ${uri} is a file path, but this Kubernetes cluster has no model volume configured`, false);
       }
-      return { kind: "path", value: new URL(uri).pathname };
+      const file = new URL(uri).pathname;
+      // The pod sees only the volume's files there; a path elsewhere would read the image's own.
+      const mount = this.options.modelVolume.mountPath.replace(/\/+$/, "");
+      if (!file.startsWith(`${mount}/`) || file.split("/").includes("..")) {
+        throw new DriverError(`Model artifact ${uri} is outside this Kubernetes cluster's model volume (${mount}): file:// artifacts must name a file on it`, false);
+      }
+      return { kind: "path", value: file };
     }
     throw new DriverError(`Model artifact ${uri} cannot be served on Kubernetes yet (supported: hf://, and file:// on a configured model volume)`, false);
   }

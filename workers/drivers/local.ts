@@ -12,7 +12,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { createServer } from "node:net";
 import path from "node:path";
 import { modelServerCommand } from "../model-server/command";
-import { resolveModelArtifact } from "../model-server/tiny-model";
+import { launchToken, REPLICA_TOKEN_ENV, replicaAuthorization, TOKEN_REFUSED } from "../model-server/replica-auth";
+import { resolveConfinedArtifact } from "../model-server/tiny-model";
 import { DriverError, type ClusterDriver, type GpuCapacity, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "./types";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -186,13 +187,17 @@ export class LocalDriver implements ClusterDriver {
     return found;
   }
 
-  private async healthy(port: number): Promise<boolean> {
+  /** GET /health with the replica's token: "refused" when the server holds another token for it. */
+  private async health(state: LocalReplicaState): Promise<"ok" | "down" | "refused"> {
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(this.healthTimeoutMs) });
+      const response = await fetch(`http://127.0.0.1:${state.port}/health`, {
+        headers: { authorization: replicaAuthorization(state.deploymentId, state.replicaId) },
+        signal: AbortSignal.timeout(this.healthTimeoutMs),
+      });
       await response.body?.cancel();
-      return response.status === 200;
+      return response.status === 200 ? "ok" : response.status === 401 ? "refused" : "down";
     } catch {
-      return false;
+      return "down";
     }
   }
 
@@ -206,7 +211,9 @@ export class LocalDriver implements ClusterDriver {
       ...extra,
     });
     if (pid !== null) {
-      if (await this.healthy(state.port)) return observed("ready", { endpoint: `http://127.0.0.1:${state.port}` });
+      const health = await this.health(state);
+      if (health === "ok") return observed("ready", { endpoint: `http://127.0.0.1:${state.port}` });
+      if (health === "refused") return observed("failed", { message: TOKEN_REFUSED });
       return observed("starting", { message: "Model server is loading the model." });
     }
     if (state.pid === null && Date.now() - Date.parse(state.startedAt) < START_GRACE_MS) {
@@ -223,7 +230,9 @@ export class LocalDriver implements ClusterDriver {
       const existing = this.readState(spec.replicaId);
       if (existing && this.livePid(existing) !== null) return this.observeState(this.readState(spec.replicaId) ?? existing);
 
-      const modelPath = await resolveModelArtifact(spec.model.artifactUri);
+      // Both refuse (a DriverError) before anything is written or started.
+      const modelPath = await resolveConfinedArtifact(spec.model.artifactUri);
+      const token = launchToken(spec);
       mkdirSync(this.stateDir, { recursive: true });
       const port = await this.pickPort(existing?.port);
       const state: LocalReplicaState = {
@@ -239,13 +248,13 @@ export class LocalDriver implements ClusterDriver {
       };
       // Recorded before the process exists, so a crash in between leaves a trace observe can explain.
       this.writeState(state);
-      state.pid = this.start(state, spec.model.contextLength);
+      state.pid = this.start(state, spec.model.contextLength, token);
       this.writeState(state);
       return this.observeState(state);
     });
   }
 
-  private start(state: LocalReplicaState, contextLength: number): number {
+  private start(state: LocalReplicaState, contextLength: number, token: string): number {
     const command = modelServerCommand({ modelPath: state.modelPath, servedModelName: state.servedModelName, port: state.port, threads: this.threads });
     const logFd = openSync(this.file(state.replicaId, "log"), "a");
     try {
@@ -256,7 +265,9 @@ export class LocalDriver implements ClusterDriver {
       const child = spawn(command.command, [...command.args, `${REPLICA_MARKER}${state.replicaId}`], {
         cwd: command.cwd,
         // The catalog's context length sizes the KV cache (main.ts caps it at the model's own).
-        env: { ...inherited, NODE_ENV: "production", ...command.env, MODEL_CONTEXT_SIZE: String(contextLength > 0 ? contextLength : 4096), ENCLAVE_REPLICA_ID: state.replicaId },
+        env: { ...inherited, NODE_ENV: "production", ...command.env, MODEL_CONTEXT_SIZE: String(contextLength > 0 ? contextLength : 4096), ENCLAVE_REPLICA_ID: state.replicaId,
+          // The replica's own token only (never the secret): requests without it are refused.
+          [REPLICA_TOKEN_ENV]: token },
         detached: true, // own process group: survives the worker and its terminal's Ctrl-C
         stdio: ["ignore", logFd, logFd],
       });

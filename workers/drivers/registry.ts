@@ -7,6 +7,7 @@ import path from "node:path";
 import { KubernetesDriver } from "./kubernetes";
 import { LocalDriver } from "./local";
 import { SlurmDriver, modelServerJobScript } from "./slurm";
+import { clusterConnection } from "../../server/services/cluster-credentials";
 import { DriverError, type ClusterDriver, type DriverKind } from "./types";
 
 export interface RegionForDriver {
@@ -16,9 +17,28 @@ export interface RegionForDriver {
   capacities: { totalGpus: number; gpuType: { code: string } }[];
 }
 
-/** `fr-par-snc` → `ENCLAVE_REGION_FR_PAR_SNC_<NAME>`: per-region credentials never live in the database. */
-function regionSetting(region: RegionForDriver, name: string): string | undefined {
-  return process.env[`ENCLAVE_REGION_${region.code.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}_${name}`];
+// Which credentials a region needs, and whether this installation has them for the region's
+// endpoint: one rule, shared with the console's "not connected" badges.
+export { regionSettingName } from "../../server/services/cluster-credentials";
+
+/** Refuses everything: observing too (retryable, so existing replicas are not taken for gone while an operator fixes it). */
+class MisconfiguredClusterDriver implements ClusterDriver {
+  constructor(
+    readonly kind: DriverKind,
+    private readonly reason: string,
+  ) {}
+  async apply(): Promise<never> {
+    throw new DriverError(this.reason, false);
+  }
+  async observe(): Promise<never> {
+    throw new DriverError(this.reason, true);
+  }
+  async delete(): Promise<never> {
+    throw new DriverError(this.reason, true);
+  }
+  async capacity(): Promise<never> {
+    throw new DriverError(this.reason, true);
+  }
 }
 
 class UnreachableClusterDriver implements ClusterDriver {
@@ -56,38 +76,33 @@ export function driverForRegion(region: RegionForDriver): ClusterDriver {
   return driver;
 }
 
+const DRIVER_KINDS: Record<RegionForDriver["driverKind"], DriverKind> = { LOCAL: "local", SLURM: "slurm", KUBERNETES: "kubernetes" };
+
 function buildDriver(region: RegionForDriver): ClusterDriver {
   const totals = Object.fromEntries(region.capacities.map((c) => [c.gpuType.code, c.totalGpus]));
-  switch (region.driverKind) {
+  const kind = DRIVER_KINDS[region.driverKind];
+  const connection = clusterConnection(region);
+  if (connection.state === "not_connected") return new UnreachableClusterDriver(kind, connection.reason);
+  if (connection.state === "misconfigured") return new MisconfiguredClusterDriver(kind, connection.reason);
+  const credentials = connection.credentials;
+  switch (credentials.kind) {
     case "LOCAL":
       // Capacity is governed by the regions' rows (allocation.ts); the driver's own totals only
       // inform its capacity() report.
       return new LocalDriver({ totalGpus: totals, stateDir: process.env.ENCLAVE_LOCAL_CLUSTER_DIR || undefined });
-    case "SLURM": {
-      const token = regionSetting(region, "SLURM_TOKEN");
-      const userName = regionSetting(region, "SLURM_USER");
-      const restUrl = regionSetting(region, "SLURM_URL") ?? region.driverEndpoint?.replace(/\/slurm\/v[\d.]+\/?$/, "");
-      if (!token || !userName || !restUrl) {
-        return new UnreachableClusterDriver("slurm", `Region ${region.code}'s Slurm cluster is not connected to this installation (an operator sets its slurmrestd URL, user and token).`);
-      }
+    case "SLURM":
+      // Never the database's endpoint: the token is sent only where the environment says (cluster-credentials.ts).
       return new SlurmDriver({
-        restUrl,
-        userName,
-        token,
-        workDir: regionSetting(region, "SLURM_WORKDIR") ?? path.join("/tmp", "enclave-slurm-jobs"),
+        restUrl: credentials.restUrl,
+        userName: credentials.userName,
+        token: credentials.token,
+        workDir: credentials.workDir ?? path.join("/tmp", "enclave-slurm-jobs"),
         modelServer: async (spec, port) => {
-          const { resolveModelArtifact } = await import("../model-server/tiny-model");
-          return modelServerJobScript({ modelPath: await resolveModelArtifact(spec.model.artifactUri), servedModelName: spec.servedModelName, port });
+          const { resolveConfinedArtifact } = await import("../model-server/tiny-model");
+          return modelServerJobScript({ modelPath: await resolveConfinedArtifact(spec.model.artifactUri), servedModelName: spec.servedModelName, port });
         },
       });
-    }
-    case "KUBERNETES": {
-      const token = regionSetting(region, "KUBE_TOKEN");
-      const server = regionSetting(region, "KUBE_SERVER") ?? region.driverEndpoint ?? undefined;
-      if (!token || !server) {
-        return new UnreachableClusterDriver("kubernetes", `Region ${region.code}'s Kubernetes cluster is not connected to this installation (an operator sets its API server and token).`);
-      }
-      return new KubernetesDriver({ server, token, caData: regionSetting(region, "KUBE_CA") }, { mode: regionSetting(region, "KUBE_MODE") === "kserve" ? "kserve" : "deployment" });
-    }
+    case "KUBERNETES":
+      return new KubernetesDriver({ server: credentials.server, token: credentials.token, caData: credentials.caData }, { mode: credentials.mode });
   }
 }

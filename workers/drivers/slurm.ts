@@ -8,6 +8,7 @@
 import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { modelServerCommand } from "../model-server/command";
+import { launchToken, REPLICA_TOKEN_ENV, replicaAuthorization, TOKEN_REFUSED } from "../model-server/replica-auth";
 import { DriverError, type ClusterDriver, type GpuCapacity, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "./types";
 
 /** What a replica's batch job runs: a script (bash by default) and its whole environment. */
@@ -306,6 +307,7 @@ export class SlurmDriver implements ClusterDriver {
     if (existing && isLive(existing)) return this.toObserved(existing);
 
     const port = this.choosePort(spec.replicaId, jobs);
+    const token = launchToken(spec);
     const { script, env } = await this.options.modelServer(spec, port);
     const name = `${SLURM_JOB_PREFIX}${spec.replicaId}`;
     const comment: ReplicaComment = { replicaId: spec.replicaId, deploymentId: spec.deploymentId, revision: spec.revision, port };
@@ -316,7 +318,9 @@ export class SlurmDriver implements ClusterDriver {
         partition: this.options.partition ?? "debug",
         workDir: this.options.workDir,
         // Jobs inherit no environment through the REST API, so give them a usable minimum.
-        environment: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: this.options.workDir, LANG: "C.UTF-8", ...env },
+        // The replica's own token, whatever the script: its model server refuses calls without it.
+        // Only in the environment (never the job's name, comment or script, which squeue shows).
+        environment: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: this.options.workDir, LANG: "C.UTF-8", ...env, [REPLICA_TOKEN_ENV]: token },
         stdoutPath: logPath("out"),
         stderrPath: logPath("err"),
         comment: JSON.stringify(comment),
@@ -438,7 +442,9 @@ export class SlurmDriver implements ClusterDriver {
     if (RUNNING_STATES.has(job.state)) {
       if (!comment.port || !job.batchHost) return observed("starting", `Slurm job ${job.jobId} running, but its port or node is unknown`);
       const endpoint = `http://${(this.options.endpointHost ?? ((host) => host))(job.batchHost)}:${comment.port}`;
-      if (await this.healthy(endpoint)) return observed("ready", undefined, endpoint);
+      const health = await this.health(endpoint, base.deploymentId, base.replicaId);
+      if (health === "ok") return observed("ready", undefined, endpoint);
+      if (health === "refused") return observed("failed", TOKEN_REFUSED);
       return observed("starting", `Slurm job ${job.jobId} running on ${job.batchHost}; model server not answering yet`);
     }
     // COMPLETING hides the final state (and exit code) until the job's processes are gone.
@@ -451,13 +457,18 @@ export class SlurmDriver implements ClusterDriver {
     return observed(stopped ? "stopped" : "failed", message);
   }
 
-  private async healthy(endpoint: string): Promise<boolean> {
+  /** GET /health with the replica's token: "refused" when the server holds another token for it. */
+  private async health(endpoint: string, deploymentId: string, replicaId: string): Promise<"ok" | "down" | "refused"> {
     try {
-      const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(this.options.healthTimeoutMs ?? 2000) });
+      const response = await fetch(`${endpoint}/health`, {
+        headers: { authorization: replicaAuthorization(deploymentId, replicaId) },
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.options.healthTimeoutMs ?? 2000),
+      });
       await response.body?.cancel();
-      return response.status === 200;
+      return response.status === 200 ? "ok" : response.status === 401 ? "refused" : "down";
     } catch {
-      return false;
+      return "down";
     }
   }
 
@@ -477,10 +488,16 @@ export class SlurmDriver implements ClusterDriver {
           ...(init.body !== undefined ? { "Content-Type": "application/json" } : {}),
         },
         body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+        // A redirect would carry X-SLURM-USER-TOKEN to wherever it points: never follow one.
+        redirect: "manual",
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 15_000),
       });
     } catch (error) {
       throw new DriverError(`Could not reach the Slurm REST API to ${action}: ${connectionProblem(error)}`, true);
+    }
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      throw new DriverError(`The Slurm REST API answered ${method} ${path} with a redirect (HTTP ${response.status}); Enclave sends the cluster's credentials only to the configured URL and does not follow it.`, false);
     }
     const text = await response.text();
     let body: unknown;

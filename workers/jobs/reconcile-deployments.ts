@@ -9,7 +9,7 @@
 import type PgBoss from "pg-boss";
 import pg from "pg";
 import { db } from "../../server/db";
-import { RECONCILE_CHANNEL } from "../../server/services/deployments";
+import { RECONCILE_CHANNEL } from "../../server/services/channels";
 import { logger } from "../../server/logger";
 import { reconcileDeployment } from "../reconcile/deployment";
 

@@ -2,7 +2,9 @@
  * Model server process: the program every driver launches (see command.ts for the environment).
  * Env: MODEL_PATH, MODEL_NAME, PORT, HOST (default 127.0.0.1), MODEL_THREADS (default 1);
  * optional MODEL_PARALLEL (sequences, default 2) and MODEL_CONTEXT_SIZE (default 4096, capped by the model).
+ * ENCLAVE_REPLICA_TOKEN (set by every driver): the bearer token every request but /health must carry.
  */
+import { REPLICA_TOKEN_ENV } from "./replica-auth";
 import { startModelServer } from "./server";
 
 function env(name: string, fallback?: string): string {
@@ -31,13 +33,15 @@ const options = {
   threads: Math.max(1, intEnv("MODEL_THREADS", 1)),
   parallel: Math.max(1, intEnv("MODEL_PARALLEL", 2)),
   contextSize: Math.max(16, intEnv("MODEL_CONTEXT_SIZE", 4096)),
+  authToken: process.env[REPLICA_TOKEN_ENV] || undefined,
 };
 
 const log = (entry: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
 
 const started = performance.now();
 const server = await startModelServer(options);
-log({ event: "listening", url: server.url, model: options.modelName, pid: process.pid });
+// Never the token itself: only whether requests need one.
+log({ event: "listening", url: server.url, model: options.modelName, pid: process.pid, auth: options.authToken ? "replica-token" : "none" });
 
 let stopping = false;
 async function stop(signal: string) {

@@ -18,6 +18,7 @@ import {
   type Token,
 } from "node-llama-cpp";
 import { z } from "zod";
+import { authorizationMatches } from "./replica-auth";
 
 export interface ModelServerOptions {
   modelPath: string;
@@ -36,6 +37,11 @@ export interface ModelServerOptions {
   maxTokensCap?: number;
   /** One JSON line per request; defaults to stdout. */
   log?: (entry: Record<string, unknown>) => void;
+  /**
+   * The replica's bearer token (replica-auth.ts): every request but `GET /health` must carry
+   * `Authorization: Bearer <token>`, else 401. Drivers always set it; unset serves everyone.
+   */
+  authToken?: string;
 }
 
 export interface RunningModelServer {
@@ -325,6 +331,8 @@ function toHistory(messages: ChatRequest["messages"]): ChatHistoryItem[] {
   return history;
 }
 
+const unauthorized = () => new HttpError(401, "Missing or invalid replica token.", "authentication_error", null, "invalid_replica_token");
+
 const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString("hex")}`;
 
 export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
@@ -430,10 +438,16 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<Record<string, unknown> | void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const route = `${req.method} ${url.pathname.replace(/\/+$/, "") || "/"}`;
+    const authorization = req.headers.authorization;
     if (route === "GET /health") {
+      // Open, so probes need no secret, and it says only ok/loading/stopping; a wrong token is
+      // still refused, which lets the drivers notice a replica started under another secret.
+      if (options.authToken && authorization !== undefined && !authorizationMatches(authorization, options.authToken)) throw unauthorized();
       if (engine && !closing) return sendJson(res, 200, { status: "ok" });
       return sendJson(res, 503, { status: closing ? "stopping" : "loading" });
     }
+    // Before anything else, unknown routes included: without the token nothing is revealed.
+    if (options.authToken && !authorizationMatches(authorization, options.authToken)) throw unauthorized();
     const known = ["GET /v1/models", "POST /v1/chat/completions", "POST /v1/completions"];
     const modelRoute = /^GET \/v1\/models\/(.+)$/.exec(route);
     if (!known.includes(route) && !modelRoute) {
@@ -472,7 +486,15 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
           error instanceof HttpError
             ? error
             : new HttpError(500, error instanceof Error ? error.message : String(error), "server_error");
-        if (!res.headersSent) sendError(res, e);
+        if (!res.headersSent) {
+          if (e.status === 401) {
+            res.setHeader("www-authenticate", 'Bearer realm="enclave-replica"');
+            // The body was not read: close rather than parse what an unauthenticated caller sends.
+            res.setHeader("connection", "close");
+            req.resume();
+          }
+          sendError(res, e);
+        }
         else if (!res.writableEnded) res.end();
         log({ ts: new Date().toISOString(), method: req.method, path: req.url, status: e.status, ms: Math.round(performance.now() - start), error: e.message });
       });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DriverError } from "../drivers/types";
@@ -10,6 +10,8 @@ const ROOT = path.resolve(import.meta.dirname, "..", "..");
 export const TINY_MODEL_URI = "local://tiny-random-llama";
 export const TINY_MODEL_FILE = "tiny-random-llama.gguf";
 export const DEFAULT_MODELS_DIR = path.join(ROOT, ".data", "models");
+/** The only directory `file://` catalog artifacts may name files in (default DEFAULT_MODELS_DIR). */
+export const MODELS_DIR_ENV = "ENCLAVE_MODELS_DIR";
 /** sha256 of the file buildTinyModel() writes; a test pins it so any change to the generator is deliberate. */
 export const TINY_MODEL_SHA256 = "a83f8e1a50e031d087795016c5f8491230600b0ebeefc14a02dc90628373c043";
 
@@ -178,9 +180,18 @@ export async function ensureTinyModel(dir: string = DEFAULT_MODELS_DIR): Promise
   return { path: file, sha256: sha256(data) };
 }
 
+function fileUriPath(uri: string): string {
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    throw new DriverError(`Invalid file URI ${uri}: use file:///absolute/path/model.gguf.`, false);
+  }
+}
+
 /**
  * Maps a catalog artifact URI to a local file path: the generated tiny model, or an existing
  * absolute file:// path. Anything that would need a download is refused (no network here).
+ * It does not confine file:// paths: drivers resolve through resolveConfinedArtifact.
  */
 export async function resolveModelArtifact(uri: string): Promise<string> {
   if (uri === TINY_MODEL_URI) return (await ensureTinyModel()).path;
@@ -188,12 +199,7 @@ export async function resolveModelArtifact(uri: string): Promise<string> {
     throw new DriverError(`Unknown local model ${uri}: the local driver only generates ${TINY_MODEL_URI}.`, false);
   }
   if (uri.startsWith("file://")) {
-    let file: string;
-    try {
-      file = fileURLToPath(uri);
-    } catch {
-      throw new DriverError(`Invalid file URI ${uri}: use file:///absolute/path/model.gguf.`, false);
-    }
+    const file = fileUriPath(uri);
     if (!existsSync(file) || !statSync(file).isFile()) {
       throw new DriverError(`Model file ${file} does not exist on this machine.`, false);
     }
@@ -204,4 +210,48 @@ export async function resolveModelArtifact(uri: string): Promise<string> {
     `The local driver cannot fetch ${scheme} artifacts (${uri}): place the GGUF file on this machine and use a file:// URI.`,
     false,
   );
+}
+
+/** ENCLAVE_MODELS_DIR, absolute; `.data/models` of this checkout when unset. */
+export function modelsDirectory(): string {
+  const configured = process.env[MODELS_DIR_ENV];
+  return path.resolve(configured && configured.trim() !== "" ? configured : DEFAULT_MODELS_DIR);
+}
+
+const isInside = (dir: string, file: string) => {
+  const relative = path.relative(dir, file);
+  return relative !== "" && relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+};
+
+/**
+ * resolveModelArtifact for a replica about to be launched: a `file://` artifact must be a file
+ * inside the models directory, both as written and once `..` and symbolic links are resolved;
+ * anything else is refused with a DriverError before any process starts. Returns the real path.
+ */
+export async function resolveConfinedArtifact(uri: string, modelsDir: string = modelsDirectory()): Promise<string> {
+  if (!uri.startsWith("file://")) return resolveModelArtifact(uri);
+  const file = fileUriPath(uri);
+  const dir = path.resolve(modelsDir);
+  const where = `the models directory ${dir} (${MODELS_DIR_ENV})`;
+  if (!isInside(dir, path.resolve(file))) {
+    throw new DriverError(`Model file ${file} is outside ${where}: file:// artifacts must name a file inside it.`, false);
+  }
+  let realDir: string;
+  try {
+    realDir = realpathSync(dir);
+  } catch {
+    throw new DriverError(`Model file ${file} cannot be served: ${where} does not exist on this machine.`, false);
+  }
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new DriverError(code === "ENOENT" || code === "ENOTDIR" ? `Model file ${file} does not exist on this machine.` : `Model file ${file} cannot be read (${code ?? "error"}).`, false);
+  }
+  if (!isInside(realDir, real)) {
+    throw new DriverError(`Model file ${file} leads outside ${where} through a symbolic link: refused.`, false);
+  }
+  if (!statSync(real).isFile()) throw new DriverError(`Model file ${file} is not a regular file.`, false);
+  return real;
 }

@@ -10,6 +10,7 @@ import type { Prisma } from "../../server/generated/prisma/client";
 import { logger } from "../../server/logger";
 import { releaseGpus } from "../../server/services/allocation";
 import { recordAudit, systemActor } from "../../server/services/audit";
+import { GATEWAY_CHANNELS } from "../../server/services/channels";
 import { driverForRegion } from "../drivers/registry";
 import { DriverError, type ClusterDriver, type ObservedReplica, type ReplicaSpec } from "../drivers/types";
 
@@ -291,7 +292,7 @@ async function finish(
         ...(phase === "DELETED" ? { deletedAt: new Date(), name: `${d.name}~deleted-${d.id}` } : {}),
       },
     });
-    await tx.$executeRaw`SELECT pg_notify('enclave_routes', ${d.id})`;
+    await tx.$executeRaw`SELECT pg_notify(${GATEWAY_CHANNELS.routes}, ${d.id})`;
     if (phase !== d.phase) {
       events.push({ type: phase === "FAILED" || phase === "DEGRADED" ? "Warning" : "Normal", reason: `Phase${phase.charAt(0)}${phase.slice(1).toLowerCase()}`, message: `${d.phase.toLowerCase()} → ${phase.toLowerCase()}${phase === "FAILED" && failureMessage ? `: ${failureMessage}` : ""}` });
       await recordAudit(tx, systemActor("reconciler"), {

@@ -1,11 +1,12 @@
 import type { ReactNode } from "react";
 import { ConsoleShell } from "@/components/shell/console-shell";
-import { requireUser } from "@/server/session";
+import { requireOrgMembership } from "@/server/page-access";
 
 export const dynamic = "force-dynamic";
 
 export default async function OrgLayout({ children, params }: { children: ReactNode; params: Promise<{ slug: string }> }) {
   const { slug } = await params;
-  await requireUser(`/o/${slug}`);
+  // Not a member (or no such organisation): app/not-found.tsx with a 404.
+  await requireOrgMembership(slug);
   return <ConsoleShell orgSlug={slug}>{children}</ConsoleShell>;
 }

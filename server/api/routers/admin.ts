@@ -4,48 +4,123 @@ import { auditTrail, verifyTrail } from "../../services/compliance";
 import { listOrganizationsForAdmins, setOrganizationStatus } from "../../services/organizations";
 import { decideQuotaRequest, listQuotaRequestsForAdmins, quotasOverview, setQuota } from "../../services/quotas";
 import { createRegion, listGpuTypes, listRegionsForAdmins, setRegionStatus, updateRegion } from "../../services/regions";
-import { userActor } from "../context";
+import {
+  adminCatalogOutput,
+  adminGpuTypesOutput,
+  adminOrganizationsOutput,
+  adminQuotaRequestsOutput,
+  adminQuotasOutput,
+  adminRegionsOutput,
+  createModelOutput,
+  createRegionOutput,
+  decideQuotaRequestOutput,
+  platformAuditTrailOutput,
+  setModelStatusOutput,
+  setOrganizationStatusOutput,
+  setQuotaOutput,
+  setRegionStatusOutput,
+  updateModelOutput,
+  updateRegionOutput,
+  verifyPlatformAuditTrailOutput,
+} from "../outputs/admin";
+import { pageInput, pageOf } from "../outputs/common";
 import { catalogModelInput, catalogModelStatus, id, quotaDecisionInput, quotaGpus, regionInput, regionStatus, statusReason } from "../schemas";
 import { adminProcedure, router } from "../trpc";
+import { auditPageInput } from "./tenant";
+
+/** For procedures that take nothing: optional, so tRPC callers may still pass no input at all. */
+const noInput = z.object({}).optional();
 
 // Platform administration. Region and catalog changes are audited in the platform chain; quota
 // and organisation changes in the organisation's own chain, so its members see them.
 export const adminRouter = router({
-  regions: adminProcedure.query(() => listRegionsForAdmins()),
-  gpuTypes: adminProcedure.query(() => listGpuTypes()),
-  createRegion: adminProcedure.input(regionInput).mutation(({ ctx, input }) => createRegion(userActor(ctx, ctx.user), input)),
+  regions: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/regions", tags: ["Admin: regions"], summary: "List every region" } })
+    .input(noInput)
+    .output(adminRegionsOutput)
+    .query(() => listRegionsForAdmins()),
+  gpuTypes: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/gpu-types", tags: ["Admin: regions"], summary: "List GPU types" } })
+    .input(noInput)
+    .output(adminGpuTypesOutput)
+    .query(() => listGpuTypes()),
+  createRegion: adminProcedure
+    .meta({ openapi: { method: "POST", path: "/admin/regions", tags: ["Admin: regions"], summary: "Add a region" } })
+    .input(regionInput)
+    .output(createRegionOutput)
+    .mutation(({ ctx, input }) => createRegion(ctx.actor, input)),
   updateRegion: adminProcedure
+    .meta({ openapi: { method: "PUT", path: "/admin/regions/{regionId}", tags: ["Admin: regions"], summary: "Update a region and its capacity" } })
     .input(regionInput.extend({ regionId: id("regionId") }))
-    .mutation(({ ctx, input }) => updateRegion(userActor(ctx, ctx.user), input)),
+    .output(updateRegionOutput)
+    .mutation(({ ctx, input }) => updateRegion(ctx.actor, input)),
   setRegionStatus: adminProcedure
+    .meta({ openapi: { method: "POST", path: "/admin/regions/{regionId}/status", tags: ["Admin: regions"], summary: "Change a region's status" } })
     .input(z.object({ regionId: id("regionId"), status: regionStatus, reason: statusReason }))
-    .mutation(({ ctx, input }) => setRegionStatus(userActor(ctx, ctx.user), input)),
+    .output(setRegionStatusOutput)
+    .mutation(({ ctx, input }) => setRegionStatus(ctx.actor, input)),
 
-  catalog: adminProcedure.query(() => listCatalogModels({ includeDeprecated: true })),
-  createModel: adminProcedure.input(catalogModelInput).mutation(({ ctx, input }) => createCatalogModel(userActor(ctx, ctx.user), input)),
+  catalog: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/catalog/models", tags: ["Admin: catalog"], summary: "List every catalog model, deprecated included" } })
+    .input(noInput)
+    .output(adminCatalogOutput)
+    .query(() => listCatalogModels({ includeDeprecated: true })),
+  createModel: adminProcedure
+    .meta({ openapi: { method: "POST", path: "/admin/catalog/models", tags: ["Admin: catalog"], summary: "Add a model to the catalog" } })
+    .input(catalogModelInput)
+    .output(createModelOutput)
+    .mutation(({ ctx, input }) => createCatalogModel(ctx.actor, input)),
   updateModel: adminProcedure
+    .meta({ openapi: { method: "PUT", path: "/admin/catalog/models/{modelId}", tags: ["Admin: catalog"], summary: "Update a catalog model" } })
     .input(catalogModelInput.extend({ modelId: id("modelId") }))
-    .mutation(({ ctx, input }) => updateCatalogModel(userActor(ctx, ctx.user), input)),
+    .output(updateModelOutput)
+    .mutation(({ ctx, input }) => updateCatalogModel(ctx.actor, input)),
   setModelStatus: adminProcedure
+    .meta({ openapi: { method: "POST", path: "/admin/catalog/models/{modelId}/status", tags: ["Admin: catalog"], summary: "Deprecate or reactivate a model" } })
     .input(z.object({ modelId: id("modelId"), status: catalogModelStatus }))
-    .mutation(({ ctx, input }) => setCatalogModelStatus(userActor(ctx, ctx.user), input)),
+    .output(setModelStatusOutput)
+    .mutation(({ ctx, input }) => setCatalogModelStatus(ctx.actor, input)),
 
-  quotas: adminProcedure.query(() => quotasOverview()),
+  quotas: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/quotas", tags: ["Admin: quotas"], summary: "List quotas across organisations" } })
+    .input(pageInput)
+    .output(adminQuotasOutput)
+    .query(async ({ input }) => pageOf(await quotasOverview(), input)),
   setQuota: adminProcedure
+    .meta({ openapi: { method: "PUT", path: "/admin/quotas", tags: ["Admin: quotas"], summary: "Set an organisation's GPU quota" } })
     .input(z.object({ orgId: id("orgId"), regionId: id("regionId"), gpuTypeId: id("gpuTypeId"), limitGpus: quotaGpus }))
-    .mutation(({ ctx, input }) => setQuota(userActor(ctx, ctx.user), input)),
-  quotaRequests: adminProcedure.query(() => listQuotaRequestsForAdmins()),
+    .output(setQuotaOutput)
+    .mutation(({ ctx, input }) => setQuota(ctx.actor, input)),
+  quotaRequests: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/quota-requests", tags: ["Admin: quotas"], summary: "List quota requests, pending first" } })
+    .input(pageInput)
+    .output(adminQuotaRequestsOutput)
+    .query(async ({ input }) => pageOf(await listQuotaRequestsForAdmins(), input)),
   decideQuotaRequest: adminProcedure
+    .meta({ openapi: { method: "POST", path: "/admin/quota-requests/{requestId}/decision", tags: ["Admin: quotas"], summary: "Approve or reject a quota request" } })
     .input(quotaDecisionInput)
-    .mutation(({ ctx, input }) => decideQuotaRequest({ ...userActor(ctx, ctx.user), id: ctx.user.id }, input)),
+    .output(decideQuotaRequestOutput)
+    .mutation(({ ctx, input }) => decideQuotaRequest(ctx.actor, input)),
 
-  organizations: adminProcedure.query(() => listOrganizationsForAdmins()),
+  organizations: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/orgs", tags: ["Admin: organisations"], summary: "List organisations" } })
+    .input(pageInput)
+    .output(adminOrganizationsOutput)
+    .query(async ({ input }) => pageOf(await listOrganizationsForAdmins(), input)),
   setOrganizationStatus: adminProcedure
+    .meta({ openapi: { method: "POST", path: "/admin/orgs/{orgId}/status", tags: ["Admin: organisations"], summary: "Suspend or reactivate an organisation" } })
     .input(z.object({ orgId: id("orgId"), status: z.enum(["ACTIVE", "SUSPENDED"], { message: "Status must be Active or Suspended" }), reason: statusReason }))
-    .mutation(({ ctx, input }) => setOrganizationStatus(userActor(ctx, ctx.user), input)),
+    .output(setOrganizationStatusOutput)
+    .mutation(({ ctx, input }) => setOrganizationStatus(ctx.actor, input)),
 
   platformAuditTrail: adminProcedure
-    .input(z.object({ cursor: id("cursor").optional(), limit: z.number().int().min(1).max(100).default(25) }))
+    .meta({ openapi: { method: "GET", path: "/admin/audit-events", tags: ["Admin: audit"], summary: "List platform audit events, newest first" } })
+    .input(auditPageInput)
+    .output(platformAuditTrailOutput)
     .query(({ input }) => auditTrail({ orgId: null }, input)),
-  verifyPlatformAuditTrail: adminProcedure.query(() => verifyTrail(null)),
+  verifyPlatformAuditTrail: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/audit-events/verification", tags: ["Admin: audit"], summary: "Verify the platform audit trail's integrity" } })
+    .input(noInput)
+    .output(verifyPlatformAuditTrailOutput)
+    .query(() => verifyTrail(null)),
 });

@@ -12,32 +12,38 @@ import {
   stopDeployment,
   updateDeploymentModel,
 } from "../../services/deployments";
-import { userActor } from "../context";
-import { id } from "../schemas";
+import { dataClassification, deploymentName, id, replicaCount } from "../schemas";
+import { pageInput, pageOf } from "../outputs/common";
+import { deploymentCreated, deploymentDetail, deploymentOptions as deploymentOptionsOutput, deploymentPage, deploymentRef } from "../outputs/deployments";
 import { orgProcedure, router } from "../trpc";
 
-const dataClassification = z.enum(["PUBLIC", "INTERNAL", "CONFIDENTIAL", "RESTRICTED"], { message: "Choose a data classification" });
-const replicaCount = (what: string) => z.number({ message: `${what} must be a number` }).int(`${what} must be a whole number`).min(1, `${what} must be at least 1`).max(64, `${what} must be at most 64`);
-// The name programs pass as `model`: DNS-label-like so it is safe in URLs, logs and cluster names.
-const deploymentName = z
-  .string()
-  .trim()
-  .min(2, "Use at least 2 characters")
-  .max(48, "Use at most 48 characters")
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, "Use lower-case letters, digits and dashes, starting and ending with a letter or digit");
 const target = z.object({ deploymentId: id("deploymentId") });
+const tags = ["Deployments"];
+const at = (path: string) => `/orgs/{orgId}/deployments${path}` as const;
 
 export const deploymentsRouter = router({
-  list: orgProcedure.query(({ ctx }) => listDeployments(ctx.org.id)),
+  list: orgProcedure
+    .meta({ openapi: { method: "GET", path: at(""), tags, summary: "List deployments", description: "Newest first; deleted deployments are left out." } })
+    .input(pageInput)
+    .output(deploymentPage)
+    .query(async ({ ctx, input }) => pageOf(await listDeployments(ctx.org.id), input)),
 
-  get: orgProcedure.input(target).query(({ ctx, input }) => getDeployment(ctx.org.id, input.deploymentId)),
+  get: orgProcedure
+    .meta({ openapi: { method: "GET", path: at("/{deploymentId}"), tags, summary: "Read a deployment", description: "Its desired and observed state, replicas, conditions, recent events and price." } })
+    .input(target)
+    .output(deploymentDetail)
+    .query(({ ctx, input }) => getDeployment(ctx.org.id, input.deploymentId)),
 
   options: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/deployment-options", tags, summary: "Where a model can be deployed", description: "Every region with, for each GPU type the model fits, GPUs per replica, price and free capacity; refused regions say why." } })
+    .output(deploymentOptionsOutput)
     .input(z.object({ catalogModelId: id("catalogModelId"), dataClassification }))
     .query(({ ctx, input }) => deploymentOptions(ctx.org.id, input)),
 
   create: orgProcedure
     .requires("MEMBER")
+    .meta({ openapi: { method: "POST", path: at(""), tags, summary: "Create a deployment", description: "Reserves the GPUs at once (quota and region capacity); the workers then start the replicas." } })
+    .output(deploymentCreated)
     .input(
       z.object({
         name: deploymentName,
@@ -50,19 +56,23 @@ export const deploymentsRouter = router({
         dataClassification,
       }),
     )
-    .mutation(({ ctx, input }) => createDeployment(ctx.org.id, { ...userActor(ctx, ctx.user), id: ctx.user.id }, input)),
+    .mutation(({ ctx, input }) => createDeployment(ctx.org.id, ctx.actor, input)),
 
   scale: orgProcedure
     .requires("MEMBER")
+    .meta({ openapi: { method: "POST", path: at("/{deploymentId}/scale"), tags, summary: "Scale a deployment" } })
+    .output(deploymentRef)
     .input(target.extend({ replicas: replicaCount("Replicas") }))
-    .mutation(({ ctx, input }) => scaleDeployment(ctx.org.id, userActor(ctx, ctx.user), input)),
-  stop: orgProcedure.requires("MEMBER").input(target).mutation(({ ctx, input }) => stopDeployment(ctx.org.id, userActor(ctx, ctx.user), input)),
-  start: orgProcedure.requires("MEMBER").input(target).mutation(({ ctx, input }) => startDeployment(ctx.org.id, userActor(ctx, ctx.user), input)),
-  retry: orgProcedure.requires("MEMBER").input(target).mutation(({ ctx, input }) => retryDeployment(ctx.org.id, userActor(ctx, ctx.user), input)),
+    .mutation(({ ctx, input }) => scaleDeployment(ctx.org.id, ctx.actor, input)),
+  stop: orgProcedure.requires("MEMBER").meta({ openapi: { method: "POST", path: at("/{deploymentId}/stop"), tags, summary: "Stop a deployment", description: "Stops its replicas and releases its GPUs." } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => stopDeployment(ctx.org.id, ctx.actor, input)),
+  start: orgProcedure.requires("MEMBER").meta({ openapi: { method: "POST", path: at("/{deploymentId}/start"), tags, summary: "Start a stopped deployment", description: "Reserves its GPUs again." } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => startDeployment(ctx.org.id, ctx.actor, input)),
+  retry: orgProcedure.requires("MEMBER").meta({ openapi: { method: "POST", path: at("/{deploymentId}/retry"), tags, summary: "Retry a failed deployment" } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => retryDeployment(ctx.org.id, ctx.actor, input)),
   update: orgProcedure
     .requires("MEMBER")
+    .meta({ openapi: { method: "PATCH", path: at("/{deploymentId}"), tags, summary: "Move a deployment to another model version", description: "A rolling update to a new revision." } })
+    .output(deploymentRef)
     .input(target.extend({ catalogModelId: id("catalogModelId") }))
-    .mutation(({ ctx, input }) => updateDeploymentModel(ctx.org.id, userActor(ctx, ctx.user), input)),
-  rollback: orgProcedure.requires("MEMBER").input(target).mutation(({ ctx, input }) => rollbackDeployment(ctx.org.id, userActor(ctx, ctx.user), input)),
-  delete: orgProcedure.requires("ADMIN").input(target).mutation(({ ctx, input }) => deleteDeployment(ctx.org.id, userActor(ctx, ctx.user), input)),
+    .mutation(({ ctx, input }) => updateDeploymentModel(ctx.org.id, ctx.actor, input)),
+  rollback: orgProcedure.requires("MEMBER").meta({ openapi: { method: "POST", path: at("/{deploymentId}/rollback"), tags, summary: "Roll back to the previous model version" } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => rollbackDeployment(ctx.org.id, ctx.actor, input)),
+  delete: orgProcedure.requires("ADMIN").meta({ openapi: { method: "DELETE", path: at("/{deploymentId}"), tags, summary: "Delete a deployment", description: "Stops it, releases its GPUs and removes it from lists; its usage and audit history stay." } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => deleteDeployment(ctx.org.id, ctx.actor, input)),
 });

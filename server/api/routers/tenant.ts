@@ -4,45 +4,92 @@ import { auditTrail, listResidencyPolicies, verifyTrail } from "../../services/c
 import { cancelQuotaRequest, listQuotas, requestQuotaIncrease } from "../../services/quotas";
 import { listRegionsForTenants, regionsForOrg } from "../../services/regions";
 import { usageSummary } from "../../services/workloads";
-import { userActor } from "../context";
+import { pageInput } from "../outputs/common";
+import {
+  auditTrailOutput,
+  auditVerificationOutput,
+  cancelQuotaRequestOutput,
+  catalogListOutput,
+  quotaRequestOutput,
+  quotasListOutput,
+  regionsForOrgOutput,
+  regionsListOutput,
+  residencyPoliciesOutput,
+  usageSummaryOutput,
+} from "../outputs/tenant";
 import { dataClassification, id, quotaRequestInput } from "../schemas";
-import { orgProcedure, protectedProcedure, router } from "../trpc";
+import { authenticatedProcedure, orgProcedure, router } from "../trpc";
 
-const page = z.object({ cursor: id("cursor").optional(), limit: z.number().int().min(1).max(100).default(25) });
+/** For procedures that take nothing: optional, so tRPC callers may still pass no input at all. */
+const noInput = z.object({}).optional();
+
+/** The audit trails page like every list that grows, 25 events at a time by default. */
+export const auditPageInput = pageInput.extend({ limit: pageInput.shape.limit.unwrap().default(25) });
 
 export const regionsRouter = router({
   // Regions and the catalog are the platform's public offer, the same for every tenant.
-  list: protectedProcedure.query(() => listRegionsForTenants()),
+  list: authenticatedProcedure
+    .meta({ openapi: { method: "GET", path: "/regions", tags: ["Regions"], summary: "List regions" } })
+    .input(noInput)
+    .output(regionsListOutput)
+    .query(() => listRegionsForTenants()),
   // The same regions seen by one organisation: its quotas there and, for a data class, its residency policy's verdict.
   forOrg: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/regions", tags: ["Regions"], summary: "List regions with your quotas and residency verdict" } })
     .input(z.object({ dataClassification: dataClassification.optional() }))
+    .output(regionsForOrgOutput)
     .query(({ ctx, input }) => regionsForOrg(ctx.org.id, input)),
 });
 
 export const catalogRouter = router({
-  list: protectedProcedure.query(() => listCatalogModels()),
+  list: authenticatedProcedure
+    .meta({ openapi: { method: "GET", path: "/catalog/models", tags: ["Catalog"], summary: "List deployable models" } })
+    .input(noInput)
+    .output(catalogListOutput)
+    .query(() => listCatalogModels()),
 });
 
 export const quotasRouter = router({
-  list: orgProcedure.query(({ ctx }) => listQuotas(ctx.org.id)),
+  list: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/quotas", tags: ["Quotas"], summary: "List GPU quotas and requests" } })
+    .output(quotasListOutput)
+    .query(({ ctx }) => listQuotas(ctx.org.id)),
   request: orgProcedure
     .requires("ADMIN")
+    .meta({ openapi: { method: "POST", path: "/orgs/{orgId}/quota-requests", tags: ["Quotas"], summary: "Request more GPUs" } })
     .input(quotaRequestInput)
-    .mutation(({ ctx, input }) => requestQuotaIncrease(ctx.org.id, { ...userActor(ctx, ctx.user), id: ctx.user.id }, input)),
+    .output(quotaRequestOutput)
+    .mutation(({ ctx, input }) => requestQuotaIncrease(ctx.org.id, ctx.actor, input)),
   cancelRequest: orgProcedure
     .requires("ADMIN")
+    .meta({ openapi: { method: "POST", path: "/orgs/{orgId}/quota-requests/{requestId}/cancel", tags: ["Quotas"], summary: "Cancel a pending quota request" } })
     .input(z.object({ requestId: id("requestId") }))
-    .mutation(({ ctx, input }) => cancelQuotaRequest(ctx.org.id, userActor(ctx, ctx.user), input)),
+    .output(cancelQuotaRequestOutput)
+    .mutation(({ ctx, input }) => cancelQuotaRequest(ctx.org.id, ctx.actor, input)),
 });
 
 export const usageRouter = router({
   summary: orgProcedure
-    .input(z.object({ days: z.number().int().min(1).max(365).default(30) }))
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/usage", tags: ["Usage"], summary: "Summarise usage and spend" } })
+    .input(z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }))
+    .output(usageSummaryOutput)
     .query(({ ctx, input }) => usageSummary(ctx.org.id, input.days)),
 });
 
 export const complianceRouter = router({
-  auditTrail: orgProcedure.requires("ADMIN").input(page).query(({ ctx, input }) => auditTrail({ orgId: ctx.org.id }, input)),
-  verifyAuditTrail: orgProcedure.requires("ADMIN").query(({ ctx }) => verifyTrail(ctx.org.id)),
-  residencyPolicies: orgProcedure.query(({ ctx }) => listResidencyPolicies(ctx.org.id)),
+  auditTrail: orgProcedure
+    .requires("ADMIN")
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/audit-events", tags: ["Compliance"], summary: "List audit events, newest first" } })
+    .input(auditPageInput)
+    .output(auditTrailOutput)
+    .query(({ ctx, input }) => auditTrail({ orgId: ctx.org.id }, input)),
+  verifyAuditTrail: orgProcedure
+    .requires("ADMIN")
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/audit-events/verification", tags: ["Compliance"], summary: "Verify the audit trail's integrity" } })
+    .output(auditVerificationOutput)
+    .query(({ ctx }) => verifyTrail(ctx.org.id)),
+  residencyPolicies: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/residency-policies", tags: ["Compliance"], summary: "List residency policies" } })
+    .output(residencyPoliciesOutput)
+    .query(({ ctx }) => listResidencyPolicies(ctx.org.id)),
 });

@@ -1,25 +1,19 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { randomUUID } from "node:crypto";
-import { createContext } from "@/server/api/context";
+import { contextFromRequest, RequestRefused, requestIdFrom } from "@/server/api/http-context";
 import { appRouter } from "@/server/api/root";
-import { getSession } from "@/server/auth";
 
 export const dynamic = "force-dynamic";
 
 async function handler(req: Request) {
-  const requestId = req.headers.get("x-request-id") ?? randomUUID();
-  const session = await getSession();
-  const response = await fetchRequestHandler({
-    endpoint: "/api/trpc",
-    req,
-    router: appRouter,
-    createContext: () =>
-      createContext({
-        userId: session?.user?.id ?? null,
-        ip: req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? null,
-        requestId,
-      }),
-  });
+  const requestId = requestIdFrom(req);
+  let ctx;
+  try {
+    ctx = await contextFromRequest(req, requestId);
+  } catch (error) {
+    if (!(error instanceof RequestRefused)) throw error;
+    return Response.json({ error: { message: error.message, code: error.code } }, { status: error.status, headers: { "x-request-id": requestId } });
+  }
+  const response = await fetchRequestHandler({ endpoint: "/api/trpc", req, router: appRouter, createContext: () => ctx });
   response.headers.set("x-request-id", requestId);
   return response;
 }

@@ -1,0 +1,11 @@
+/**
+ * PostgreSQL NOTIFY channels, named once: the services notify in the transaction that made the
+ * change (delivered on commit), the workers and the gateway listen. Payload: the changed row's id.
+ * Imports nothing, so any service can use it without an import cycle.
+ */
+
+/** A deployment's desired state changed: the workers reconcile it now rather than at the next sweep. */
+export const RECONCILE_CHANNEL = "enclave_reconcile";
+
+/** What the gateway caches: an API key (reload that key) or a deployment's route (reload that route). */
+export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes" } as const;
