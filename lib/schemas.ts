@@ -7,6 +7,10 @@ import { z } from "zod";
 import { DATA_CLASSIFICATIONS, DEPLOYMENT_NAME, REPLICA_LIMIT } from "./limits";
 import { ORG_ROLES } from "./roles";
 
+// In the browser, no eval: zod's compiled fast path probes `new Function`, which the console's
+// Content-Security-Policy forbids (and reports as a violation even though zod catches it).
+if (typeof document !== "undefined") z.config({ jitless: true });
+
 export const id = (what: string) => z.string().min(1, `${what} is required`).max(64, `${what} is too long`);
 export const email = z.string().trim().min(1, "Email is required").max(254).email("Enter a valid email address");
 export const password = z.string().min(12, "Use at least 12 characters").max(200, "Use at most 200 characters");

@@ -12,7 +12,7 @@ import { requireUser } from "./session";
 /** The signed-in person's membership of the organisation with this slug, or the 404 page. */
 export const requireOrgMembership = cache(async (slug: string) => {
   const user = await requireUser(`/o/${slug}`);
-  const membership = await db.membership.findFirst({ where: { userId: user.id, org: { slug } }, select: { role: true, org: { select: { id: true, slug: true } } } });
+  const membership = await db.membership.findFirst({ where: { userId: user.id, org: { slug } }, select: { role: true, org: { select: { id: true, slug: true, name: true, status: true } } } });
   if (!membership) notFound();
   return { user, role: membership.role, org: membership.org };
 });

@@ -45,19 +45,22 @@ function NavLink({ href, label, onNavigate }: { href: string; label: string; onN
 /**
  * The console frame: navigation (tenant pages for the current organisation, admin pages for
  * platform admins), organisation switcher and account menu. `orgSlug` is null in the admin area.
+ * `initialOrg` is the membership the server layout checked: the page renders with it at once (on
+ * the server too, so a page's notFound() still answers 404) while the menus load.
  */
-export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; children: ReactNode }) {
+export function ConsoleShell({ orgSlug, initialOrg = null, children }: { orgSlug: string | null; initialOrg?: CurrentOrg | null; children: ReactNode }) {
   const me = api.account.me.useQuery();
   const router = useRouter();
   const [menuOpen, setMenuOpen] = useState(false);
 
-  if (me.isLoading) return <div className="p-6"><LoadingState label="Loading your organisations…" /></div>;
-  if (me.error || !me.data) return <div className="p-6"><ErrorState error={me.error} onRetry={() => me.refetch()} /></div>;
+  if (me.error && !me.data) return <div className="p-6"><ErrorState error={me.error} onRetry={() => me.refetch()} /></div>;
 
-  const { user, memberships } = me.data;
-  const membership = orgSlug ? memberships.find((m) => m.org.slug === orgSlug) : undefined;
-  const currentOrg: CurrentOrg | null = membership ? { ...membership.org, role: membership.role } : null;
+  const memberships = me.data?.memberships;
+  const membership = orgSlug && memberships ? memberships.find((m) => m.org.slug === orgSlug) : undefined;
+  // Once the account is loaded it is the truth (a role changed, a membership removed meanwhile).
+  const currentOrg: CurrentOrg | null = memberships ? (membership ? { ...membership.org, role: membership.role } : null) : initialOrg;
   if (orgSlug && !currentOrg) {
+    if (!memberships) return <div className="p-6"><LoadingState label="Loading your organisations…" /></div>;
     return (
       <div className="mx-auto max-w-lg p-6">
         <ErrorState error={{ message: "This organisation does not exist or you are not a member of it." }} />
@@ -67,9 +70,9 @@ export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; ch
   }
   const close = () => setMenuOpen(false);
   const base = currentOrg ? `/o/${currentOrg.slug}` : null;
-  const fallbackOrg = currentOrg ?? memberships[0]?.org ?? null;
+  const fallbackOrg = currentOrg ?? memberships?.[0]?.org ?? null;
 
-  const nav = (
+  const nav = me.data ? (
     <nav aria-label="Main" className="space-y-6">
       {fallbackOrg && (
         <div>
@@ -79,7 +82,7 @@ export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; ch
           ))}
         </div>
       )}
-      {user.platformAdmin && (
+      {me.data.user.platformAdmin && (
         <div>
           <p className="px-3 pb-1 text-xs font-semibold uppercase tracking-wide text-slate-500">Platform admin</p>
           {ADMIN_NAV.map((item) => (
@@ -88,6 +91,8 @@ export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; ch
         </div>
       )}
     </nav>
+  ) : (
+    <LoadingState label="Loading your organisations…" rows={4} />
   );
 
   return (
@@ -111,7 +116,7 @@ export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; ch
             Menu
           </button>
           <span className="font-semibold text-brand-700 lg:hidden">Enclave</span>
-          {memberships.length > 0 && (
+          {memberships && memberships.length > 0 && (
             <label className="flex min-w-0 items-center gap-2 text-sm">
               <span className="sr-only">Organisation</span>
               <select
@@ -130,7 +135,7 @@ export function ConsoleShell({ orgSlug, children }: { orgSlug: string | null; ch
             </label>
           )}
           <div className="ml-auto flex items-center gap-3 text-sm">
-            <span className="hidden text-slate-600 sm:inline" data-testid="signed-in-as">{user.email}</span>
+            {me.data && <span className="hidden text-slate-600 sm:inline" data-testid="signed-in-as">{me.data.user.email}</span>}
             <button type="button" className="rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100" onClick={() => signOut({ callbackUrl: "/signin" })}>
               Sign out
             </button>

@@ -14,10 +14,11 @@ import { ERRORS, rawErrorResponse, sendError, type GatewayErrorBody } from "./er
 const LAST = Symbol("enclave.lastResponse");
 const BROKEN = Symbol("enclave.broken");
 const REFUSED = Symbol("enclave.refused");
+const CLOSING = Symbol("enclave.closing");
 const REQUEST_ID = Symbol("enclave.requestId");
 
 type EdgeResponse = ServerResponse & { [REQUEST_ID]?: string };
-type EdgeSocket = net.Socket & { [LAST]?: EdgeResponse; [BROKEN]?: true; [REFUSED]?: true };
+type EdgeSocket = net.Socket & { [LAST]?: EdgeResponse; [BROKEN]?: true; [REFUSED]?: true; [CLOSING]?: true };
 
 export interface EdgeOptions {
   /** Open connections allowed per client address; 0 for no cap. */
@@ -54,7 +55,9 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse) {
   res.shouldKeepAlive = false;
   // Consumed, so that Node does not read the rest after the answer ("dump"); paused right after.
   if (req.readableFlowing === null) req.on("data", discard);
-  const socket = req.socket as net.Socket & { destroySoon?: () => void };
+  const socket = req.socket as EdgeSocket & { destroySoon?: () => void };
+  // Requests parsed after this one on the connection are dropped: their answers could never be sent.
+  socket[CLOSING] = true;
   socket.destroySoon = () => {
     req.removeListener("data", discard);
     req.pause();
@@ -169,8 +172,9 @@ export function guardServer(server: http.Server, options: EdgeOptions) {
      */
     track(req: IncomingMessage, res: ServerResponse, requestId: string): boolean {
       const socket = req.socket as EdgeSocket;
-      // A refused connection's request is dropped: its 429 is already written.
-      if (socket[REFUSED]) return false;
+      // A refused connection's request is dropped (its 429 is written), and so is one pipelined
+      // behind an answer that closes the connection.
+      if (socket[REFUSED] || socket[CLOSING]) return false;
       (res as EdgeResponse)[REQUEST_ID] = requestId;
       socket[LAST] = res;
       return true;

@@ -86,6 +86,8 @@ const MAX_RESPONSE_BYTES = 64 << 20;
 const MAX_HEAD_BYTES = 16 << 10;
 /** The URL alone: beyond, 414. */
 const MAX_URL_BYTES = 8 << 10;
+/** A refused request's body is read to its end (keeping the connection) only up to this. */
+const DRAIN_MAX_BYTES = 64 << 10;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const EP_CHAT = "/v1/chat/completions";
 const EP_COMPLETIONS = "/v1/completions";
@@ -610,12 +612,51 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   /**
-   * Answers a refusal. A request whose body has not all arrived is answered with `connection:
-   * close` and its connection closed after: a refused body is never read to the end.
+   * Answers a refusal. The rest of a small body (64 KiB at most, arriving within `bodyTimeoutMs`;
+   * usually it came with the headers and is a tick away) is read and dropped first, so that the
+   * connection stays open for the client's next call. Any other unfinished body is not read: the
+   * answer says `connection: close` and the connection closes after it (edge.ts).
    */
-  function refuse(req: IncomingMessage, res: ServerResponse, requestId: string, e: GatewayErrorBody) {
-    if (!req.complete && !res.headersSent) closeAfterAnswer(req, res);
-    sendError(res, requestId, e);
+  function refuse(req: IncomingMessage, res: ServerResponse, requestId: string, e: GatewayErrorBody, mayDrain = true): void | Promise<void> {
+    if (req.complete || res.headersSent) return sendError(res, requestId, e);
+    const drained = mayDrain ? drainSmallBody(req) : false;
+    if (drained === false) {
+      closeAfterAnswer(req, res);
+      return sendError(res, requestId, e);
+    }
+    return drained
+      .then((ended) => {
+        if (!ended && !res.headersSent) closeAfterAnswer(req, res);
+        sendError(res, requestId, e);
+      })
+      .catch((error: unknown) => log("error", "gateway could not answer a refusal", { requestId, error: String(error) }));
+  }
+
+  /** Reads and drops the rest of a body of at most DRAIN_MAX_BYTES within its deadline: whether it ended. */
+  function drainSmallBody(req: IncomingMessage): Promise<boolean> | false {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && !(Number(declared) <= DRAIN_MAX_BYTES)) return false;
+    return new Promise((resolve) => {
+      let size = 0;
+      const done = (ended: boolean) => {
+        clearTimeout(timer);
+        req.removeListener("data", onData);
+        req.removeListener("end", onEnd);
+        req.removeListener("close", onClose);
+        if (!ended) req.pause();
+        resolve(ended);
+      };
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > DRAIN_MAX_BYTES) done(false);
+      };
+      const onEnd = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), bodyTimeoutMs);
+      req.on("data", onData);
+      req.on("end", onEnd);
+      req.on("close", onClose);
+    });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string, recordId: string, started: number, at: number) {
@@ -650,11 +691,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (!entry.inference) return refuse(req, res, requestId, ERRORS.noInferenceScope);
 
     const declared = req.headers["content-length"];
-    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return refuse(req, res, requestId, ERRORS.bodyTooLarge);
+    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
     const body = await readBody(req, started);
     if (body === null) return;
-    if (body === "too-large") return refuse(req, res, requestId, ERRORS.bodyTooLarge);
-    if (body === "timeout") return refuse(req, res, requestId, ERRORS.requestTimeout);
+    if (body === "too-large") return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
+    if (body === "timeout") return refuse(req, res, requestId, ERRORS.requestTimeout, false);
     // Before parsing: nothing downstream (validation, metering, the replica) meets absurd nesting.
     if (jsonTooDeep(body)) return refuse(req, res, requestId, ERRORS.jsonTooDeep);
     let parsed: Record<string, unknown>;

@@ -418,6 +418,13 @@ describe("status codes", () => {
     }
   });
 
+  it("a refusal given before a small body has arrived keeps the connection: the next call on it is served", async () => {
+    const put = post("/v1/chat/completions", chatBody(model)).replace("POST", "PUT");
+    const r = await raw([put + post("/v1/chat/completions", chatBody(model))], { localAddress: "127.0.3.5", timeoutMs: 500 });
+    expect(r.responses.map((x) => x.status)).toEqual([405, 200]);
+    expect(r.responses[0].headers.connection).not.toBe("close");
+  });
+
   it("an unknown long path is not echoed back in full", async () => {
     const long = `/v1/${"p".repeat(6000)}`;
     const r = await raw([`GET ${long} HTTP/1.1\r\nHost: gw\r\n\r\n`], { localAddress: "127.0.3.3", timeoutMs: 500 });
@@ -534,27 +541,47 @@ describe("the OpenAI fields are validated at the edge", () => {
 
 describe("authentication takes the same time whether the key prefix exists or not", () => {
   it("no threshold on the answer time tells a real key's prefix (wrong secret) from an unknown prefix", async () => {
+    // One keep-alive connection, raw: the least noise between the two kinds of call.
+    const socket = net.connect({ port: gatewayPort, host: "127.0.0.1", localAddress: "127.0.3.9" });
+    await new Promise((r) => socket.once("connect", r));
+    let received = Buffer.alloc(0);
+    let answered: (() => void) | null = null;
+    socket.on("data", (d) => {
+      received = Buffer.concat([received, d]);
+      const r = parseResponses(received);
+      if (r.length > 0 && answered) {
+        expect(r[0].status).toBe(401);
+        received = Buffer.alloc(0);
+        const a = answered;
+        answered = null;
+        a();
+      }
+    });
+    const body = chatBody(model);
+    const time = (k: string) =>
+      new Promise<number>((resolve) => {
+        const t = performance.now();
+        answered = () => resolve(performance.now() - t);
+        socket.write(post("/v1/chat/completions", body, {}, k));
+      });
     const prefix = key.slice(4, 16);
-    const time = async (k: string) => {
-      const t = performance.now();
-      const r = await postChat(gw.url, k, model);
-      expect(r.status).toBe(401);
-      return performance.now() - t;
-    };
+    const secret = () => randomBytes(32).toString("base64url");
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 3; i++) await time(`enc_${prefix}_${randomBytes(32).toString("base64url")}`); // warm-up
-    for (let i = 0; i < 40; i++) {
-      known.push(await time(`enc_${prefix}_${randomBytes(32).toString("base64url")}`));
-      unknown.push(await time(`enc_${randomBytes(6).toString("hex")}_${randomBytes(32).toString("base64url")}`));
+    for (let i = 0; i < 3; i++) await time(`enc_${prefix}_${secret()}`); // warm-up
+    for (let i = 0; i < 60; i++) {
+      known.push(await time(`enc_${prefix}_${secret()}`));
+      unknown.push(await time(`enc_${randomBytes(6).toString("hex")}_${secret()}`));
     }
-    // The best single threshold, either way round: 50 % is a coin toss; the issue measured 90 %.
+    socket.destroy();
+    // The best single threshold, either way round: 50 % is a coin toss; without the equal answer
+    // time it is about 90 % (medians 0.5 and 1.1 ms here).
     let best = 0;
     for (const t of [...known, ...unknown]) {
       const right = known.filter((x) => x <= t).length + unknown.filter((x) => x > t).length;
       best = Math.max(best, right, known.length + unknown.length - right);
     }
-    expect(best / (known.length + unknown.length)).toBeLessThan(0.75);
+    expect(best / (known.length + unknown.length)).toBeLessThan(0.7);
   });
 });
 

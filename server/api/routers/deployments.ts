@@ -12,7 +12,7 @@ import {
   stopDeployment,
   updateDeploymentModel,
 } from "../../services/deployments";
-import { dataClassification, deploymentName, id, replicaCount } from "../schemas";
+import { dataClassification, deploymentInput, id, replicaCount } from "../schemas";
 import { pageInput, pageOf } from "../outputs/common";
 import { deploymentCreated, deploymentDetail, deploymentOptions as deploymentOptionsOutput, deploymentPage, deploymentRef } from "../outputs/deployments";
 import { orgProcedure, router } from "../trpc";
@@ -44,18 +44,7 @@ export const deploymentsRouter = router({
     .requires("MEMBER")
     .meta({ openapi: { method: "POST", path: at(""), tags, summary: "Create a deployment", description: "Reserves the GPUs at once (quota and region capacity); the workers then start the replicas." } })
     .output(deploymentCreated)
-    .input(
-      z.object({
-        name: deploymentName,
-        catalogModelId: id("catalogModelId"),
-        regionId: id("regionId"),
-        gpuTypeId: id("gpuTypeId"),
-        replicas: replicaCount("Replicas"),
-        minReplicas: replicaCount("Minimum replicas"),
-        maxReplicas: replicaCount("Maximum replicas"),
-        dataClassification,
-      }),
-    )
+    .input(deploymentInput)
     .mutation(({ ctx, input }) => createDeployment(ctx.org.id, ctx.actor, input)),
 
   scale: orgProcedure
