@@ -55,7 +55,11 @@ test.describe("REST API through the real console server", () => {
     await page.goto("/");
     await page.getByRole("link", { name: "API reference" }).first().click();
     await expect(page.getByRole("heading", { name: "API reference", level: 1 })).toBeVisible();
-    await expect(page.getByTestId("api-reference").getByText("Create a deployment").first()).toBeVisible({ timeout: 30_000 });
+    const reference = page.getByTestId("api-reference");
+    await expect(reference.getByText("Who am I").first()).toBeVisible({ timeout: 30_000 });
+    await reference.getByText("Deployments", { exact: true }).first().click();
+    await expect(reference.getByText("Create a deployment").first()).toBeVisible();
+    await expect(reference.getByText("Ask AI")).toHaveCount(0);
     expect(external).toEqual([]);
   });
 });

@@ -19,6 +19,8 @@ export function ApiReference() {
           withDefaultFonts: false,
           hideClientButton: false,
           telemetry: false,
+          // Scalar's hosted AI agent would send the document to Scalar's servers: off.
+          agent: { disabled: true },
           hideDarkModeToggle: true,
           defaultOpenAllTags: false,
           servers: [{ url: "/api/v1", description: "This installation" }],
