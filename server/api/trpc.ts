@@ -51,7 +51,13 @@ const UNSAFE_TEXT: [RegExp, string][] = [
   [/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/, "This text is not valid Unicode (it holds a lone surrogate)"],
 ];
 
+// No input of the API nests this deep; deeper JSON would exhaust the stack of any recursive walk.
+const MAX_INPUT_DEPTH = 32;
+
 function unsafeText(value: unknown, path: (string | number)[] = []): ZodError | null {
+  if (path.length > MAX_INPUT_DEPTH) {
+    return new ZodRealError([{ code: "custom", path: path.slice(0, 3), message: `This input is nested more than ${MAX_INPUT_DEPTH} levels deep`, input: undefined }]);
+  }
   if (typeof value === "string") {
     const found = UNSAFE_TEXT.find(([pattern]) => pattern.test(value));
     // ZodRealError: the ZodError that is an Error, as parsing raises it (tRPC keeps only an Error as the cause).

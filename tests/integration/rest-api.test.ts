@@ -149,6 +149,15 @@ describe("errors", () => {
     expect([notFound.status, notFound.body.error.code]).toEqual([404, "not_found"]);
   });
 
+  it("refuses a body nested 100,000 levels deep with a 400, and keeps serving", async () => {
+    const key = await issueKey(a.org.id, a.ownerId, ["manage"]);
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    const res = await call(server, "PATCH", `/orgs/${a.org.slug}/api-keys/${a.apiKey.id}`, { auth: key.key, rawBody: `{"name":${deep}}`, headers: { "content-type": "application/json" } });
+    expect([res.status, res.body.error.code]).toEqual([400, "parameter_invalid"]);
+    expect(res.body.error.message).toMatch(/nested more than 32 levels/);
+    expect((await call(server, "GET", `/orgs/${a.org.slug}/quotas`, { auth: key.key })).status).toBe(200);
+  });
+
   it("echoes a well-formed request id and replaces a malformed one", async () => {
     const key = await issueKey(a.org.id, a.ownerId, ["read"]);
     const good = await call(server, "GET", `/orgs/${a.org.slug}/quotas`, { auth: key.key, headers: { "x-request-id": "client-req-42" } });
