@@ -11,7 +11,7 @@ import { roleAtLeast, ROLE_LABELS } from "../roles";
 import { apiKeyActor, userActor, type ApiKeyPrincipal, type Context } from "./context";
 
 export const orgInput = z.object({
-  orgId: z.string({ error: "orgId is required: the organisation's id or slug" }).trim().min(1, "orgId is required: the organisation's id or slug").max(64, "orgId is too long"),
+  orgId: z.string({ error: "orgId is required: the organisation's id or slug" }).trim().min(1, "orgId is required: the organisation's id or slug").max(64, "orgId is too long").meta({ description: "The organisation's id or its slug (e.g. hopital-rive-gauche)" }),
 });
 
 type ProcedureType = "query" | "mutation" | "subscription";

@@ -1463,6 +1463,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -1558,6 +1559,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -1674,6 +1676,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -1774,6 +1777,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -1897,6 +1901,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 invitationId: string;
             };
@@ -2005,6 +2010,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 membershipId: string;
             };
@@ -2113,6 +2119,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 membershipId: string;
             };
@@ -2333,6 +2340,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -2556,6 +2564,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -2675,6 +2684,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -2806,6 +2816,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 requestId: string;
             };
@@ -2917,6 +2928,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -3027,6 +3039,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -3168,6 +3181,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -3306,6 +3320,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -3412,6 +3427,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -3527,6 +3543,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -3623,6 +3640,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -3738,6 +3756,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -3847,6 +3866,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -3956,6 +3976,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -4065,6 +4086,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 deploymentId: string;
             };
@@ -4174,6 +4196,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -4277,6 +4300,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -4399,6 +4423,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -4472,6 +4497,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 apiKeyId: string;
             };
@@ -4584,6 +4610,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 apiKeyId: string;
             };
@@ -4703,6 +4730,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
                 apiKeyId: string;
             };
@@ -4831,6 +4859,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -4932,6 +4961,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -5019,6 +5049,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
@@ -5099,6 +5130,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
                 orgId: string;
             };
             cookie?: never;
