@@ -66,6 +66,25 @@ function withRequestId(response: Response, requestId: string, extra: Record<stri
   return new Response(response.body, { status: response.status, headers });
 }
 
+/** The body as text, or null once it passes `limit` bytes (a chunked body has no length to check first). */
+async function readBounded(req: Request, limit: number): Promise<string | null> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 export async function handleRestRequest(req: Request, options: { resolveSession?: SessionResolver } = {}): Promise<Response> {
   const requestId = requestIdFrom(req);
   let complete: ((status: number, body: unknown) => Promise<void>) | null = null;
@@ -83,8 +102,9 @@ export async function handleRestRequest(req: Request, options: { resolveSession?
     if (hasBody) {
       const declared = Number(req.headers.get("content-length") ?? "0");
       if (declared > MAX_BODY_BYTES) return restError(413, "payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`, requestId);
-      body = await req.text();
-      if (Buffer.byteLength(body) > MAX_BODY_BYTES) return restError(413, "payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`, requestId);
+      const read = await readBounded(req, MAX_BODY_BYTES);
+      if (read === null) return restError(413, "payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`, requestId);
+      body = read;
       const type = (req.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
       // An empty body (e.g. POST …/revoke) is an empty JSON object; any other body must be JSON.
       if (body.trim() === "") body = "{}";

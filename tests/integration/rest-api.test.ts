@@ -149,6 +149,21 @@ describe("errors", () => {
     expect([notFound.status, notFound.body.error.code]).toEqual([404, "not_found"]);
   });
 
+  it("refuses a body over 1 MiB, declared or streamed without a length, with a 413", async () => {
+    const key = await issueKey(a.org.id, a.ownerId, ["manage"]);
+    const big = JSON.stringify({ name: "x".repeat(2 * 1024 * 1024) });
+    const declared = await call(server, "PATCH", `/orgs/${a.org.slug}/api-keys/${a.apiKey.id}`, { auth: key.key, rawBody: big, headers: { "content-type": "application/json" } });
+    expect([declared.status, declared.body.error.code]).toEqual([413, "payload_too_large"]);
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 32; i++) controller.enqueue(new TextEncoder().encode("x".repeat(64 * 1024)));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(`${server.url}/orgs/${a.org.slug}/api-keys/${a.apiKey.id}`, { method: "PATCH", headers: { authorization: `Bearer ${key.key}`, "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+  });
+
   it("refuses a body nested 100,000 levels deep with a 400, and keeps serving", async () => {
     const key = await issueKey(a.org.id, a.ownerId, ["manage"]);
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
