@@ -569,19 +569,23 @@ describe("authentication takes the same time whether the key prefix exists or no
     const known: number[] = [];
     const unknown: number[] = [];
     for (let i = 0; i < 3; i++) await time(`enc_${prefix}_${secret()}`); // warm-up
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 80; i++) {
       known.push(await time(`enc_${prefix}_${secret()}`));
       unknown.push(await time(`enc_${randomBytes(6).toString("hex")}_${secret()}`));
     }
     socket.destroy();
-    // The best single threshold, either way round: 50 % is a coin toss; without the equal answer
-    // time it is about 90 % (medians 0.5 and 1.1 ms here).
+    // Without the equal answer time the medians differ by about 1 ms (0.5 and 1.1 ms here) and one
+    // threshold tells them apart about 90 % of the time. With it, both answer at the 20 ms mark; what
+    // remains is scheduling noise, and on a loaded machine the occasional database lookup of an
+    // unknown prefix that takes longer than 20 ms (a tail, which moves neither median).
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(0.5);
     let best = 0;
     for (const t of [...known, ...unknown]) {
       const right = known.filter((x) => x <= t).length + unknown.filter((x) => x > t).length;
       best = Math.max(best, right, known.length + unknown.length - right);
     }
-    expect(best / (known.length + unknown.length)).toBeLessThan(0.7);
+    expect(best / (known.length + unknown.length)).toBeLessThan(0.8);
   });
 });
 
