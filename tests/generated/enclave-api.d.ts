@@ -6008,8 +6008,10 @@ export interface operations {
                         license: string;
                         openWeights: boolean;
                         openData: boolean;
+                        /** @description Who trained the model, and where */
                         origin: string;
                         artifactUri: string;
+                        /** @description Null until the artifact has been fetched and digested */
                         artifactSha256: string | null;
                         /** @enum {string} */
                         runtime: "LLAMA_CPP" | "VLLM" | "TGI";
@@ -6018,10 +6020,6 @@ export interface operations {
                         /** @enum {string} */
                         status: "ACTIVE" | "DEPRECATED";
                         description: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        updatedAt: string;
                         fitsGpuTypes: {
                             id: string;
                             code: string;
@@ -6030,6 +6028,10 @@ export interface operations {
                             id: string;
                             code: string;
                         }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
                     };
                 };
             };
@@ -6173,8 +6175,10 @@ export interface operations {
                         license: string;
                         openWeights: boolean;
                         openData: boolean;
+                        /** @description Who trained the model, and where */
                         origin: string;
                         artifactUri: string;
+                        /** @description Null until the artifact has been fetched and digested */
                         artifactSha256: string | null;
                         /** @enum {string} */
                         runtime: "LLAMA_CPP" | "VLLM" | "TGI";
@@ -6183,10 +6187,6 @@ export interface operations {
                         /** @enum {string} */
                         status: "ACTIVE" | "DEPRECATED";
                         description: string | null;
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        updatedAt: string;
                         fitsGpuTypes: {
                             id: string;
                             code: string;
@@ -6195,6 +6195,10 @@ export interface operations {
                             id: string;
                             code: string;
                         }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
                     };
                 };
             };

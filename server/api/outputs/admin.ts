@@ -71,25 +71,7 @@ export const setRegionStatusOutput = z.object({ id: text, code: text, status: re
 export const adminCatalogOutput = z.array(catalogModel);
 
 /** A catalog model as saved: every stored field, with the GPU types it fits and the regions it is allowed in. */
-export const savedModel = z.object({
-  id: text,
-  slug: text,
-  family: text,
-  name: text,
-  version: text,
-  parameterCount,
-  contextLength: count,
-  license: text,
-  openWeights: z.boolean(),
-  openData: z.boolean(),
-  origin: text,
-  artifactUri: text,
-  artifactSha256: text.nullable(),
-  runtime: z.enum(ModelRuntime),
-  gpuMemoryGb: count,
-  minGpuCount: count,
-  status: z.enum(CatalogModelStatus),
-  description: text.nullable(),
+export const savedModel = catalogModel.extend({
   createdAt: dateTime,
   updatedAt: dateTime,
   fitsGpuTypes: z.array(z.object({ id: text, code: text })),
