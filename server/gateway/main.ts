@@ -13,6 +13,7 @@
  * GATEWAY_KEEP_ALIVE_TIMEOUT_MS         default 10000: idle keep-alive connections closed after this
  * GATEWAY_MAX_CONNECTIONS_PER_ADDRESS   default 256 (0: no cap)
  * GATEWAY_AUTH_FAILURE_DELAY_MS         default 20: when an invalid key is answered, after arrival
+ * GATEWAY_SPOOL_BATCH_MS                default 200: how often spooled usage is written to PostgreSQL
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -32,6 +33,7 @@ const schema = z.object({
   GATEWAY_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).default(256),
   GATEWAY_AUTH_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(20),
+  GATEWAY_SPOOL_BATCH_MS: z.coerce.number().int().min(10).max(60_000).default(200),
 });
 
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}) {
@@ -60,6 +62,7 @@ async function main() {
     keepAliveTimeoutMs: env.GATEWAY_KEEP_ALIVE_TIMEOUT_MS,
     maxConnectionsPerAddress: env.GATEWAY_MAX_CONNECTIONS_PER_ADDRESS,
     authFailureDelayMs: env.GATEWAY_AUTH_FAILURE_DELAY_MS,
+    batchMs: env.GATEWAY_SPOOL_BATCH_MS,
     log,
   });
 

@@ -204,7 +204,8 @@ describe("a stream that breaks after it started", () => {
 describe("a gateway SIGKILLed under load", () => {
   it("loses no usage record of a request that got its response: a restarted gateway replays the spool", async () => {
     const { key, row } = await createApiKey(tenant.org.id, tenant.ownerId);
-    const victim = await spawnGateway({ spoolDir: path.join(spoolRoot, "victim") });
+    // Batches every 2 s: the kill lands while answered requests are still only in the spool.
+    const victim = await spawnGateway({ spoolDir: path.join(spoolRoot, "victim"), env: { GATEWAY_SPOOL_BATCH_MS: "2000" } });
     extra.push(victim);
     const answered: string[] = [];
     let stop = false;
