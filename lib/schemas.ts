@@ -4,8 +4,10 @@
  * Imports nothing of the project but lib/ (see ARCHITECTURE.md, "Layout").
  */
 import { z } from "zod";
+import { tokenPriceEur } from "./budgets";
 import { DATA_CLASSIFICATIONS, DEPLOYMENT_NAME, REPLICA_LIMIT } from "./limits";
 import { ORG_ROLES } from "./roles";
+import { USAGE_PERIODS } from "./usage-periods";
 
 // In the browser, no eval: zod's compiled fast path probes `new Function`, which the console's
 // Content-Security-Policy forbids (and reports as a violation even though zod catches it).
@@ -118,6 +120,9 @@ export const catalogModelInput = z.object({
   fitsGpuTypeIds: idList("GPU type").refine((ids) => ids.length > 0, "Choose at least one GPU type the model fits on"),
   allowedRegionIds: idList("region").default([]),
   description: optionalText(2000, "Use at most 2,000 characters"),
+  // Left out: 0 for a new model, unchanged on an update (docs/budgets.md).
+  inputEurPerMillionTokens: tokenPriceEur("input").optional(),
+  outputEurPerMillionTokens: tokenPriceEur("output").optional(),
 });
 
 export const catalogModelStatus = z.enum(["ACTIVE", "DEPRECATED"], { message: "Status must be Active or Deprecated" });
@@ -168,3 +173,15 @@ export const deploymentInput = z.object({
   dataClassification,
 });
 
+
+// ─── Usage dashboards ────────────────────────────────────────────────────────
+
+export const usagePeriod = z.enum(USAGE_PERIODS, { message: "period must be one of 24h, 7d, 30d, 90d" });
+export const usageBreakdownBy = z.enum(["deployment", "key", "region"], { message: "by must be one of deployment, key, region" });
+/** How many of the slowest deployments the admin dashboard lists. */
+export const slowestDeploymentsLimit = z.coerce
+  .number({ message: "limit must be a number" })
+  .int("limit must be a whole number")
+  .min(1, "limit must be at least 1")
+  .max(100, "limit must be at most 100")
+  .default(10);

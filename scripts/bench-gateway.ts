@@ -1,33 +1,53 @@
 /**
- * `npm run bench`: what the gateway costs, measured on this machine, written to docs/benchmarks.md.
+ * `npm run bench`: what the gateway costs, measured on this machine, written to the gateway section
+ * of docs/benchmarks.md (between its markers; the rest of the file is left as it is).
  *
- * Parts, each its own process: a throw-away embedded PostgreSQL (or BENCH_DATABASE_URL), a bare
- * node:http upstream answering a fixed chat completion, the gateway (server/gateway/main.ts, with
- * auth, rate limits, budget, residency policy and metering on), and this load generator: raw
- * keep-alive TCP connections with pre-built request bytes, so the generator itself costs little.
+ * Every part is its own process: a throw-away embedded PostgreSQL (or BENCH_DATABASE_URL), a bare
+ * node:http upstream answering a fixed chat completion, the gateway started as in production
+ * (`node --import tsx server/gateway/main.ts`: auth, limits, budget, residency policy, per-token
+ * prices, metering, traces and metrics on), and the load generators:
  *
- * 1. Memory: closed loop until the gateway has served BENCH_TOTAL requests (default 1,000,000); its
- *    RSS every 100,000 requests (first, so that all samples come from the same steady load).
- * 2. Added latency: open-loop load at a fixed rate (BENCH_RATE, default 500 req/s) sent straight to
- *    the upstream, then through the gateway, alternating rounds; latency from the moment a request
- *    is written until its response is complete; added = gateway percentile − direct percentile.
- * 3. Saturation: closed loop at several concurrencies; the best requests/s through the gateway.
- * Finally every answered request must have its UsageRecord.
+ * 1. Memory: a closed loop until the gateway has served BENCH_TOTAL requests (default 1,000,000; 0
+ *    skips it); the gateway's RSS every 100,000.
+ * 2. Added latency: an open-loop generator (scripts/lib/open-loop.ts, a process of its own) at
+ *    BENCH_RATE (500) req/s, BENCH_WARMUP_SECONDS (3) of warm-up then BENCH_SECONDS (15) measured,
+ *    straight to the upstream then through the gateway, BENCH_REPS (3) repetitions interleaved
+ *    (direct, gateway, direct, …). Latency from each request's *scheduled* send time to the last
+ *    byte of its answer (no coordinated omission). Added = gateway − direct, per repetition; the
+ *    report gives the median of the repetitions and their spread.
+ * 3. Saturation: `wrk` (BENCH_WRK_THREADS 1, BENCH_WRK_CONNECTIONS 32, BENCH_WRK_SECONDS 15),
+ *    BENCH_REPS repetitions interleaved direct/gateway.
+ * Then: every answered request has its UsageRecord (and its Trace, when the table exists).
+ * During every phase, the CPU used by the benchmark's own processes and by everything else on the
+ * machine is measured (/proc), so the report says how busy the machine was.
  *
- * Knobs for development: BENCH_RATE, BENCH_SECONDS (10), BENCH_ROUNDS (2), BENCH_TOTAL, BENCH_OUTPUT,
- * BENCH_ONLY=latency (phase 1 only), BENCH_DUMP=<file prefix> (per-request latencies as JSON),
- * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_VERBOSE.
+ * Diagnosis: BENCH_PROBE=1 preloads scripts/lib/gateway-probe.ts into the gateway (event-loop
+ * delay, GC pauses, PostgreSQL queries, full reloads and spool batches, with their times) and lines
+ * the slowest requests up with them; BENCH_PROBE_DISABLE=refresh|spool|poll|traces turns one
+ * suspect off; BENCH_PROBE_TOGGLE=<same> flips it by SIGUSR2 for paired runs on one gateway; and
+ * BENCH_B_ENV / BENCH_B_NODE_ARGS / BENCH_B_MAIN start a second gateway "B", run right after the
+ * first in every repetition (e.g. BENCH_B_ENV=BENCH_PROBE_DISABLE=traces, or GATEWAY_METRICS=off).
+ * Other knobs: BENCH_ONLY=latency|saturation, BENCH_DUMP=<dir> (per-request timings),
+ * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_GATEWAY_ENV
+ * (extra KEY=VALUE,… for the gateway), BENCH_OUTPUT (another file), BENCH_VERBOSE.
+ * A run with any diagnosis knob set prints its figures and does not rewrite docs/benchmarks.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { readTimings, type Summary } from "./lib/open-loop";
+import { runWrk, wrkAvailable, type WrkResult } from "./lib/wrk";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const MODEL = "bench-assistant";
+const OPEN_LOOP = path.join(ROOT, "scripts", "lib", "open-loop.ts");
+const PROBE = path.join(ROOT, "scripts", "lib", "gateway-probe.ts");
+const SECTION_START = "<!-- gateway-bench:start (written by npm run bench) -->";
+const SECTION_END = "<!-- gateway-bench:end -->";
 
 // ---- the bare upstream (this file, run as a child with the argument "upstream") ----
 
@@ -52,155 +72,127 @@ function runUpstream() {
   server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ port: (server.address() as net.AddressInfo).port })}\n`));
 }
 
-// ---- load generation on raw sockets ----
+// ---- requests ----
 
-class Connection {
-  private socket: net.Socket;
-  private buffer: Buffer | null = null;
-  private done: ((status: number) => void) | null = null;
+const CHAT_BODY = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Bonjour" }], max_tokens: 16 });
 
-  constructor(port: number) {
-    this.socket = net.connect(port, "127.0.0.1");
-    this.socket.setNoDelay(true);
-    this.socket.on("data", (d) => this.onData(d));
-    this.socket.on("error", () => this.finish(0));
-    this.socket.on("close", () => this.finish(0));
-  }
-
-  send(request: Buffer, done: (status: number) => void) {
-    this.done = done;
-    this.socket.write(request);
-  }
-
-  private finish(status: number) {
-    const done = this.done;
-    this.done = null;
-    done?.(status);
-  }
-
-  private onData(data: Buffer) {
-    let buf = this.buffer ? Buffer.concat([this.buffer, data]) : data;
-    for (;;) {
-      const headerEnd = buf.indexOf("\r\n\r\n");
-      if (headerEnd === -1) break;
-      const head = buf.toString("latin1", 0, headerEnd);
-      const length = /content-length: *(\d+)/i.exec(head);
-      const total = headerEnd + 4 + (length ? Number(length[1]) : 0);
-      if (buf.length < total) break;
-      const status = Number(head.slice(9, 12));
-      buf = buf.subarray(total);
-      this.finish(status);
-    }
-    this.buffer = buf.length ? buf : null;
-  }
-
-  close() {
-    this.socket.destroy();
-  }
+function chatHeaders(key: string | null): Record<string, string> {
+  return { "Content-Type": "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) };
 }
 
+/** The request's bytes, with an `X-Request-Id` of 12 digits the open-loop generator numbers (ID_SLOT). */
+const ID_SLOT = "000000000000";
 function chatRequest(key: string | null) {
-  const body = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Bonjour" }], max_tokens: 16 });
-  return Buffer.from(
-    `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n${key ? `Authorization: Bearer ${key}\r\n` : ""}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  const headers = Object.entries({ Host: "127.0.0.1", ...chatHeaders(key), "X-Request-Id": ID_SLOT, "Content-Length": String(Buffer.byteLength(CHAT_BODY)) })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
+  return Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\n${headers}\r\n${CHAT_BODY}`);
 }
 
-interface OpenLoopResult {
-  latencies: Float64Array;
-  /** When each request was written, ms since the run started. */
-  sentAt: Float64Array;
-  errors: number;
-  /** How late requests left compared to their schedule (generator health). */
-  maxLagMs: number;
-}
-
-/** Sends `rate` requests a second for `seconds`, whatever the responses do (open loop). */
-function openLoop(port: number, request: Buffer, rate: number, seconds: number, onResponse?: () => void): Promise<OpenLoopResult> {
-  const total = Math.round(rate * seconds);
-  const latencies = new Float64Array(total);
-  const sentAt = new Float64Array(total);
-  const idle: Connection[] = [];
-  const all: Connection[] = [];
-  let sent = 0;
-  let completed = 0;
-  let errors = 0;
-  let maxLagMs = 0;
-  return new Promise((resolve) => {
-    const start = performance.now();
-    const tick = () => {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
-      while (sent < due) {
-        const i = sent++;
-        maxLagMs = Math.max(maxLagMs, now - (start + (i * 1000) / rate));
-        let c = idle.pop();
-        if (!c) all.push((c = new Connection(port)));
-        const conn = c;
-        const t = performance.now();
-        sentAt[i] = t - start;
-        conn.send(request, (status) => {
-          latencies[i] = performance.now() - t;
-          if (status !== 200) errors++;
-          onResponse?.();
-          idle.push(conn);
-          if (++completed === total) {
-            for (const x of all) x.close();
-            resolve({ latencies, sentAt, errors, maxLagMs });
-          }
-        });
-      }
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
-}
-
-/** Each of `concurrency` connections sends its next request as soon as the previous one is answered. */
-function closedLoop(port: number, request: Buffer, concurrency: number, until: (count: number, elapsedMs: number) => boolean, onCount?: (count: number) => void) {
-  return new Promise<{ count: number; errors: number; elapsedMs: number }>((resolve) => {
+/** Each of `concurrency` raw keep-alive connections sends its next request when the previous one is answered (memory phase). */
+function closedLoop(port: number, request: Buffer, concurrency: number, until: (count: number) => boolean, onCount?: (count: number) => void) {
+  return new Promise<{ count: number; ok: number; elapsedMs: number }>((resolve) => {
     let count = 0;
-    let errors = 0;
+    let ok = 0;
     let active = concurrency;
     const start = performance.now();
-    const conns: Connection[] = [];
-    const loop = (c: Connection) => {
-      c.send(request, (status) => {
-        count++;
-        if (status !== 200) errors++;
-        onCount?.(count);
-        if (until(count, performance.now() - start)) {
+    const sockets: net.Socket[] = [];
+    const connect = () => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.setNoDelay(true);
+      sockets.push(socket);
+      let buffer: Buffer | null = null;
+      const next = () => {
+        if (until(count)) {
           if (--active === 0) {
-            for (const x of conns) x.close();
-            resolve({ count, errors, elapsedMs: performance.now() - start });
+            for (const s of sockets) s.destroy();
+            resolve({ count, ok, elapsedMs: performance.now() - start });
           }
           return;
         }
-        loop(c);
+        socket.write(request);
+      };
+      socket.on("data", (data: Buffer) => {
+        let buf = buffer ? Buffer.concat([buffer, data]) : data;
+        for (;;) {
+          const headerEnd = buf.indexOf("\r\n\r\n");
+          if (headerEnd === -1) break;
+          const head = buf.toString("latin1", 0, headerEnd);
+          const length = /content-length: *(\d+)/i.exec(head);
+          const total = headerEnd + 4 + (length ? Number(length[1]) : 0);
+          if (buf.length < total) break;
+          count++;
+          if (head.slice(9, 12) === "200") ok++;
+          buf = buf.subarray(total);
+          onCount?.(count);
+          next();
+        }
+        buffer = buf.length ? buf : null;
       });
+      socket.on("error", () => {});
+      next();
     };
-    for (let i = 0; i < concurrency; i++) {
-      const c = new Connection(port);
-      conns.push(c);
-      loop(c);
-    }
+    for (let i = 0; i < concurrency; i++) connect();
   });
 }
 
-function percentile(sorted: Float64Array, p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+// ---- statistics ----
+
+function quantile(sorted: Float64Array, p: number) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : Number.NaN;
 }
 
-const sortCopy = (a: Float64Array) => Float64Array.from(a).sort();
+interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
 
-/** CPU time (clock ticks) a process has used: utime + stime from /proc/<pid>/stat. */
+function percentiles(values: Float64Array): Percentiles {
+  const s = Float64Array.from(values).sort();
+  return { p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), p999: quantile(s, 0.999), max: s[s.length - 1] };
+}
+
+function median(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "∞");
+const int = (n: number) => Math.round(n).toLocaleString("en");
+const spread = (xs: number[], digits = 2) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
+
+// ---- CPU accounting ----
+
+const CLOCK_TICKS = 100;
+
+/** utime + stime, plus cutime + cstime (children waited for: the generators, wrk, exited backends). */
 function processTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return 0;
+  }
 }
 
-/** Busy and total clock ticks of the whole machine, from /proc/stat. */
+function childrenOf(parent: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 function machineTicks(): { busy: number; total: number } {
   const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = cpu[3] + (cpu[4] ?? 0);
@@ -213,6 +205,40 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
+/** Cores used by this benchmark's processes and by everything else, over a phase. */
+interface CpuUse {
+  seconds: number;
+  /** Cores (0–N) used by the benchmark: generator, upstream, gateway, PostgreSQL. */
+  ours: number;
+  /** Cores used by everything else on the machine. */
+  others: number;
+  /** CPU seconds the gateway process itself used. */
+  gatewaySeconds: number;
+  /** CPU seconds PostgreSQL (the embedded one) used. */
+  postgresSeconds: number;
+  load1: number;
+}
+
+function cpuMeter(ourPids: () => number[], gatewayPid: number, postgresPids: () => number[]) {
+  const snap = () => ({
+    machine: machineTicks(),
+    ours: ourPids().reduce((n, pid) => n + processTicks(pid), 0),
+    gateway: processTicks(gatewayPid),
+    postgres: postgresPids().reduce((n, pid) => n + processTicks(pid), 0),
+    at: performance.now(),
+  });
+  return () => {
+    const before = snap();
+    return (): CpuUse => {
+      const after = snap();
+      const seconds = (after.at - before.at) / 1000;
+      const busy = (after.machine.busy - before.machine.busy) / CLOCK_TICKS;
+      const ours = (after.ours - before.ours) / CLOCK_TICKS;
+      return { seconds, ours: ours / seconds, others: Math.max(0, busy - ours) / seconds, gatewaySeconds: (after.gateway - before.gateway) / CLOCK_TICKS, postgresSeconds: (after.postgres - before.postgres) / CLOCK_TICKS, load1: os.loadavg()[0] };
+    };
+  };
+}
+
 // ---- processes ----
 
 function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -220,21 +246,51 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Prom
   let output = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`child did not start:\n${output}`)), 60_000);
-    child.stdout!.on("data", (d) => {
+    const onData = (d: Buffer) => {
       output += String(d);
+      if (output.length > 1 << 20) output = output.slice(-(1 << 16));
       const match = ready.exec(output);
       if (match) {
         clearTimeout(timer);
+        child.stdout!.off("data", onData);
+        child.stdout!.resume();
         resolve({ child, match });
       }
-    });
+    };
+    child.stdout!.on("data", onData);
     child.stderr!.on("data", (d) => {
-      output += String(d);
       if (process.env.BENCH_VERBOSE) process.stderr.write(d);
+      else output += String(d);
     });
     child.once("exit", (code) => reject(new Error(`child exited with ${code}:\n${output}`)));
   });
 }
+
+/** Runs a child to its end; resolves with its stdout. */
+function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += String(d)));
+  child.stderr!.on("data", (d) => (stderr += String(d)));
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${args.join(" ")} exited with ${code}:\n${stderr}`))));
+  });
+}
+
+function stopChild(c: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const timer = setTimeout(() => c.kill("SIGKILL"), 20_000);
+    c.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    c.kill("SIGTERM");
+  });
+}
+
+// ---- the fixture ----
 
 async function seed(databaseUrl: string) {
   const { createDb } = await import("../server/db");
@@ -266,6 +322,7 @@ async function seed(databaseUrl: string) {
   const deployment = await db.deployment.create({
     data: { orgId: org.id, name: MODEL, catalogModelId: model.id, regionId: region.id, gpuTypeId: gpu.id, gpusPerReplica: 1, dataClassification: "INTERNAL", phase: "RUNNING", createdById: user.id },
   });
+  const prices = await setPricesAndBudget(db, model.id, org.id);
   const secret = generateApiKey();
   // Limits far above the load, so they are exercised (leases, balances) without refusing.
   await db.apiKey.create({
@@ -286,45 +343,267 @@ async function seed(databaseUrl: string) {
     key: secret.key,
     deploymentId: deployment.id,
     orgId: org.id,
+    prices,
     addReplica: (endpoint: string) => db.deploymentReplica.create({ data: { deploymentId: deployment.id, ordinal: 0, revision: 1, state: "ready", endpoint, readyAt: new Date() } }),
   };
 }
 
-const fmt = (n: number, digits = 3) => n.toFixed(digits);
+/**
+ * Per-token prices on the catalog model, and a hard monthly budget on the organisation, as
+ * production will have them: every request then has a cost, debited from the key's budget and the
+ * organisation's (both far above what the benchmark spends, so they are checked, never refused).
+ * Set only when the schema has the columns (raw SQL: the benchmark also runs on older schemas).
+ */
+async function setPricesAndBudget(
+  db: { $queryRawUnsafe<T>(q: string, ...v: unknown[]): Promise<T>; $executeRawUnsafe(q: string, ...v: unknown[]): Promise<number> },
+  modelId: string,
+  orgId: string,
+): Promise<string> {
+  const columns = new Set(
+    (
+      await db.$queryRawUnsafe<{ c: string }[]>(
+        `SELECT table_name || '.' || column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('CatalogModel', 'Organization')`,
+      )
+    ).map((r) => r.c),
+  );
+  const said: string[] = [];
+  if (columns.has("CatalogModel.inputMicroEurPerMillionTokens") && columns.has("CatalogModel.outputMicroEurPerMillionTokens")) {
+    // €0.50 and €1.50 per million tokens in and out.
+    await db.$executeRawUnsafe(`UPDATE "CatalogModel" SET "inputMicroEurPerMillionTokens" = 500000, "outputMicroEurPerMillionTokens" = 1500000 WHERE id = $1`, modelId);
+    said.push("per-token prices €0.50 / €1.50 per million tokens in / out");
+  } else said.push("no per-token prices (the catalog has no price columns)");
+  if (columns.has("Organization.monthlyBudgetCents") && columns.has("Organization.budgetMode")) {
+    await db.$executeRawUnsafe(`UPDATE "Organization" SET "monthlyBudgetCents" = 100000000, "budgetMode" = 'HARD' WHERE id = $1`, orgId);
+    said.push("a hard organisation budget");
+  }
+  return said.join(", ");
+}
+
+// ---- diagnosis: the slowest requests against the gateway's timeline ----
+
+interface ProbeData {
+  disabled: string[];
+  loop: [number, number, number][];
+  gc: [number, number, number][];
+  queries: [number, number, number, string][];
+  spans: [string, number, number][];
+  requests?: [number, number, number][];
+}
+
+interface TimedRun {
+  label: string;
+  /** Absolute (epoch ms) scheduled time and end of each request. */
+  start: Float64Array;
+  end: Float64Array;
+  latency: Float64Array;
+  lag: Float64Array;
+  /** Absolute time each request was written. */
+  sent: Float64Array;
+  /** The x-request-id of the first measured request (then +1 each). */
+  firstId: number;
+}
+
+function queryKind(head: string) {
+  if (head.startsWith("WITH rows")) return "usage INSERT";
+  if (/Trace/.test(head)) return "trace INSERT";
+  if (/GatewayAllowance/.test(head)) return "limit lease";
+  if (head.startsWith("SELECT concat_ws")) return "change poll";
+  return "other query";
+}
+
+/** For each suspect: the share of the slowest 1 % of requests that overlap it, against the share of all requests. */
+function attribute(runs: TimedRun[], probe: ProbeData) {
+  const intervals = new Map<string, [number, number][]>();
+  const add = (name: string, a: number, b: number) => {
+    let list = intervals.get(name);
+    if (!list) intervals.set(name, (list = []));
+    list.push([a, b]);
+  };
+  const gcKind: Record<number, string> = { 1: "GC scavenge", 2: "GC minor mark-sweep", 4: "GC mark-compact", 8: "GC incremental", 16: "GC weak callbacks" };
+  for (const [t, d, k] of probe.gc) add(gcKind[k] ?? `GC kind ${k}`, t, t + d);
+  for (const [t0, sync, end, head] of probe.queries) {
+    add(`${queryKind(head)} (in flight)`, t0, end || t0);
+    if (sync > 0.2) add(`${queryKind(head)} (sync part > 0.2 ms)`, t0, t0 + sync);
+  }
+  for (const [name, a, b] of probe.spans) add(name, a, b);
+  for (const [t, max] of probe.loop) if (max > 3) add("event loop delayed > 3 ms (100 ms window)", t - 100, t);
+  for (const list of intervals.values()) list.sort((x, y) => x[0] - y[0]);
+
+  const overlaps = (list: [number, number][], a: number, b: number) => {
+    // Binary search for the first interval ending after a.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid][0] <= b) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0 && i >= lo - 64; i--) if (list[i][1] >= a && list[i][0] <= b) return true;
+    return false;
+  };
+  const rows: { suspect: string; slow: number; all: number; count: number }[] = [];
+  let slowTotal = 0;
+  let allTotal = 0;
+  const slowHits = new Map<string, number>();
+  const allHits = new Map<string, number>();
+  let slowLate = 0;
+  let allLate = 0;
+  for (const run of runs) {
+    const threshold = quantile(Float64Array.from(run.latency).sort(), 0.99);
+    for (let i = 0; i < run.latency.length; i++) {
+      const slow = run.latency[i] >= threshold;
+      if (slow) slowTotal++;
+      allTotal++;
+      const late = run.lag[i] > 1.5;
+      if (late) {
+        allLate++;
+        if (slow) slowLate++;
+      }
+      for (const [name, list] of intervals) {
+        if (!overlaps(list, run.start[i], run.end[i])) continue;
+        allHits.set(name, (allHits.get(name) ?? 0) + 1);
+        if (slow) slowHits.set(name, (slowHits.get(name) ?? 0) + 1);
+      }
+    }
+  }
+  for (const [name, list] of intervals) rows.push({ suspect: name, slow: (slowHits.get(name) ?? 0) / slowTotal, all: (allHits.get(name) ?? 0) / allTotal, count: list.length });
+  rows.push({ suspect: "generator sent > 1.5 ms late", slow: slowLate / slowTotal, all: allLate / allTotal, count: allLate });
+  rows.sort((a, b) => b.slow - a.slow);
+
+  // Each request's legs, from the gateway's own timeline (x-request-id): generator → gateway's
+  // onRequest ("in"), onRequest → answer handed to the kernel ("gateway", upstream call included),
+  // → last byte at the generator ("out"). Then the first cause that explains a slow request.
+  const byId = new Map<number, [number, number]>();
+  for (const [id, arrival, finish] of probe.requests ?? []) byId.set(id, [arrival, finish]);
+  const gcList = probe.gc.filter((g) => g[1] >= 1).map(([t, d]) => [t, t + d] as [number, number]).sort((x, y) => x[0] - y[0]);
+  const syncList = (kind: (k: string) => boolean) =>
+    probe.queries.filter((q) => kind(queryKind(q[3])) && q[1] >= 0.5).map(([t, d]) => [t, t + d] as [number, number]).sort((x, y) => x[0] - y[0]);
+  const insertSyncList = syncList((k) => k.endsWith("INSERT"));
+  const otherSyncList = syncList((k) => !k.endsWith("INSERT"));
+  const refreshList = probe.spans.filter((x) => x[0] === "fullRefresh").map(([, a, b]) => [a, b] as [number, number]);
+  const insertFlight = probe.queries.filter((q) => queryKind(q[3]).endsWith("INSERT")).map(([t, , e]) => [t, e || t] as [number, number]).sort((x, y) => x[0] - y[0]);
+  const causeNames = ["generator late", "GC pause ≥ 1 ms", "INSERT serialisation ≥ 0.5 ms", "other query serialisation ≥ 0.5 ms", "full reload", "INSERT in flight (PostgreSQL busy)", "none of these: slow leg in", "none of these: slow leg gateway", "none of these: slow leg out", "not matched"];
+  const causeSlow = new Map<string, number>();
+  const causeAll = new Map<string, number>();
+  const legSlow: number[][] = [[], [], []];
+  const legAll: number[][] = [[], [], []];
+  for (const run of runs) {
+    const threshold = quantile(Float64Array.from(run.latency).sort(), 0.99);
+    for (let i = 0; i < run.latency.length; i++) {
+      const slow = run.latency[i] >= threshold;
+      const times = byId.get(run.firstId + i);
+      let cause: string;
+      const a = run.start[i];
+      const b = run.end[i];
+      if (run.lag[i] > 1.5 && run.lag[i] >= 0.5 * (run.latency[i] - 0.3)) cause = causeNames[0];
+      else if (overlaps(gcList, a, b)) cause = causeNames[1];
+      else if (overlaps(insertSyncList, a, b)) cause = causeNames[2];
+      else if (overlaps(otherSyncList, a, b)) cause = causeNames[3];
+      else if (overlaps(refreshList, a, b)) cause = causeNames[4];
+      else if (overlaps(insertFlight, a, b)) cause = causeNames[5];
+      else if (!times || !times[1]) cause = causeNames[9];
+      else {
+        const legs = [times[0] - run.sent[i], times[1] - times[0], b - times[1]];
+        cause = causeNames[6 + legs.indexOf(Math.max(...legs))];
+      }
+      causeAll.set(cause, (causeAll.get(cause) ?? 0) + 1);
+      if (slow) causeSlow.set(cause, (causeSlow.get(cause) ?? 0) + 1);
+      if (times && times[1]) {
+        const legs = [times[0] - run.sent[i], times[1] - times[0], b - times[1]];
+        for (let k = 0; k < 3; k++) (slow ? legSlow : legAll)[k].push(legs[k]);
+      }
+    }
+  }
+  const med = (xs: number[]) => (xs.length ? median(xs) : Number.NaN);
+  const legLine = `legs (median, ms) in / gateway / out: slowest 1 % ${legSlow.map((l) => fmt(med(l), 3)).join(" / ")}, others ${legAll.map((l) => fmt(med(l), 3)).join(" / ")} (${legSlow[0].length + legAll[0].length} matched)`;
+  const causes = causeNames.map((name) => ({ cause: name, slow: (causeSlow.get(name) ?? 0) / slowTotal, all: (causeAll.get(name) ?? 0) / allTotal }));
+  const gcPauses = (k: number) => probe.gc.filter((g) => g[2] === k).map((g) => g[1]);
+  const scav = Float64Array.from(gcPauses(1)).sort();
+  const inserts = probe.queries.filter((q) => queryKind(q[3]) === "usage INSERT");
+  const insertSync = Float64Array.from(inserts.map((q) => q[1])).sort();
+  const insertWall = Float64Array.from(inserts.map((q) => (q[2] || q[0]) - q[0])).sort();
+  const refresh = probe.spans.filter((s) => s[0] === "fullRefresh").map((s) => s[2] - s[1]);
+  const loopMax = Float64Array.from(probe.loop.map((l) => l[1])).sort();
+  return {
+    rows,
+    causes,
+    slowTotal,
+    summary: [
+      legLine,
+      `GC: ${probe.gc.length} pauses; scavenges ${scav.length}, p50 ${fmt(quantile(scav, 0.5))} ms, max ${fmt(scav[scav.length - 1] ?? 0)} ms; mark-compact ${gcPauses(4).length} (max ${fmt(Math.max(0, ...gcPauses(4)))} ms)`,
+      `usage INSERTs: ${inserts.length}, synchronous part p50 ${fmt(quantile(insertSync, 0.5), 3)} max ${fmt(insertSync[insertSync.length - 1] ?? 0, 3)} ms; round trip p50 ${fmt(quantile(insertWall, 0.5))} max ${fmt(insertWall[insertWall.length - 1] ?? 0)} ms`,
+      `full reloads: ${refresh.length}, ${refresh.map((r) => fmt(r)).join(", ")} ms`,
+      `event-loop delay per 100 ms window: p50 of max ${fmt(quantile(loopMax, 0.5))} ms, p99 ${fmt(quantile(loopMax, 0.99))} ms, max ${fmt(loopMax[loopMax.length - 1] ?? 0)} ms`,
+      `queries: ${[...new Set(probe.queries.map((q) => queryKind(q[3])))].map((k) => `${k} ${probe.queries.filter((q) => queryKind(q[3]) === k).length}`).join(", ")}`,
+    ],
+  };
+}
+
+// ---- the report ----
+
+interface LatencyRun {
+  summary: Summary;
+  /** From the scheduled send time. */
+  latency: Percentiles;
+  /** From the actual write (service time). */
+  service: Percentiles;
+  cpu: CpuUse;
+  timed: TimedRun;
+}
+
+interface Rep {
+  direct: LatencyRun;
+  gateway: LatencyRun;
+  /** With BENCH_PROBE_TOGGLE: the same gateway with those suspects flipped (SIGUSR2). */
+  toggled?: LatencyRun;
+}
+
+function writeSection(file: string, section: string) {
+  const block = `${SECTION_START}\n${section.trim()}\n${SECTION_END}`;
+  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const a = text.indexOf(SECTION_START);
+  const b = text.indexOf(SECTION_END);
+  if (a !== -1 && b > a) text = text.slice(0, a) + block + text.slice(b + SECTION_END.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
+}
 
 async function main() {
   const rate = Number(process.env.BENCH_RATE ?? 500);
-  const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 15);
+  const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+  const reps = Number(process.env.BENCH_REPS ?? 3);
   const total = Number(process.env.BENCH_TOTAL ?? 1_000_000);
-  const output = process.env.BENCH_OUTPUT ?? path.join(ROOT, "docs", "benchmarks.md");
+  const wrkThreads = Number(process.env.BENCH_WRK_THREADS ?? 1);
+  const wrkConnections = Number(process.env.BENCH_WRK_CONNECTIONS ?? 32);
+  const wrkSeconds = Number(process.env.BENCH_WRK_SECONDS ?? 15);
+  const only = process.env.BENCH_ONLY ?? "";
+  const toggle = process.env.BENCH_PROBE_TOGGLE ?? "";
+  const probing = Boolean(process.env.BENCH_PROBE || process.env.BENCH_PROBE_DISABLE || toggle);
+  const diagnosis = probing || Boolean(only || process.env.BENCH_GATEWAY_NODE_ARGS || process.env.BENCH_GATEWAY_ENV || process.env.BENCH_B_ENV || process.env.BENCH_B_NODE_ARGS || process.env.BENCH_B_MAIN);
+  const output = process.env.BENCH_OUTPUT ?? (diagnosis ? null : path.join(ROOT, "docs", "benchmarks.md"));
   const log = (line: string) => console.log(`[bench] ${line}`);
   const loadAtStart = os.loadavg();
+  const startedAt = new Date();
+  if (seconds < 15 || wrkSeconds < 15 || reps < 3) log(`note: below the documented method (15 s runs, 3 repetitions): ${seconds} s, wrk ${wrkSeconds} s, ${reps} repetitions`);
+
+  const wrkVersion = only === "latency" ? "not used" : await wrkAvailable();
+  if (!wrkVersion) throw new Error("wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)");
 
   let stopDatabase: (() => Promise<void>) | null = null;
   let databaseUrl = process.env.BENCH_DATABASE_URL;
   const dataDir = path.join(ROOT, ".data", `bench-pg-${process.pid}`);
   const spoolRoot = path.join(ROOT, ".data", `bench-spool-${process.pid}`);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "bench-gateway-"));
+  const probeOut = path.join(tmp, "probe-gw.json");
   const children: ChildProcess[] = [];
   const cleanup = async () => {
-    // SIGTERM first: the gateway flushes and (when profiling) writes its profile.
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const timer = setTimeout(() => c.kill("SIGKILL"), 15_000);
-            c.once("exit", () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            c.kill("SIGTERM");
-          }),
-      ),
-    );
+    // SIGTERM first: the gateway flushes (and writes its profile or probe).
+    await Promise.all(children.map(stopChild));
     await stopDatabase?.();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(spoolRoot, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
   };
   process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
@@ -339,6 +618,7 @@ async function main() {
     const { migrate } = await import("./lib/database");
     await migrate(databaseUrl);
     const fixture = await seed(databaseUrl);
+    log(`fixture: ${fixture.prices}`);
 
     const upstream = await startChild(["--import", "tsx", import.meta.filename, "upstream"], process.env, /\{"port":(\d+)\}/);
     children.push(upstream.child);
@@ -346,28 +626,115 @@ async function main() {
     await fixture.addReplica(`http://127.0.0.1:${upstreamPort}`);
 
     mkdirSync(spoolRoot, { recursive: true });
-    const gw = await startChild(
-      // BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the gateway.
-      [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", path.join(ROOT, "server", "gateway", "main.ts")],
-      { ...process.env, DATABASE_URL: databaseUrl, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", GATEWAY_SPOOL_DIR: path.join(spoolRoot, "gw") },
-      /"message":"gateway listening".*?"url":"http:\/\/127\.0\.0\.1:(\d+)"/,
+    const envList = (text: string | undefined) =>
+      Object.fromEntries(
+        (text ?? "")
+          .split(",")
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+      );
+    const startGateway = async (name: string, nodeArgs: string | undefined, main: string, env: Record<string, string>) => {
+      const started = await startChild(
+        [...(nodeArgs?.split(" ").filter(Boolean) ?? []), "--import", "tsx", ...(probing || env.BENCH_PROBE_DISABLE ? ["--import", PROBE] : []), main],
+        {
+          ...process.env,
+          DATABASE_URL: databaseUrl,
+          GATEWAY_PORT: "0",
+          GATEWAY_HOST: "127.0.0.1",
+          GATEWAY_SPOOL_DIR: path.join(spoolRoot, name),
+          BENCH_PROBE_OUT: path.join(tmp, `probe-${name}.json`),
+          ...env,
+        },
+        /"message":"gateway listening".*?"url":"http:\/\/127\.0\.0\.1:(\d+)"/,
+      );
+      children.push(started.child);
+      return { child: started.child, port: Number(started.match[1]), pid: started.child.pid! };
+    };
+    const gatewayMain = path.join(ROOT, "server", "gateway", "main.ts");
+    const gw = await startGateway("gw", process.env.BENCH_GATEWAY_NODE_ARGS, gatewayMain, envList(process.env.BENCH_GATEWAY_ENV));
+    const gatewayPort = gw.port;
+    const gatewayPid = gw.pid;
+    log(`upstream :${upstreamPort}, gateway :${gatewayPort} (pid ${gatewayPid})${probing ? `, probe on (disabled: ${process.env.BENCH_PROBE_DISABLE || "nothing"})` : ""}`);
+    // Diagnosis: a second gateway "B" (another main, other node arguments or environment), run after
+    // the first in every repetition, so that both are compared under the same noise.
+    const bVariant = process.env.BENCH_B_ENV || process.env.BENCH_B_NODE_ARGS || process.env.BENCH_B_MAIN;
+    const gwB = bVariant ? await startGateway("gwB", process.env.BENCH_B_NODE_ARGS, path.resolve(process.env.BENCH_B_MAIN ?? gatewayMain), envList(process.env.BENCH_B_ENV)) : null;
+    if (gwB) log(`gateway B :${gwB.port} (pid ${gwB.pid}): ${bVariant}`);
+
+    // The benchmark's own processes, for the CPU accounting (PostgreSQL's backends come and go).
+    const postmaster = (() => {
+      try {
+        return Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+      } catch {
+        return 0;
+      }
+    })();
+    const postgresPids = () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []);
+    const ourPids = () => [process.pid, upstream.child.pid!, gatewayPid, ...(gwB ? [gwB.pid] : []), ...postgresPids()];
+    const meter = cpuMeter(ourPids, gatewayPid, postgresPids);
+    const meterB = gwB ? cpuMeter(ourPids, gwB.pid, postgresPids) : meter;
+
+    // Prometheus would scrape the gateway: so does the benchmark, every 5 s, while it runs.
+    const metricsUrl = `http://127.0.0.1:${gatewayPort}/metrics`;
+    const metricsOn = await fetch(metricsUrl).then(
+      (r) => r.status === 200,
+      () => false,
     );
-    children.push(gw.child);
-    const gatewayPort = Number(gw.match[1]);
-    const gatewayPid = gw.child.pid!;
-    log(`upstream :${upstreamPort}, gateway :${gatewayPort} (pid ${gatewayPid})`);
+    let scrapes = 0;
+    const scraper = metricsOn
+      ? setInterval(() => {
+          void fetch(metricsUrl)
+            .then((r) => r.text())
+            .then(() => scrapes++, () => {});
+        }, 5000)
+      : null;
+    scraper?.unref();
+
+    /**
+     * Waits until a gateway's spool has sent everything to PostgreSQL (its /metrics gauge; without
+     * metrics, until the database's row count stops moving), so that no run pays for the previous
+     * run's backlog. Returns the backlog found and how long it took to drain.
+     */
+    const drain = async (port: number): Promise<{ pending: number; ms: number }> => {
+      const t0 = performance.now();
+      let first = -1;
+      let last = -1;
+      let stable = 0;
+      while (performance.now() - t0 < 120_000) {
+        let pending: number;
+        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => (r.status === 200 ? r.text() : ""),
+          () => "",
+        );
+        const m = /^enclave_gateway_spool_pending_records (\d+)/m.exec(text);
+        if (m) pending = Number(m[1]);
+        else {
+          const rows = await fixture.db.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM "UsageRecord"`);
+          const n = Number(rows[0].n);
+          stable = n === last ? stable + 1 : 0;
+          last = n;
+          pending = stable >= 2 ? 0 : 1;
+        }
+        if (first < 0) first = pending;
+        if (pending === 0) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return { pending: Math.max(0, first), ms: performance.now() - t0 };
+    };
 
     const direct = chatRequest(null);
     const viaGateway = chatRequest(fixture.key);
-    let throughGateway = 0;
+    /** 200s the clients got from the gateway, and how many more the gateway may have answered (wrk's connections cut at its end). */
+    let answeredOk = 0;
+    let inFlightAtCut = 0;
     let gatewayErrors = 0;
 
     // Warm-up: JIT, keep-alive pools, first lease.
-    for (const [port, req] of [[upstreamPort, direct], [gatewayPort, viaGateway]] as const) {
-      const r = await closedLoop(port, req, 8, (n) => n >= 5000);
+    for (const port of [upstreamPort, gatewayPort]) {
+      const r = await closedLoop(port, port === gatewayPort ? viaGateway : direct, 8, (n) => n >= 5000);
       if (port === gatewayPort) {
-        throughGateway += r.count;
-        gatewayErrors += r.errors;
+        answeredOk += r.ok;
+        gatewayErrors += r.count - r.ok;
       }
     }
 
@@ -375,194 +742,293 @@ async function main() {
     const memoryConcurrency = 64;
     const rssSamples: { at: number; mb: number }[] = [];
     let sustained = 0;
-    if (process.env.BENCH_ONLY !== "latency") {
-      const before = throughGateway;
-      const memoryStart = performance.now();
+    if (total > 0 && !only) {
+      const before = answeredOk + gatewayErrors;
+      const t0 = performance.now();
       const m = await closedLoop(
         gatewayPort,
         viaGateway,
         memoryConcurrency,
         (n) => before + n >= total,
         (n) => {
-          const count = before + n;
-          if (count % 100_000 === 0) {
-            rssSamples.push({ at: count, mb: rssMb(gatewayPid) });
-            log(`${count} requests through the gateway, RSS ${fmt(rssSamples.at(-1)!.mb, 1)} MB`);
+          if ((before + n) % 100_000 === 0) {
+            rssSamples.push({ at: before + n, mb: rssMb(gatewayPid) });
+            log(`${int(before + n)} requests through the gateway, RSS ${fmt(rssSamples.at(-1)!.mb, 1)} MB`);
           }
         },
       );
-      throughGateway += m.count;
-      gatewayErrors += m.errors;
-      sustained = (m.count * 1000) / (performance.now() - memoryStart);
-      if (rssSamples.at(-1)?.at !== throughGateway) rssSamples.push({ at: throughGateway, mb: rssMb(gatewayPid) });
+      answeredOk += m.ok;
+      gatewayErrors += m.count - m.ok;
+      sustained = (m.count * 1000) / (performance.now() - t0);
+      rssSamples.push({ at: answeredOk + gatewayErrors, mb: rssMb(gatewayPid) });
     }
 
-    // 2. Added latency at a fixed rate.
-    log(`open loop at ${rate} req/s, ${rounds} × ${seconds} s each way`);
-    const directLat: Float64Array[] = [];
-    const gatewayLat: Float64Array[] = [];
-    const perRound: { direct: { p50: number; p99: number }; gateway: { p50: number; p99: number }; lag: number }[] = [];
-    let maxLag = 0;
-    // How much of the machine the benchmark's own processes used, and how much everything else did.
-    const ours = [process.pid, upstream.child.pid!, gatewayPid];
-    const oursBefore = ours.reduce((n, pid) => n + processTicks(pid), 0);
-    const machineBefore = machineTicks();
-    const loadBefore = os.loadavg()[0];
-    for (let round = 0; round < rounds; round++) {
-      const d = await openLoop(upstreamPort, direct, rate, seconds);
-      const g = await openLoop(gatewayPort, viaGateway, rate, seconds);
-      directLat.push(d.latencies);
-      gatewayLat.push(g.latencies);
-      if (process.env.BENCH_DUMP) writeFileSync(`${process.env.BENCH_DUMP}.${round}.json`, JSON.stringify({ direct: [...d.latencies], gateway: [...g.latencies], gatewaySentAt: [...g.sentAt] }));
-      throughGateway += g.latencies.length;
-      gatewayErrors += g.errors;
-      maxLag = Math.max(maxLag, d.maxLagMs, g.maxLagMs);
-      const ds = sortCopy(d.latencies);
-      const gs = sortCopy(g.latencies);
-      perRound.push({
-        direct: { p50: percentile(ds, 50), p99: percentile(ds, 99) },
-        gateway: { p50: percentile(gs, 50), p99: percentile(gs, 99) },
-        lag: Math.max(d.maxLagMs, g.maxLagMs),
+    // 2. Added latency at a fixed rate, open loop, interleaved.
+    const repsOut: Rep[] = [];
+    let runNumber = 0;
+    const openLoop = async (port: number, request: Buffer, label: string): Promise<LatencyRun> => {
+      const out = path.join(tmp, `${label}.bin`);
+      const done = (gwB && port === gwB.port ? meterB : meter)();
+      const idBase = ++runNumber * 100_000_000;
+      const stdout = await runChild(["--import", "tsx", OPEN_LOOP], {
+        ...process.env,
+        OPEN_LOOP: JSON.stringify({ port, request: request.toString("base64"), rate, seconds, warmupSeconds, connections: 32, out, idOffset: request.indexOf(ID_SLOT), idBase }),
       });
-      log(`round ${round + 1}: direct p50 ${fmt(percentile(sortCopy(d.latencies), 50))} ms, gateway p50 ${fmt(percentile(sortCopy(g.latencies), 50))} ms (errors ${d.errors}/${g.errors})`);
-    }
-    const merge = (parts: Float64Array[]) => {
-      const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
+      // After the drain: the CPU its records cost the gateway and PostgreSQL belongs to this run.
+      const backlog = port === upstreamPort ? null : await drain(port);
+      const cpu = done();
+      if (backlog && backlog.pending > 0) log(`${label}: spool ${int(backlog.pending)} records behind at the end, drained in ${fmt(backlog.ms / 1000, 1)} s`);
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Summary;
+      const t = readTimings(readFileSync(out), summary.count);
+      if (process.env.BENCH_DUMP) {
+        mkdirSync(process.env.BENCH_DUMP, { recursive: true });
+        writeFileSync(path.join(process.env.BENCH_DUMP, `${label}.json`), JSON.stringify({ summary, scheduled: [...t.scheduled], sent: [...t.sent], done: [...t.done], status: [...t.status] }));
       }
-      return out.sort();
+      const n = summary.count;
+      const latency = new Float64Array(n);
+      const service = new Float64Array(n);
+      const lag = new Float64Array(n);
+      const start = new Float64Array(n);
+      const end = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        latency[i] = t.done[i] - t.scheduled[i];
+        service[i] = t.done[i] - t.sent[i];
+        lag[i] = t.sent[i] - t.scheduled[i];
+        start[i] = summary.epochMs + t.scheduled[i];
+        end[i] = summary.epochMs + (Number.isFinite(t.done[i]) ? t.done[i] : t.scheduled[i] + 10_000);
+      }
+      rmSync(out, { force: true });
+      const firstId = idBase + Math.round(rate * warmupSeconds);
+      return { summary, latency: percentiles(latency), service: percentiles(service), cpu, timed: { label, start, end, latency, lag, sent: Float64Array.from(t.sent, (x) => summary.epochMs + x), firstId } };
     };
-    const dl = merge(directLat);
-    const gl = merge(gatewayLat);
-    const pct = (a: Float64Array) => ({ p50: percentile(a, 50), p90: percentile(a, 90), p99: percentile(a, 99), p999: percentile(a, 99.9), max: a[a.length - 1] });
-    const dp = pct(dl);
-    const gp = pct(gl);
-    const machineAfter = machineTicks();
-    const oursTicks = ours.reduce((n, pid) => n + processTicks(pid), 0) - oursBefore;
-    const cores = os.cpus().length;
-    const span = (machineAfter.total - machineBefore.total) / cores; // ticks per core over the phase
-    const busyPct = ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100;
-    const oursPct = (oursTicks / (span * cores)) * 100;
-    const median = (xs: number[]) => {
-      const sorted = [...xs].sort((a, b) => a - b);
-      return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-    };
-    const addedP50Median = median(perRound.map((r) => r.gateway.p50 - r.direct.p50));
-    const addedP99Median = median(perRound.map((r) => r.gateway.p99 - r.direct.p99));
-    const loadAfter = os.loadavg()[0];
-
-    if (process.env.BENCH_ONLY === "latency") {
-      log(`direct p50 ${fmt(dp.p50)} p99 ${fmt(dp.p99)} | gateway p50 ${fmt(gp.p50)} p99 ${fmt(gp.p99)} | added p50 ${fmt(gp.p50 - dp.p50)} p99 ${fmt(gp.p99 - dp.p99)}`);
-      return;
+    if (only !== "saturation") {
+      log(`open loop at ${rate} req/s: ${reps} × (${warmupSeconds} s warm-up + ${seconds} s), direct then gateway`);
+      for (let rep = 1; rep <= reps; rep++) {
+        const d = await openLoop(upstreamPort, direct, `direct-${rep}`);
+        const g = await openLoop(gatewayPort, viaGateway, `gateway-${rep}`);
+        answeredOk += g.summary.okAll;
+        gatewayErrors += g.summary.errors;
+        let toggled: LatencyRun | undefined;
+        if (gwB) {
+          toggled = await openLoop(gwB.port, viaGateway, `b-${rep}`);
+          answeredOk += toggled.summary.okAll;
+          gatewayErrors += toggled.summary.errors;
+          log(`rep ${rep}: gateway B p50 ${fmt(toggled.latency.p50, 3)} p99 ${fmt(toggled.latency.p99, 3)} | added p50 ${fmt(toggled.latency.p50 - d.latency.p50, 3)} p99 ${fmt(toggled.latency.p99 - d.latency.p99, 3)} ms | CPU per request: gateway B ${int((toggled.cpu.gatewaySeconds * 1e6) / toggled.summary.okAll)} µs, PostgreSQL ${int((toggled.cpu.postgresSeconds * 1e6) / toggled.summary.okAll)} µs | other load ${fmt(toggled.cpu.others)} cores`);
+        } else if (toggle) {
+          gw.child.kill("SIGUSR2");
+          await new Promise((r) => setTimeout(r, 500));
+          toggled = await openLoop(gatewayPort, viaGateway, `toggled-${rep}`);
+          answeredOk += toggled.summary.okAll;
+          gatewayErrors += toggled.summary.errors;
+          gw.child.kill("SIGUSR2");
+          // A spool held back flushes its backlog now: let it finish before the next run.
+          await new Promise((r) => setTimeout(r, 3000));
+          log(`rep ${rep}: ${toggle} flipped: gateway p50 ${fmt(toggled.latency.p50, 3)} p99 ${fmt(toggled.latency.p99, 3)} | added p50 ${fmt(toggled.latency.p50 - d.latency.p50, 3)} p99 ${fmt(toggled.latency.p99 - d.latency.p99, 3)} ms | other load ${fmt(toggled.cpu.others)} cores`);
+        }
+        repsOut.push({ direct: d, gateway: g, toggled });
+        log(
+          `rep ${rep}: direct p50 ${fmt(d.latency.p50, 3)} p99 ${fmt(d.latency.p99, 3)} | gateway p50 ${fmt(g.latency.p50, 3)} p99 ${fmt(g.latency.p99, 3)} | added p50 ${fmt(g.latency.p50 - d.latency.p50, 3)} p99 ${fmt(g.latency.p99 - d.latency.p99, 3)} ms | generator lag p99 ${fmt(d.summary.lag.p99)}/${fmt(g.summary.lag.p99)} ms | CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.summary.okAll)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.summary.okAll)} µs | other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores | errors ${d.summary.errors + d.summary.unanswered}/${g.summary.errors + g.summary.unanswered}`,
+        );
+      }
     }
 
-    // 3. Saturation.
-    const saturation: { concurrency: number; direct: number; gateway: number }[] = [];
-    for (const concurrency of [16, 64, 128]) {
-      const d = await closedLoop(upstreamPort, direct, concurrency, (_n, ms) => ms >= 5000);
-      const g = await closedLoop(gatewayPort, viaGateway, concurrency, (_n, ms) => ms >= 8000);
-      throughGateway += g.count;
-      gatewayErrors += g.errors;
-      saturation.push({ concurrency, direct: (d.count * 1000) / d.elapsedMs, gateway: (g.count * 1000) / g.elapsedMs });
-      log(`concurrency ${concurrency}: direct ${Math.round(saturation.at(-1)!.direct)} req/s, gateway ${Math.round(saturation.at(-1)!.gateway)} req/s`);
+    // 3. Saturation with wrk, interleaved.
+    type WrkRun = WrkResult & { cpu: CpuUse; backlog: { pending: number; ms: number } | null };
+    const saturation: { direct: WrkRun; gateway: WrkRun; b?: WrkRun }[] = [];
+    if (only !== "latency") {
+      log(`wrk -t${wrkThreads} -c${wrkConnections} -d${wrkSeconds}s: ${reps} × direct then gateway`);
+      const wrk = async (port: number, key: string | null) => {
+        const done = (gwB && port === gwB.port ? meterB : meter)();
+        const r = await runWrk({ url: `http://127.0.0.1:${port}/v1/chat/completions`, method: "POST", headers: chatHeaders(key), body: CHAT_BODY, threads: wrkThreads, connections: wrkConnections, seconds: wrkSeconds });
+        const backlog = key ? await drain(port) : null;
+        const cpu = done();
+        if (backlog && backlog.pending > 0) log(`wrk on :${port}: spool ${int(backlog.pending)} records behind at the end, drained in ${fmt(backlog.ms / 1000, 1)} s`);
+        return { ...r, cpu, backlog };
+      };
+      for (let rep = 1; rep <= reps; rep++) {
+        const d = await wrk(upstreamPort, null);
+        const g = await wrk(gatewayPort, fixture.key);
+        answeredOk += g.requests - g.non2xx;
+        gatewayErrors += g.non2xx + g.socketErrors;
+        inFlightAtCut += wrkConnections;
+        let b: WrkRun | undefined;
+        if (gwB) {
+          b = await wrk(gwB.port, fixture.key);
+          answeredOk += b.requests - b.non2xx;
+          gatewayErrors += b.non2xx + b.socketErrors;
+          inFlightAtCut += wrkConnections;
+          log(`rep ${rep}: gateway B ${int(b.requestsPerSecond)} req/s, CPU per request: gateway ${int((b.cpu.gatewaySeconds * 1e6) / b.requests)} µs, PostgreSQL ${int((b.cpu.postgresSeconds * 1e6) / b.requests)} µs`);
+        }
+        saturation.push({ direct: d, gateway: g, b });
+        log(`rep ${rep}: direct ${int(d.requestsPerSecond)} req/s, gateway ${int(g.requestsPerSecond)} req/s, CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.requests)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.requests)} µs (gateway non-2xx ${g.non2xx}, socket errors ${g.socketErrors}; other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores)`);
+      }
     }
-    const best = saturation.reduce((a, b) => (b.gateway > a.gateway ? b : a));
-    const first = rssSamples.find((x) => x.at >= 100_000) ?? rssSamples[0] ?? { at: throughGateway, mb: rssMb(gatewayPid) };
-    const last = rssSamples.at(-1) ?? first;
-    const rssValues = rssSamples.map((x) => x.mb);
+    if (scraper) clearInterval(scraper);
+    const rssEnd = rssMb(gatewayPid);
 
-    // Every answered request is metered: wait for the last batches, then count.
+    // Every answered request is metered (and traced): wait for the last batches, then count.
+    const count = async (table: string) => {
+      const exists = await fixture.db.$queryRawUnsafe<{ t: string | null }[]>(`SELECT to_regclass('"${table}"')::text AS t`);
+      if (!exists[0]?.t) return null;
+      const rows = await fixture.db.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM "${table}" WHERE "deploymentId" = $1 AND status = 200`, fixture.deploymentId);
+      return Number(rows[0].n);
+    };
     let records = 0;
+    let traces: number | null = null;
+    let settled = 0;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      records = await fixture.db.usageRecord.count({ where: { deploymentId: fixture.deploymentId } });
-      if (records >= throughGateway - gatewayErrors) break;
+      const before = [records, traces];
+      records = (await count("UsageRecord")) ?? 0;
+      traces = await count("Trace").catch(() => null);
+      if (records >= answeredOk && (traces === null || traces >= answeredOk)) break;
+      // Nothing moves any more (e.g. a gateway that writes no traces): count what is there.
+      settled = before[0] === records && before[1] === traces ? settled + 1 : 0;
+      if (settled >= 6) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    log(`usage records ${records} for ${throughGateway - gatewayErrors} answered requests`);
-
-    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-    const growth = ((last.mb - first.mb) / first.mb) * 100;
-    const md = `# Gateway benchmarks
-
-Measured by \`npm run bench\` (\`scripts/bench-gateway.ts\`); this file is rewritten by each run.
-
-- **Date**: ${new Date().toISOString()}
-- **Machine**: ${cpu}, ${os.cpus().length} CPU cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}; Node ${process.version}
-- **Load average at start** (the machine is shared): ${loadAtStart.map((l) => l.toFixed(2)).join(", ")}
-
-## Method
-
-Four processes on the same ${os.cpus().length} cores: PostgreSQL, a bare \`node:http\` upstream answering a fixed
-chat completion (${"`"}usage${"`"}: 9 + 11 tokens), the gateway (\`server/gateway/main.ts\`) and the load generator
-(raw keep-alive TCP connections, pre-built request bytes, latency from the write of a request to the
-last byte of its response). Through the gateway every request is authenticated (SHA-256 of the key,
-looked up by prefix), checked against the organisation, scope and residency policy, admitted against
-a requests/min, tokens/min and monthly budget limit (leases from PostgreSQL), proxied over a
-keep-alive pool, and metered (spool append + batched INSERT).
-
-- **Added latency**: open loop at ${rate} req/s for ${seconds} s straight to the upstream, then ${seconds} s
-  through the gateway, ${rounds} rounds alternating (${dl.length} requests each way). Added = gateway
-  percentile − direct percentile, on all rounds pooled, and per round. Generator lag (worst time a
-  request left after its schedule): ${fmt(maxLag, 2)} ms.
-- **Saturation**: closed loop, N connections each sending its next request when the previous is
-  answered, 8 s per level.
-- **Memory**: closed loop at concurrency ${best.concurrency} until ${total.toLocaleString("en")} requests have gone through the
-  gateway; RSS of the gateway process (/proc/<pid>/status) at 100k and at the end.
-
-## Results
-
-### Latency at ${rate} req/s (ms)
-
-| | p50 | p90 | p99 | p99.9 | max |
-| --- | --- | --- | --- | --- | --- |
-| direct to the upstream | ${fmt(dp.p50)} | ${fmt(dp.p90)} | ${fmt(dp.p99)} | ${fmt(dp.p999)} | ${fmt(dp.max)} |
-| through the gateway | ${fmt(gp.p50)} | ${fmt(gp.p90)} | ${fmt(gp.p99)} | ${fmt(gp.p999)} | ${fmt(gp.max)} |
-| **added by the gateway** | **${fmt(gp.p50 - dp.p50)}** | ${fmt(gp.p90 - dp.p90)} | **${fmt(gp.p99 - dp.p99)}** | ${fmt(gp.p999 - dp.p999)} | |
-
-Targets, on the pooled figures above: added p50 < 0.5 ms (${gp.p50 - dp.p50 < 0.5 ? "met" : "missed"}), added p99 < 2 ms (${gp.p99 - dp.p99 < 2 ? "met" : "missed"}).
-Median over the ${rounds} rounds: added p50 ${fmt(addedP50Median)} ms, added p99 ${fmt(addedP99Median)} ms.
-
-| round | direct p50 | direct p99 | gateway p50 | gateway p99 | added p50 | added p99 | generator lag |
-| --- | --- | --- | --- | --- | --- | --- | --- |
-${perRound.map((r, i) => `| ${i + 1} | ${fmt(r.direct.p50)} | ${fmt(r.direct.p99)} | ${fmt(r.gateway.p50)} | ${fmt(r.gateway.p99)} | ${fmt(r.gateway.p50 - r.direct.p50)} | ${fmt(r.gateway.p99 - r.direct.p99)} | ${fmt(r.lag, 2)} |`).join("\n")}
-
-Interference: during this phase the machine's ${cores} cores were ${fmt(busyPct, 1)} % busy, of which the benchmark's own
-processes (generator, upstream, gateway) used ${fmt(oursPct, 1)} %; the rest was PostgreSQL and whatever else runs on
-this shared machine (load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after). The direct path's own p99 is the
-noise floor: on a quiet machine it is about 0.3 ms; when it rises, the gateway's p99 (four more
-process wake-ups per request) rises more.
-
-### Saturation (requests/s)
-
-| connections | direct to the upstream | through the gateway |
-| --- | --- | --- |
-${saturation.map((s) => `| ${s.concurrency} | ${Math.round(s.direct)} | ${Math.round(s.gateway)} |`).join("\n")}
-
-Best through the gateway: **${Math.round(best.gateway)} req/s** (target ≥ 5,000: ${best.gateway >= 5000 ? "met" : "missed"}).
-
-### Memory
-
-Closed loop at ${memoryConcurrency} connections, run first, ${sustained ? `${Math.round(sustained)} req/s sustained` : "skipped"}. RSS of the gateway:
-
-| requests through the gateway | ${rssSamples.map((x) => x.at.toLocaleString("en")).join(" | ")} |
-| --- | ${rssSamples.map(() => "---").join(" | ")} |
-| RSS (MB) | ${rssSamples.map((x) => fmt(x.mb, 1)).join(" | ")} |
-
-From ${first.at.toLocaleString("en")} to ${last.at.toLocaleString("en")} requests: ${fmt(first.mb, 1)} → ${fmt(last.mb, 1)} MB, growth ${fmt(growth, 1)} %
-(target: no more than 10 %: ${growth <= 10 ? "met" : "missed"}); range over all samples ${fmt(Math.min(...rssValues), 1)}–${fmt(Math.max(...rssValues), 1)} MB.
-
-### Correctness under load
-
-- Non-200 answers through the gateway: ${gatewayErrors}.
-- UsageRecord rows: ${records.toLocaleString("en")} for ${(throughGateway - gatewayErrors).toLocaleString("en")} answered requests.
-`;
-    writeFileSync(output, md);
-    log(`written ${path.relative(ROOT, output)}`);
+    const meteringOk = records >= answeredOk && records <= answeredOk + inFlightAtCut;
+    log(`usage records (status 200) ${int(records)} for ${int(answeredOk)} 200s received${inFlightAtCut ? ` (+ up to ${inFlightAtCut} answered as wrk cut its connections)` : ""}${traces === null ? "" : `; traces ${int(traces)}`}`);
     await fixture.db.$disconnect();
+
+    // The probe is written when the gateway exits.
+    let attribution: ReturnType<typeof attribute> | null = null;
+    if (process.env.BENCH_PROBE === "1") {
+      await stopChild(gw.child);
+      const probe = JSON.parse(readFileSync(probeOut, "utf8")) as ProbeData;
+      attribution = attribute(
+        repsOut.map((r) => r.gateway.timed),
+        probe,
+      );
+      log(`probe (disabled: ${probe.disabled.join(",") || "nothing"}):`);
+      for (const line of attribution.summary) log(`  ${line}`);
+      log(`  the slowest 1 % of gateway requests (${attribution.slowTotal}) overlapping each suspect, against all requests:`);
+      for (const r of attribution.rows) log(`    ${r.suspect.padEnd(44)} slow ${fmt(r.slow * 100, 1).padStart(5)} %   all ${fmt(r.all * 100, 1).padStart(5)} %   (${r.count})`);
+      log(`  first cause that explains each request (slowest 1 % against all):`);
+      for (const r of attribution.causes) log(`    ${r.cause.padEnd(44)} slow ${fmt(r.slow * 100, 1).padStart(5)} %   all ${fmt(r.all * 100, 1).padStart(5)} %`);
+      if (process.env.BENCH_DUMP) writeFileSync(path.join(process.env.BENCH_DUMP, "probe.json"), JSON.stringify(probe));
+    }
+
+    // ---- figures ----
+    const added = (f: (r: Rep) => number) => repsOut.map(f);
+    const addedP50 = added((r) => r.gateway.latency.p50 - r.direct.latency.p50);
+    const addedP99 = added((r) => r.gateway.latency.p99 - r.direct.latency.p99);
+    const addedServiceP50 = added((r) => r.gateway.service.p50 - r.direct.service.p50);
+    const addedServiceP99 = added((r) => r.gateway.service.p99 - r.direct.service.p99);
+    const gatewayRps = saturation.map((s) => s.gateway.requestsPerSecond);
+    const directRps = saturation.map((s) => s.direct.requestsPerSecond);
+    const allCpu = [...repsOut.flatMap((r) => [r.direct.cpu, r.gateway.cpu]), ...saturation.flatMap((s) => [s.direct.cpu, s.gateway.cpu])];
+    const othersMax = allCpu.length ? Math.max(...allCpu.map((c) => c.others)) : 0;
+    const othersMedian = allCpu.length ? median(allCpu.map((c) => c.others)) : 0;
+    const cores = os.cpus().length;
+    const busy = othersMedian > 0.25;
+
+    const table: string[] = [];
+    if (repsOut.length) {
+      table.push(
+        `added latency at ${rate} req/s (median of ${repsOut.length}, spread): p50 ${fmt(median(addedP50), 3)} ms (${spread(addedP50, 3)}), p99 ${fmt(median(addedP99), 3)} ms (${spread(addedP99, 3)})`,
+      );
+    }
+    const flipped = repsOut.filter((r) => r.toggled);
+    if (flipped.length) {
+      const p50 = flipped.map((r) => r.toggled!.latency.p50 - r.direct.latency.p50);
+      const p99 = flipped.map((r) => r.toggled!.latency.p99 - r.direct.latency.p99);
+      table.push(`${gwB ? "gateway B" : `with ${toggle} flipped`} (paired runs): added p50 ${fmt(median(p50), 3)} ms (${spread(p50, 3)}), p99 ${fmt(median(p99), 3)} ms (${spread(p99, 3)})`);
+    }
+    if (gwB && saturation.length) {
+      const bRps = saturation.map((x) => x.b!.requestsPerSecond);
+      table.push(`saturation through gateway B: ${int(median(bRps))} req/s (${int(Math.min(...bRps))}–${int(Math.max(...bRps))})`);
+    }
+    if (saturation.length) table.push(`saturation through the gateway (median of ${saturation.length}): ${int(median(gatewayRps))} req/s (${int(Math.min(...gatewayRps))}–${int(Math.max(...gatewayRps))}); direct ${int(median(directRps))} req/s`);
+    table.push(`other load on the machine: median ${fmt(othersMedian)} of ${cores} cores, max ${fmt(othersMax)}`);
+    for (const line of table) log(line);
+
+    if (!output) return;
+    const cpuModel = os.cpus()[0]?.model ?? "unknown CPU";
+    const met = (ok: boolean) => (ok ? "met" : "**missed**");
+    const first = rssSamples.find((x) => x.at >= 100_000) ?? rssSamples[0];
+    const last = rssSamples.at(-1);
+    const section = `## Gateway overhead (\`npm run bench\`)
+
+Measured by \`npm run bench\` (\`scripts/bench-gateway.ts\`); this section is rewritten by each run.
+
+- **Date**: ${startedAt.toISOString()} (${Math.round((Date.now() - startedAt.getTime()) / 60_000)} min)
+- **Machine**: ${cpuModel}, ${cores} CPU cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, ${os.type()} ${os.release()}; Node ${process.version}; wrk ${wrkVersion}
+- **Conditions**: ${busy ? `**the machine was busy**: other work used a median of ${fmt(othersMedian)} and up to ${fmt(othersMax)} of its ${cores} cores during the runs (load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(", ")}); absolute figures are noisy, and the gateway path (two more processes per request) suffers more from it than the direct one` : `quiet: other work used a median of ${fmt(othersMedian)} (max ${fmt(othersMax)}) of its ${cores} cores during the runs (load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(", ")})`}
+- **Gateway**: \`server/gateway/main.ts\` in its own process; auth, requests/min + tokens/min + monthly budget limits, residency policy, ${fixture.prices}, metering (spool + batched INSERT)${traces === null ? "" : ", a trace per request"}, \`/metrics\` ${metricsOn ? `scraped every 5 s (${scrapes} scrapes)` : "not served by this gateway"}.
+
+### Method
+
+All on the same ${cores} cores: PostgreSQL, a bare \`node:http\` upstream answering a fixed chat completion (9 + 11 tokens),
+the gateway, and the load generator, each its own process.
+
+- **Added latency**: an open-loop generator (\`scripts/lib/open-loop.ts\`, its own process, raw keep-alive
+  connections) sends ${rate} requests/s on a fixed schedule, whatever the answers do; ${warmupSeconds} s of warm-up then
+  ${seconds} s measured (${int(rate * seconds)} requests), straight to the upstream then through the gateway, ${repsOut.length} repetitions
+  interleaved. Latency runs from each request's *scheduled* send time to the last byte of its answer, so a stall
+  counts for every request it delayed (no coordinated omission); the generator's timers have 1 ms granularity, so
+  both paths include up to ~1 ms of send lag (its p99 is in the table). Added = gateway − direct, per repetition.
+- **Saturation**: \`wrk -t${wrkThreads} -c${wrkConnections} -d${wrkSeconds}s\` (closed loop; one thread leaves the second core to the
+  gateway, the upstream and PostgreSQL), ${saturation.length} repetitions interleaved direct/gateway.
+- **Memory**: ${total > 0 ? `a closed loop of ${memoryConcurrency} connections until ${int(total)} requests have gone through the gateway, first; RSS of the gateway process.` : "skipped (BENCH_TOTAL=0)."}
+
+### Results
+
+| target | measured (median of ${repsOut.length || saturation.length}, spread) | |
+| --- | --- | --- |
+${repsOut.length ? `| added p50 ≤ 0.5 ms at ${rate} req/s | **${fmt(median(addedP50), 3)} ms** (${spread(addedP50, 3)}) | ${met(median(addedP50) <= 0.5)} |
+| added p99 ≤ 2 ms at ${rate} req/s | **${fmt(median(addedP99), 3)} ms** (${spread(addedP99, 3)}) | ${met(median(addedP99) <= 2)} |\n` : ""}${saturation.length ? `| ≥ 5,000 req/s at saturation | **${int(median(gatewayRps))} req/s** (${int(Math.min(...gatewayRps))}–${int(Math.max(...gatewayRps))}) | ${met(median(gatewayRps) >= 5000)} |\n` : ""}
+${
+  repsOut.length
+    ? `#### Latency at ${rate} req/s, per repetition (ms, from the scheduled send time)
+
+| rep | direct p50 | direct p99 | gateway p50 | gateway p99 | gateway p99.9 | gateway max | added p50 | added p99 | generator lag p99 (direct / gateway) | other load (cores) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${repsOut
+  .map(
+    (r, i) =>
+      `| ${i + 1} | ${fmt(r.direct.latency.p50, 3)} | ${fmt(r.direct.latency.p99, 3)} | ${fmt(r.gateway.latency.p50, 3)} | ${fmt(r.gateway.latency.p99, 3)} | ${fmt(r.gateway.latency.p999, 3)} | ${fmt(r.gateway.latency.max, 1)} | ${fmt(r.gateway.latency.p50 - r.direct.latency.p50, 3)} | ${fmt(r.gateway.latency.p99 - r.direct.latency.p99, 3)} | ${fmt(r.direct.summary.lag.p99)} / ${fmt(r.gateway.summary.lag.p99)} | ${fmt(r.direct.cpu.others)} / ${fmt(r.gateway.cpu.others)} |`,
+  )
+  .join("\n")}
+
+Measured from the actual write instead (service time): added p50 ${fmt(median(addedServiceP50), 3)} ms (${spread(addedServiceP50, 3)}), added p99 ${fmt(median(addedServiceP99), 3)} ms (${spread(addedServiceP99, 3)}).
+Errors: ${repsOut.reduce((n, r) => n + r.direct.summary.errors + r.direct.summary.unanswered, 0)} direct, ${repsOut.reduce((n, r) => n + r.gateway.summary.errors + r.gateway.summary.unanswered, 0)} through the gateway; connections opened beyond the pool of 32: ${repsOut.reduce((n, r) => n + r.gateway.summary.extraConnections, 0)}.
+`
+    : ""
+}
+${
+  saturation.length
+    ? `#### Saturation (wrk, requests/s)
+
+| rep | direct to the upstream | through the gateway | gateway latency p50 / p99 (ms, ${wrkConnections} connections) | other load (cores) |
+| --- | --- | --- | --- | --- |
+${saturation.map((s, i) => `| ${i + 1} | ${int(s.direct.requestsPerSecond)} | ${int(s.gateway.requestsPerSecond)} | ${fmt(s.gateway.latency.p50)} / ${fmt(s.gateway.latency.p99)} | ${fmt(s.direct.cpu.others)} / ${fmt(s.gateway.cpu.others)} |`).join("\n")}
+`
+    : ""
+}
+${
+  first && last
+    ? `#### Memory
+
+Closed loop at ${memoryConcurrency} connections, ${int(sustained)} req/s sustained. RSS of the gateway:
+
+| requests through the gateway | ${rssSamples.map((x) => int(x.at)).join(" | ")} | end of the run |
+| --- | ${rssSamples.map(() => "---").join(" | ")} | --- |
+| RSS (MB) | ${rssSamples.map((x) => fmt(x.mb, 1)).join(" | ")} | ${fmt(rssEnd, 1)} |
+
+From ${int(first.at)} to ${int(last.at)} requests: ${fmt(first.mb, 1)} → ${fmt(last.mb, 1)} MB (${fmt(((last.mb - first.mb) / first.mb) * 100, 1)} %; target within 10 %: ${met(Math.abs(last.mb - first.mb) / first.mb <= 0.1)}).
+`
+    : ""
+}
+#### Correctness under load
+
+- Non-200 answers or socket errors through the gateway: ${gatewayErrors}.
+- UsageRecord rows with status 200: ${int(records)} for ${int(answeredOk)} 200s received by the clients${inFlightAtCut ? ` (wrk cuts its ${wrkConnections} connections at the end of each run: up to ${inFlightAtCut} more may have been answered and metered)` : ""}: ${met(meteringOk)}.${traces === null ? "" : `\n- Trace rows with status 200: ${int(traces)}: ${met(traces >= answeredOk && traces <= answeredOk + inFlightAtCut)}.`}
+
+Re-run on a quiet machine: \`npm run bench\` (about ${Math.max(5, Math.round(((total > 0 ? total / 5000 : 0) + reps * 2 * (seconds + warmupSeconds + 2) + reps * 2 * (wrkSeconds + 1) + 60) / 60))} minutes).
+`;
+    writeSection(output, section);
+    log(`written ${path.relative(ROOT, output)}`);
   } finally {
     await cleanup();
   }

@@ -38,6 +38,8 @@ async function main() {
     GATEWAY_HOST: "127.0.0.1",
     GATEWAY_PUBLIC_URL: `http://127.0.0.1:${process.env.E2E_GATEWAY_PORT ?? "3180"}/v1`,
     GATEWAY_SPOOL_DIR: path.join(ROOT, ".data", "e2e-gateway-spool"),
+    // Prometheus metrics of the workers (the gateway serves its own at /metrics), as `npm start` has them.
+    WORKERS_METRICS_PORT: process.env.E2E_WORKERS_METRICS_PORT ?? "3181",
   };
   await migrate(databaseUrl);
   // The journeys sign in with the demo logins: this is a demo installation, whatever the database.

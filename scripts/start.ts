@@ -33,6 +33,7 @@ function sessionSecret(): string {
 async function main() {
   const port = Number(process.env.PORT ?? 3000);
   const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
+  const workersMetricsPort = Number(process.env.WORKERS_METRICS_PORT ?? 8081);
   const children: ChildProcess[] = [];
   let database: EmbeddedDatabase | null = null;
   let stopping = false;
@@ -85,6 +86,7 @@ async function main() {
     NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? `http://localhost:${port}`,
     NEXT_TELEMETRY_DISABLED: "1",
     GATEWAY_PORT: String(gatewayPort),
+    WORKERS_METRICS_PORT: String(workersMetricsPort),
     GATEWAY_PUBLIC_URL: normaliseGatewayPublicUrl(process.env.GATEWAY_PUBLIC_URL ?? `http://localhost:${gatewayPort}/v1`),
     ENCLAVE_DEMO: demo ? "1" : "0",
   };
@@ -122,7 +124,9 @@ async function main() {
 
   await waitForHttp(`http://localhost:${port}/signin`, 120_000);
   await waitForHttp(`http://localhost:${gatewayPort}/v1/models`, 60_000);
-  const lines = ["", "  Enclave is running", `    Console   http://localhost:${port}`, `    Gateway   ${env.GATEWAY_PUBLIC_URL}`, ""];
+  const lines = ["", "  Enclave is running", `    Console   http://localhost:${port}`, `    Gateway   ${env.GATEWAY_PUBLIC_URL}`];
+  // Prometheus text (docs/observability.md); served to loopback clients unless METRICS_TOKEN is set.
+  lines.push(`    Metrics   http://localhost:${gatewayPort}/metrics (gateway), http://localhost:${workersMetricsPort}/metrics (workers)`, "");
   if (demo) {
     const tenantLines = DEMO_LOGINS.tenants.map((t) => `    ${t.email.padEnd(42)} ${t.password.padEnd(20)} ${t.role.toLowerCase()} of ${t.org}`);
     lines.push("  Demo logins", `    ${DEMO_LOGINS.admin.email.padEnd(42)} ${DEMO_LOGINS.admin.password.padEnd(20)} platform admin`, ...tenantLines, "");

@@ -7,6 +7,7 @@
 import { forbidden, notFound } from "next/navigation";
 import { cache } from "react";
 import { db } from "./db";
+import { traceExists } from "./services/traces";
 import { requireUser } from "./session";
 
 /** The signed-in person's membership of the organisation with this slug, or the 404 page. */
@@ -22,6 +23,12 @@ export async function requireOrgDeployment(slug: string, deploymentId: string) {
   const { org } = await requireOrgMembership(slug);
   const found = await db.deployment.count({ where: { id: deploymentId, orgId: org.id } });
   if (found === 0) notFound();
+}
+
+/** A trace page of that organisation: the 404 page for a malformed id or another organisation's trace. */
+export async function requireOrgTrace(slug: string, traceId: string) {
+  const { org } = await requireOrgMembership(slug);
+  if (!(await traceExists(org.id, traceId))) notFound();
 }
 
 /** A platform administrator, or the 403 page. */

@@ -5,6 +5,7 @@
  * (audit-trail.test.ts), REST (rest-audit.test.ts) or as a suspended organisation
  * (suspended-organization.test.ts). A mutation without a case here fails those suites.
  */
+import { randomInt } from "node:crypto";
 import { db } from "@/server/db";
 import { PLATFORM_CHAIN } from "@/server/services/audit";
 import { callerFor, createOrganization, createUser, gpuRegionFixture, unique, type Tenant } from "./helpers";
@@ -132,6 +133,14 @@ async function newerVersion(t: Tenant) {
 /** A fresh API key of `t` (an inference key, as made in the console). */
 const freshKey = (t: Tenant, name: string) => callerFor(t.admin.user.id).apiKeys.create({ orgId: t.org.id, name, scopes: ["inference"], allowedDeploymentIds: [] });
 
+/** `t`'s webhook, enabled, created through the router when it has none. */
+async function webhookOf(t: Tenant) {
+  const existing = await db.webhook.findUnique({ where: { orgId: t.org.id } });
+  if (existing?.enabled) return existing;
+  await callerFor(t.admin.user.id).webhooks.set({ orgId: t.org.id, url: "https://hooks.example.test/enclave", enabled: true });
+  return db.webhook.findUniqueOrThrow({ where: { orgId: t.org.id } });
+}
+
 // Region and catalog changes are platform actions: their events are in the platform chain.
 const platform = PLATFORM_CHAIN;
 
@@ -155,6 +164,16 @@ export const AUDIT_CASES: Record<string, AuditCase> = {
   "apiKeys.revoke": async (t) => ({ input: { orgId: t.org.id, apiKeyId: (await freshKey(t, "To revoke")).id }, as: "admin", chain: t.org.id }),
   "apiKeys.rotate": async (t) => ({ input: { orgId: t.org.id, apiKeyId: (await freshKey(t, "To rotate")).id, graceMinutes: 60 }, as: "admin", chain: t.org.id }),
   "apiKeys.update": async (t) => ({ input: { orgId: t.org.id, apiKeyId: (await freshKey(t, "To update")).id, rateLimitRpm: 120 }, as: "admin", chain: t.org.id }),
+  // A different amount each time: the case runs more than once on the same tenant, and an unchanged budget writes nothing.
+  "budgets.set": async (t) => ({ input: { orgId: t.org.id, monthlyBudgetEur: 100 + randomInt(1, 1_000_000) / 100, mode: "SOFT", alertThresholds: [50, 100] }, as: "admin", chain: t.org.id }),
+  "budgets.remove": async (t) => {
+    await db.organization.update({ where: { id: t.org.id }, data: { monthlyBudgetCents: 50_000 } });
+    return { input: { orgId: t.org.id }, as: "admin", chain: t.org.id };
+  },
+  "webhooks.set": async (t) => ({ input: { orgId: t.org.id, url: `https://hooks.example.test/${unique("hook")}`, enabled: true }, as: "admin", chain: t.org.id }),
+  "webhooks.rotateSecret": async (t) => ({ input: { orgId: (await webhookOf(t)).orgId }, as: "admin", chain: t.org.id }),
+  "webhooks.remove": async (t) => ({ input: { orgId: (await webhookOf(t)).orgId }, as: "admin", chain: t.org.id }),
+  "webhooks.sendTest": async (t) => ({ input: { orgId: (await webhookOf(t)).orgId }, as: "admin", chain: t.org.id }),
   "account.signUp": async () => ({
     input: { name: "New", email: `${unique("new")}@example.test`, password: "a long enough password", organizationName: "Fresh org" },
     as: "anonymous",

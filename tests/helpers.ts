@@ -6,6 +6,7 @@ import { db } from "@/server/db";
 import type { OrgRole } from "@/server/generated/prisma/enums";
 import { hashPassword } from "@/server/passwords";
 import { signUp } from "@/server/services/accounts";
+import { createTrace } from "./trace-fixtures";
 
 export const unique = (label: string) => `${label}-${randomBytes(4).toString("hex")}`;
 export const TEST_PASSWORD = "correct horse battery staple";
@@ -124,11 +125,12 @@ export async function createTenant(label: string) {
     data: { orgId: org.id, name: "fixture key", prefix: unique("enc_test"), secretHash: "x", scopes: ["inference"], createdById: ownerId },
   });
   await db.usageRecord.create({
-    data: { requestId: unique("usage"), orgId: org.id, apiKeyId: apiKey.id, deploymentId: deployment.id, endpoint: "/v1/chat/completions", tokensIn: 10, tokensOut: 20, latencyMs: 12, status: 200, costMicroEur: 42 },
+    data: { orgId: org.id, apiKeyId: apiKey.id, deploymentId: deployment.id, endpoint: "/v1/chat/completions", tokensIn: 10, tokensOut: 20, latencyMs: 12, status: 200, costMicroEur: 42 },
   });
+  const trace = await createTrace({ orgId: org.id, apiKey, deployment, region });
   const policy = await db.residencyPolicy.create({ data: { orgId: org.id, dataClassification: "RESTRICTED", allowedJurisdictions: ["FR"], requiredCertifications: ["SecNumCloud"] } });
   const ownerMembership = await db.membership.findUniqueOrThrow({ where: { orgId_userId: { orgId: org.id, userId: ownerId } } });
-  return { org, ownerId, ownerMembership, admin, member, viewer, invitation, quota, quotaRequest, deployment, apiKey, policy, region, gpuType, model };
+  return { org, ownerId, ownerMembership, admin, member, viewer, invitation, quota, quotaRequest, deployment, apiKey, trace, policy, region, gpuType, model };
 }
 export type Tenant = Awaited<ReturnType<typeof createTenant>>;
 

@@ -60,7 +60,24 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   "apiKeys.revoke": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id }), foreignIds: ["apiKeyId"] },
   "apiKeys.rotate": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id, graceMinutes: 60 }), foreignIds: ["apiKeyId"] },
   "apiKeys.update": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id, rateLimitRpm: 1 }), foreignIds: ["apiKeyId"] },
-  "usage.summary": { scope: "org", input: () => ({ days: 30 }) },
+  // The dashboards of one deployment (its page): another tenant's deployment is "not found".
+  "usage.summary": { scope: "org", input: (a) => ({ period: "30d", deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "usage.latency": { scope: "org", input: (a) => ({ period: "7d", deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  // Without a deployment id, so that B's own answer is checked for anything of A's.
+  "usage.breakdown": { scope: "org", input: () => ({ period: "24h", by: "deployment" }) },
+  // A's deployment and key as filters: B's list is empty, and nothing of A's shows.
+  "traces.list": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, apiKeyId: a.apiKey.id, status: "ok", limit: 20 }) },
+  "traces.get": { scope: "org", input: (a) => ({ traceId: a.trace.traceId }), foreignIds: ["traceId"] },
+  // The organisation's budget and webhook (docs/budgets.md): one each per organisation, reached through its id only.
+  "budgets.get": { scope: "org", input: () => ({}) },
+  "budgets.set": { scope: "org", input: () => ({ monthlyBudgetEur: 1, mode: "HARD", alertThresholds: [100] }) },
+  "budgets.remove": { scope: "org", input: () => ({}) },
+  "webhooks.get": { scope: "org", input: () => ({}) },
+  "webhooks.set": { scope: "org", input: () => ({ url: "https://intruder.example/hook", enabled: true }) },
+  "webhooks.rotateSecret": { scope: "org", input: () => ({}) },
+  "webhooks.remove": { scope: "org", input: () => ({}) },
+  "webhooks.sendTest": { scope: "org", input: () => ({}) },
+  "webhooks.deliveries": { scope: "org", input: () => ({ limit: 20 }) },
   "compliance.auditTrail": { scope: "org", input: () => ({ limit: 100 }) },
   "compliance.verifyAuditTrail": { scope: "org", input: () => ({}) },
   "compliance.residencyPolicies": { scope: "org", input: () => ({}) },
@@ -81,6 +98,9 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   "admin.setOrganizationStatus": { scope: "admin", input: (a) => ({ orgId: a.org.id, status: "SUSPENDED", reason: "Taken over" }) },
   "admin.platformAuditTrail": { scope: "admin", input: () => ({ limit: 10 }) },
   "admin.verifyPlatformAuditTrail": { scope: "admin" },
+  "admin.dashboard.capacity": { scope: "admin", input: () => ({ period: "7d" }) },
+  "admin.dashboard.organizations": { scope: "admin", input: () => ({ period: "30d" }) },
+  "admin.dashboard.slowestDeployments": { scope: "admin", input: () => ({ period: "24h", limit: 5 }) },
 };
 
 /** Valid admin inputs naming A's platform fixtures, so a refusal can only come from the role check. */
@@ -123,7 +143,7 @@ export function modelFields(a: Tenant) {
 
 /** Every id of A's rows, to look for in what B gets back. */
 export function idsOf(a: Tenant): string[] {
-  return [a.org.id, a.ownerId, a.ownerMembership.id, a.admin.user.id, a.member.membership.id, a.invitation.id, a.quota.id, a.quotaRequest.id, a.deployment.id, a.apiKey.id, a.policy.id];
+  return [a.org.id, a.ownerId, a.ownerMembership.id, a.admin.user.id, a.member.membership.id, a.invitation.id, a.quota.id, a.quotaRequest.id, a.deployment.id, a.apiKey.id, a.policy.id, a.trace.traceId, a.trace.requestId];
 }
 
 // ─── The REST operations of the served OpenAPI document ─────────────────────────────────────────

@@ -5,9 +5,15 @@
 import PgBoss from "pg-boss";
 import { logger } from "../server/logger";
 import { registerOrphanCollection } from "./jobs/collect-orphans";
+import { startWebhookDelivery } from "./jobs/deliver-webhooks";
+import { registerBudgetEvaluation } from "./jobs/evaluate-budgets";
 import { registerGpuMetering } from "./jobs/meter-gpu-hours";
+import { registerPartitionMaintenance } from "./jobs/maintain-partitions";
 import { registerDeploymentReconciler } from "./jobs/reconcile-deployments";
+import { registerUsageRollup } from "./jobs/roll-up-usage";
+import { registerCapacitySampling } from "./jobs/sample-capacity";
 import { registerAuditChainVerification } from "./jobs/verify-audit-chains";
+import { metricsSettings, startWorkersMetrics, type WorkersMetricsServer } from "./metrics";
 
 async function main() {
   const connectionString = process.env.DATABASE_URL;
@@ -19,17 +25,34 @@ async function main() {
     if (!stopping) logger.error("pg-boss error", { error });
   });
   await boss.start();
+  // Prometheus metrics (docs/observability.md): only when WORKERS_METRICS_PORT is set.
+  const metricsEnv = metricsSettings(process.env);
+  let metrics: WorkersMetricsServer | null = null;
+  if (metricsEnv) {
+    metrics = await startWorkersMetrics({ ...metricsEnv, boss });
+    logger.info("workers metrics listening", { url: metrics.url });
+  }
   await registerAuditChainVerification(boss);
   const stopReconciler = await registerDeploymentReconciler(boss, connectionString);
   await registerGpuMetering(boss);
   await registerOrphanCollection(boss);
-  logger.info("workers started", { queues: ["audit.verify-chains", "deployment.reconcile", "usage.meter-gpu-hours", "deployment.collect-orphans"] });
+  const stopCapacitySampling = await registerCapacitySampling(boss, connectionString);
+  await registerPartitionMaintenance(boss, connectionString);
+  const stopUsageRollup = await registerUsageRollup(connectionString);
+  const stopBudgetEvaluation = registerBudgetEvaluation();
+  const stopWebhookDelivery = await startWebhookDelivery({ connectionString });
+  logger.info("workers started", { queues: ["audit.verify-chains", "deployment.reconcile", "usage.meter-gpu-hours", "deployment.collect-orphans", "usage.sample-capacity", "maintenance.partitions"], loops: ["usage.roll-up", "budgets.evaluate", "webhooks.deliver"] });
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await stopReconciler();
+    await stopUsageRollup();
+    await stopBudgetEvaluation();
+    await stopWebhookDelivery();
     await boss.stop({ graceful: true, timeout: 10_000 });
+    await stopCapacitySampling();
+    await metrics?.close();
     logger.info("workers stopped");
     process.exit(0);
   };

@@ -1,5 +1,8 @@
-import { redirect } from "next/navigation";
+import type { Metadata } from "next";
+import { AdminDashboardPage } from "@/components/admin/dashboard";
 
-export default function AdminHome() {
-  redirect("/admin/regions");
+export const metadata: Metadata = { title: "Dashboard · Admin" };
+
+export default function Page() {
+  return <AdminDashboardPage />;
 }

@@ -1,6 +1,7 @@
 "use client";
 import { useRef, useState, type FormEvent } from "react";
 import { toast } from "sonner";
+import { TokenPrices } from "../budgets/token-prices";
 import { formatNumber, formatParameters } from "../format";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
@@ -66,7 +67,7 @@ function CatalogTable({ models, onEdit }: { models: Model[]; onEdit: (m: Model) 
   return (
     <Table
       caption="Catalog models"
-      head={["Model", "Family", "Parameters", "Context", "Licence", "Openness", "Origin", "Runtime", "GPU memory", "Fits GPUs", "Regions", "Digest", "Status", <span key="a" className="sr-only">Actions</span>]}
+      head={["Model", "Family", "Parameters", "Context", "Price per 1M tokens", "Licence", "Openness", "Origin", "Runtime", "GPU memory", "Fits GPUs", "Regions", "Digest", "Status", <span key="a" className="sr-only">Actions</span>]}
     >
       {models.map((m) => {
         const label = `${m.name} ${m.version}`;
@@ -82,6 +83,9 @@ function CatalogTable({ models, onEdit }: { models: Model[]; onEdit: (m: Model) 
             <Td>{m.family}</Td>
             <Td className="tabular-nums">{formatParameters(m.parameterCount)}</Td>
             <Td className="tabular-nums">{formatNumber(m.contextLength)} tokens</Td>
+            <Td className="tabular-nums">
+              <TokenPrices input={m.inputEurPerMillionTokens} output={m.outputEurPerMillionTokens} />
+            </Td>
             <Td>{m.license}</Td>
             <Td>
               <div className="flex flex-wrap gap-1">
@@ -168,6 +172,8 @@ type ModelDraft = {
   fitsGpuTypeIds: string[];
   allowedRegionIds: string[];
   description: string;
+  inputEurPerMillionTokens: string;
+  outputEurPerMillionTokens: string;
 };
 
 function draftOf(model: Model | null): ModelDraft {
@@ -191,6 +197,8 @@ function draftOf(model: Model | null): ModelDraft {
       fitsGpuTypeIds: [],
       allowedRegionIds: [],
       description: "",
+      inputEurPerMillionTokens: "0",
+      outputEurPerMillionTokens: "0",
     };
   }
   return {
@@ -212,7 +220,15 @@ function draftOf(model: Model | null): ModelDraft {
     fitsGpuTypeIds: model.fitsGpuTypes.map((g) => g.id),
     allowedRegionIds: model.allowedRegions.map((r) => r.id),
     description: model.description ?? "",
+    inputEurPerMillionTokens: String(model.inputEurPerMillionTokens),
+    outputEurPerMillionTokens: String(model.outputEurPerMillionTokens),
   };
+}
+
+/** "0.15" or "0,15" → 0.15; anything else → null (the server checks the range and the precision). */
+function parseEuros(value: string): number | null {
+  const trimmed = value.trim().replace(",", ".");
+  return /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : null;
 }
 
 const toggle = (list: string[], value: string, on: boolean) => (on ? [...new Set([...list, value])] : list.filter((v) => v !== value));
@@ -249,6 +265,10 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
     if (gpuMemoryGb === null) problems.gpuMemoryGb = "Enter a whole number of GB";
     const minGpuCount = parseWholeNumber(draft.minGpuCount);
     if (minGpuCount === null) problems.minGpuCount = "Enter a whole number of GPUs";
+    const inputPrice = parseEuros(draft.inputEurPerMillionTokens);
+    if (inputPrice === null) problems.inputEurPerMillionTokens = "Enter the input price in euros per million tokens, e.g. 0.15 (0: not charged)";
+    const outputPrice = parseEuros(draft.outputEurPerMillionTokens);
+    if (outputPrice === null) problems.outputEurPerMillionTokens = "Enter the output price in euros per million tokens, e.g. 0.45 (0: not charged)";
     setLocalErrors(problems);
     if (Object.keys(problems).length > 0) return;
 
@@ -271,12 +291,14 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
       fitsGpuTypeIds: draft.fitsGpuTypeIds,
       allowedRegionIds: draft.allowedRegionIds,
       description: draft.description.trim() || undefined,
+      inputEurPerMillionTokens: inputPrice ?? 0,
+      outputEurPerMillionTokens: outputPrice ?? 0,
     };
     if (model) update.mutate({ modelId: model.id, ...fields });
     else create.mutate(fields);
   };
 
-  const text = (key: keyof ModelDraft & string, label: string, hint?: string, extra: { inputMode?: "numeric" | "url"; placeholder?: string } = {}) => (
+  const text = (key: keyof ModelDraft & string, label: string, hint?: string, extra: { inputMode?: "numeric" | "decimal" | "url"; placeholder?: string } = {}) => (
     <Field label={label} name={key} error={err(key)} hint={hint}>
       <Input name={key} value={draft[key] as string} onChange={(e) => set(key, e.target.value as never)} autoComplete="off" invalid={!!err(key)} {...extra} />
     </Field>
@@ -308,6 +330,13 @@ function ModelFormDialog({ model, onClose }: { model: Model | null; onClose: () 
           {text("artifactUri", "Artifact URI", "Where the worker fetches the weights from.", { inputMode: "url" })}
           {text("artifactSha256", "Artifact SHA-256", "Leave empty until the artifact has been fetched and digested.")}
         </div>
+
+        <Fieldset legend="Price per million tokens (€)" hint="What every call through the gateway costs, on top of the GPU time; 0: not charged per token. Stored in micro-euros.">
+          <div className="grid gap-4 sm:grid-cols-2">
+            {text("inputEurPerMillionTokens", "Input (prompt) tokens", "e.g. 0.15", { inputMode: "decimal" })}
+            {text("outputEurPerMillionTokens", "Output (completion) tokens", "e.g. 0.45", { inputMode: "decimal" })}
+          </div>
+        </Fieldset>
 
         <div className="grid gap-4 sm:grid-cols-3">
           <Field label="Runtime" name="runtime" error={err("runtime")}>

@@ -25,7 +25,7 @@ export function AdminOrganizationsPage() {
             <Table caption="Organisations" head={["Organisation", "Status", "Members", "Deployments", "Quota GPUs", "GPUs in use", "Spend (30 days)", <span key="a" className="sr-only">Actions</span>]}>
               {list.map((o) => {
                 return (
-                  <tr key={o.id}>
+                  <tr key={o.id} id={`org-${o.slug}`} className="target:bg-amber-50">
                     <Td>
                       <p className="font-medium">{o.name}</p>
                       <p className="font-mono text-xs text-slate-500">{o.slug}</p>

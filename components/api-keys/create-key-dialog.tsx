@@ -8,7 +8,7 @@ import { Dialog, DialogActions } from "../ui/dialog";
 import { Checkbox, Fieldset } from "../ui/fields";
 import { Field, Input, fieldErrorsOf } from "../ui/form";
 import type { RevealedKey } from "./key-reveal";
-import { endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
+import { captureContentOf, endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
 
 type Scope = RouterInputs["apiKeys"]["create"]["scopes"][number];
 
@@ -43,6 +43,7 @@ export function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; o
       rateLimitRpm: optionalNumber(form, "rateLimitRpm"),
       rateLimitTpm: optionalNumber(form, "rateLimitTpm"),
       monthlyBudgetEur: optionalNumber(form, "monthlyBudgetEur"),
+      captureContent: captureContentOf(form),
     });
   }
 

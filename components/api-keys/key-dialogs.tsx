@@ -7,7 +7,7 @@ import { api, type RouterInputs, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
 import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
-import { dateInputValue, endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
+import { captureContentOf, dateInputValue, endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
 import type { RevealedKey } from "./key-reveal";
 
 export type ApiKeyRow = RouterOutputs["apiKeys"]["list"]["items"][number];
@@ -126,6 +126,7 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: ApiKeyRow; onClose:
     rateLimitRpm: apiKey.rateLimitRpm,
     rateLimitTpm: apiKey.rateLimitTpm,
     monthlyBudgetEur: apiKey.monthlyBudgetEur,
+    captureContent: apiKey.captureContent,
   };
 
   function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -138,6 +139,7 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: ApiKeyRow; onClose:
       rateLimitRpm: optionalNumber(form, "rateLimitRpm"),
       rateLimitTpm: optionalNumber(form, "rateLimitTpm"),
       monthlyBudgetEur: optionalNumber(form, "monthlyBudgetEur"),
+      captureContent: captureContentOf(form),
     };
     // Only what was changed: an untouched past expiry must not be refused, and a deployment
     // deleted since must not silently turn "these deployments" into "every deployment".

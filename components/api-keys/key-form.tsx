@@ -32,6 +32,12 @@ export interface LimitDefaults {
   rateLimitRpm: number | null;
   rateLimitTpm: number | null;
   monthlyBudgetEur: number | null;
+  captureContent: boolean;
+}
+
+/** The content-capture checkbox's value in a submitted key form. */
+export function captureContentOf(form: FormData): boolean {
+  return form.get("captureContent") === "on";
 }
 
 /** The deployments a key may call, its expiry and its limits: the fields creating and editing a key share. */
@@ -82,6 +88,14 @@ export function KeyLimitsFields({ defaults, errors }: { defaults?: LimitDefaults
           <Input name="monthlyBudgetEur" type="number" inputMode="decimal" min={0.01} max={API_KEY_LIMITS.monthlyBudgetEur.max} step={0.01} defaultValue={defaults?.monthlyBudgetEur ?? ""} invalid={Boolean(errors.monthlyBudgetEur)} />
         </Field>
       </div>
+      <Fieldset legend="Content capture">
+        <Checkbox
+          name="captureContent"
+          defaultChecked={defaults?.captureContent ?? false}
+          label="Capture content"
+          hint="Stores prompts and completions of this key's requests in its traces, for as long as traces are kept. Leave off unless you need to review what was asked and answered: they may hold personal data."
+        />
+      </Fieldset>
     </>
   );
 }

@@ -12,6 +12,7 @@ import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
 import { Badge, Card, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
 import { dataClassLabel, isSettled, PHASE_EXPLANATIONS, PhaseBadge, ReplicaStateBadge } from "./phase";
+import { DeploymentUsage } from "../usage/deployment-usage";
 
 type Deployment = RouterOutputs["deployments"]["get"];
 
@@ -201,6 +202,8 @@ function DeploymentView({ d }: { d: Deployment }) {
         <ModelCard d={d} actions={actions} canAct={canAct && !deleting} busy={busy} />
         {canAct && !deleting && <ScaleCard key={d.replicas} d={d} actions={actions} busy={busy} />}
       </div>
+
+      <DeploymentUsage deploymentId={d.id} name={d.name} />
 
       <section className="space-y-2">
         <h2 className="text-sm font-semibold text-slate-700">Conditions</h2>

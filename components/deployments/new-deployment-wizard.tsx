@@ -6,6 +6,7 @@ import { toast } from "sonner";
 import { DEPLOYMENT_NAME, REPLICA_LIMIT, type DataClassification } from "@/lib/limits";
 import { roleAtLeast } from "@/lib/roles";
 import { deploymentName, replicaCount } from "@/lib/schemas";
+import { TokenPrices } from "../budgets/token-prices";
 import { formatEur, formatNumber, formatParameters } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
@@ -489,6 +490,10 @@ function ModelStep({
                         <span className="mt-1.5 block text-slate-600">{m.origin}</span>
                         <span className="block text-xs text-slate-500">
                           Needs {m.gpuMemoryGb} GB of GPU memory{m.minGpuCount > 1 ? `, at least ${m.minGpuCount} GPUs` : ""}
+                        </span>
+                        <span className="block text-xs text-slate-600">
+                          Per million tokens: <TokenPrices input={m.inputEurPerMillionTokens} output={m.outputEurPerMillionTokens} />
+                          {m.inputEurPerMillionTokens || m.outputEurPerMillionTokens ? ", plus GPU time" : ""}
                         </span>
                         {m.description && <span className="mt-1.5 block text-xs text-slate-500">{m.description}</span>}
                       </>

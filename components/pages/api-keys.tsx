@@ -57,6 +57,7 @@ export function ApiKeysPage() {
                   </Td>
                   <Td>
                     {k.scopes.join(", ")}
+                    {k.captureContent && <span className="block text-xs font-medium text-amber-800">Captures prompts and completions</span>}
                     {k.allowedDeployments.length === 0 ? (
                       <span className="block text-xs text-slate-500">All deployments</span>
                     ) : (

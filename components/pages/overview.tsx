@@ -1,6 +1,7 @@
 "use client";
 import Link from "next/link";
-import { formatEur, formatNumber, formatSpendBreakdown } from "../format";
+import { BudgetBanner } from "../budgets/budget-settings";
+import { formatMicroEur, formatNumber } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
 import { Card, PageHeader, Stat } from "../ui/layout";
@@ -12,14 +13,14 @@ export function OverviewPage() {
   return (
     <>
       <PageHeader title={org.name} description="What your organisation runs on the platform, and what it costs." />
+      <BudgetBanner />
       <QueryView query={overview}>
         {(o) => (
           <div className="space-y-6">
             <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
               <Stat label="Deployments" value={o.deployments} hint={`${o.runningDeployments} running`} />
               <Stat label="GPU quota" value={o.quotaGpus} hint={o.pendingQuotaRequests ? `${o.pendingQuotaRequests} request(s) pending` : "GPUs across regions"} />
-              <Stat label="Requests (30 days)" value={formatNumber(o.last30Days.requests)} hint={`${formatNumber(o.last30Days.tokens)} tokens · ${o.activeApiKeys} active API key(s)`} />
-              <Stat label="Spend (30 days)" value={<span data-testid="spend-total">{formatEur(o.last30Days.spend.totalEur)}</span>} hint={formatSpendBreakdown(o.last30Days.spend)} />
+              <UsageFigures activeApiKeys={o.activeApiKeys} />
             </div>
             {o.deployments === 0 && (
               <EmptyState title="No models deployed yet">
@@ -44,6 +45,37 @@ export function OverviewPage() {
           </div>
         )}
       </QueryView>
+    </>
+  );
+}
+
+/** Requests and spend of the last 30 days, from the usage roll-ups (the same figures as the Usage page). */
+function UsageFigures({ activeApiKeys }: { activeApiKeys: number }) {
+  const org = useCurrentOrg();
+  const usage = api.usage.summary.useQuery({ orgId: org.id, period: "30d" });
+  const t = usage.data?.totals;
+  const pending = usage.error ? "—" : <span className="inline-block h-7 w-20 animate-pulse rounded bg-slate-200" aria-hidden />;
+  return (
+    <>
+      <Stat
+        label="Requests (30 days)"
+        value={t ? formatNumber(t.requests) : pending}
+        hint={
+          t ? (
+            <>
+              {formatNumber(t.tokensIn + t.tokensOut)} tokens · {activeApiKeys} active API key(s) ·{" "}
+              <Link className="font-medium text-brand-700 underline" href={`/o/${org.slug}/usage?period=30d`}>Usage</Link>
+            </>
+          ) : (
+            usage.error?.message
+          )
+        }
+      />
+      <Stat
+        label="Spend (30 days)"
+        value={t ? <span data-testid="spend-total">{formatMicroEur(t.costMicroEur)}</span> : pending}
+        hint={t ? `${formatMicroEur(t.gpuCostMicroEur)} GPU time · ${formatMicroEur(t.tokenCostMicroEur)} tokens` : undefined}
+      />
     </>
   );
 }

@@ -54,7 +54,7 @@ export function RegionsPage() {
               {shown.map((r) => {
                 const refused = r.residency && !r.residency.allowed;
                 return (
-                  <tr key={r.id} className={!r.available || refused || !r.connection.connected ? "bg-slate-50 text-slate-500" : undefined} data-testid={`region-${r.code}`}>
+                  <tr key={r.id} className={!r.available || refused || !r.connection.connected ? "bg-slate-50 text-slate-500" : undefined} data-testid={`region-${r.code}`} id={`region-${r.code}`}>
                     <Td>
                       <span className="font-medium text-slate-900">{r.name}</span>
                       <span className="block text-xs">{r.provider} · {r.city}, {r.country}{r.onPremises ? " · on-premises" : ""}</span>

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import { toast } from "sonner";
 import { ORG_ROLES, ROLE_LABELS, roleAtLeast } from "@/lib/roles";
 import { InvitationLinkNotice, type CreatedInvitation } from "../auth/invitation-link";
+import { BudgetBanner, BudgetCard, WebhookCard } from "../budgets/budget-settings";
 import { formatDate } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
@@ -19,9 +20,12 @@ export function SettingsPage() {
   const isAdmin = roleAtLeast(org.role, "ADMIN");
   return (
     <>
-      <PageHeader title="Settings" description="Your organisation's name, its members and their roles." />
+      <PageHeader title="Settings" description="Your organisation's name, its monthly budget and webhook, its members and their roles." />
+      <BudgetBanner />
       <div className="space-y-6">
         {isAdmin && <RenameOrganization />}
+        <BudgetCard />
+        {isAdmin && <WebhookCard />}
         {isAdmin && <InviteMember />}
         <Members />
       </div>

@@ -16,11 +16,13 @@ export const TENANT_NAV = [
   { href: "/api-keys", label: "API keys" },
   { href: "/api-reference", label: "API reference" },
   { href: "/usage", label: "Usage" },
+  { href: "/traces", label: "Traces" },
   { href: "/compliance", label: "Compliance" },
   { href: "/settings", label: "Settings" },
 ] as const;
 
 export const ADMIN_NAV = [
+  { href: "/admin", label: "Dashboard" },
   { href: "/admin/regions", label: "Regions" },
   { href: "/admin/catalog", label: "Catalog" },
   { href: "/admin/quotas", label: "Quotas & requests" },

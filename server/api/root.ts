@@ -1,9 +1,11 @@
 import { accountRouter } from "./routers/account";
 import { adminRouter } from "./routers/admin";
 import { apiKeysRouter } from "./routers/api-keys";
+import { budgetsRouter, webhooksRouter } from "./routers/budgets";
 import { deploymentsRouter } from "./routers/deployments";
 import { organizationRouter } from "./routers/organization";
 import { catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
+import { tracesRouter } from "./routers/traces";
 import { createCallerFactory, router } from "./trpc";
 
 export const appRouter = router({
@@ -15,6 +17,9 @@ export const appRouter = router({
   deployments: deploymentsRouter,
   apiKeys: apiKeysRouter,
   usage: usageRouter,
+  budgets: budgetsRouter,
+  webhooks: webhooksRouter,
+  traces: tracesRouter,
   compliance: complianceRouter,
   admin: adminRouter,
 });

@@ -88,6 +88,9 @@ export async function ensureMonthlyPartitions(q: Queryable, t: PartitionedTable,
       await q.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`partitions:${t.table}`]);
       const again = await q.query(`SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace`, [name]);
       if (again.rows.length === 0) {
+        // Writers wait (readers do not) until the month is in place: a row inserted into the default
+        // partition between the check and the attach would make the attach fail.
+        await q.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
         const stray = await q.query(`SELECT 1 FROM ${defaultPartition} WHERE ${column} >= ${lower} AND ${column} < ${upper} LIMIT 1`);
         if (stray.rows.length === 0) {
           await q.query(`CREATE TABLE ${quoted(name)} PARTITION OF ${table} FOR VALUES FROM (${lower}) TO (${upper})`);

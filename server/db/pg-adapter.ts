@@ -61,6 +61,24 @@ class EnclavePrismaPg extends PrismaPg {
     super(poolConfig);
   }
 
+  /**
+   * adapter-pg runs a migration script by splitting it on every ";", also inside comments and
+   * function bodies (a PL/pgSQL trigger cannot be written then). The whole script goes as one
+   * simple-protocol query instead, which PostgreSQL parses itself and runs as one transaction.
+   */
+  override async connect() {
+    const adapter = await super.connect();
+    const inner = adapter as unknown as { client: pg.Pool; onError(error: unknown): never };
+    adapter.executeScript = async (script: string) => {
+      try {
+        await inner.client.query(script);
+      } catch (error) {
+        inner.onError(error);
+      }
+    };
+    return adapter;
+  }
+
   override async connectToShadowDb() {
     const main = await this.connect();
     const database = `prisma_migrate_shadow_db_${randomUUID()}`;

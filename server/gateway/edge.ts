@@ -20,11 +20,21 @@ const REQUEST_ID = Symbol("enclave.requestId");
 type EdgeResponse = ServerResponse & { [REQUEST_ID]?: string };
 type EdgeSocket = net.Socket & { [LAST]?: EdgeResponse; [BROKEN]?: true; [REFUSED]?: true; [CLOSING]?: true };
 
+/** An answer the edge gives, as the gateway traces it (tracing.ts). */
+export interface EdgeAnswer {
+  requestId: string;
+  traceparent: string;
+  /** Called once the answer is written. */
+  answered(e: GatewayErrorBody): void;
+}
+
 export interface EdgeOptions {
   /** Open connections allowed per client address; 0 for no cap. */
   maxConnectionsPerAddress: number;
   /** A fresh request id, for errors answered outside any request. */
   requestId: () => string;
+  /** The trace of an answer given here: the request's own (`res`), or a new one (null: no request). */
+  answer?: (res: ServerResponse | null) => EdgeAnswer;
 }
 
 /** How long a closing connection still waits for its client to read the answer before it is reset. */
@@ -114,7 +124,9 @@ export function guardServer(server: http.Server, options: EdgeOptions) {
       if (last.headersSent) return void socket.destroy();
       // Otherwise this request gets the error, in its turn; the connection closes after it.
       closeAfterAnswer(last.req, last);
-      sendError(last, last[REQUEST_ID] ?? options.requestId(), e);
+      const traced = options.answer?.(last);
+      sendError(last, last[REQUEST_ID] ?? options.requestId(), e, traced?.traceparent);
+      traced?.answered(e);
       return;
     }
     // A message that never became a request: answered once every response owed is sent.
@@ -123,7 +135,9 @@ export function guardServer(server: http.Server, options: EdgeOptions) {
     const answer = () => {
       answered = true;
       if (!socket.writable) return void socket.destroy();
-      socket.write(rawErrorResponse(e, options.requestId()));
+      const traced = options.answer?.(null);
+      socket.write(rawErrorResponse(e, traced?.requestId ?? options.requestId(), traced?.traceparent));
+      traced?.answered(e);
       lingeringClose(socket);
     };
     if (last && !last.writableFinished && !last.destroyed) {
@@ -137,7 +151,9 @@ export function guardServer(server: http.Server, options: EdgeOptions) {
   // Only 100-continue is answered (by Node); anything else is refused in OpenAI's shape.
   server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
     closeAfterAnswer(req, res);
-    sendError(res, options.requestId(), ERRORS.expectationFailed);
+    const traced = options.answer?.(null);
+    sendError(res, traced?.requestId ?? options.requestId(), ERRORS.expectationFailed, traced?.traceparent);
+    traced?.answered(ERRORS.expectationFailed);
   });
 
   const max = options.maxConnectionsPerAddress;
@@ -151,7 +167,9 @@ export function guardServer(server: http.Server, options: EdgeOptions) {
       if (n >= max) {
         socket[REFUSED] = true;
         socket.on("error", () => {});
-        socket.write(rawErrorResponse(ERRORS.tooManyConnections, options.requestId()));
+        const traced = options.answer?.(null);
+        socket.write(rawErrorResponse(ERRORS.tooManyConnections, traced?.requestId ?? options.requestId(), traced?.traceparent));
+        traced?.answered(ERRORS.tooManyConnections);
         // Once Node's own listener has attached its parser (reading stops only then).
         setImmediate(() => lingeringClose(socket));
         return;

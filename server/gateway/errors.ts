@@ -131,6 +131,18 @@ export function budgetExhausted(budgetCents: number, retryAfter: number) {
   );
 }
 
+/** The organisation's hard monthly budget is spent (docs/budgets.md): every gateway process refuses. */
+export function organizationBudgetExceeded(orgName: string, budgetCents: number, retryAfter: number) {
+  return gatewayError(
+    429,
+    "insufficient_quota",
+    "organization_budget_exceeded",
+    `${orgName ? `The organisation “${orgName.slice(0, 200)}”` : "Your organisation"} has used its hard monthly budget of €${(budgetCents / 100).toFixed(2)} (token cost and GPU time this month, UTC). Calls are refused until next month, or until an owner or admin raises the budget or makes it soft in the Enclave console.`,
+    null,
+    retryAfter,
+  );
+}
+
 const SERVED: Record<string, string> = { "/v1/chat/completions": "chat completions", "/v1/completions": "text completions", "/v1/embeddings": "embeddings" };
 
 /** The replica has no route for this endpoint (its own 404 is never relayed). */
@@ -166,13 +178,14 @@ function clip(text: string, max = 200) {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-export function sendError(res: ServerResponse, requestId: string, e: GatewayErrorBody) {
+export function sendError(res: ServerResponse, requestId: string, e: GatewayErrorBody, traceparent?: string) {
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;
   }
   const body = precomputed.get(e) ?? json(e);
   const headers: (string | number)[] = ["content-type", "application/json", "content-length", body.length, "x-request-id", requestId];
+  if (traceparent !== undefined) headers.push("traceparent", traceparent);
   if (e.retryAfter !== undefined) headers.push("retry-after", e.retryAfter);
   res.writeHead(e.status, headers as unknown as string[]);
   res.end(body);
@@ -183,12 +196,13 @@ export function sendError(res: ServerResponse, requestId: string, e: GatewayErro
  * through (an unparsable request, a timeout before the headers, a refused connection): the
  * connection closes after it.
  */
-export function rawErrorResponse(e: GatewayErrorBody, requestId: string): Buffer {
+export function rawErrorResponse(e: GatewayErrorBody, requestId: string, traceparent?: string): Buffer {
   const body = precomputed.get(e) ?? json(e);
   const reason = STATUS_TEXT[e.status] ?? "Error";
   const retry = e.retryAfter !== undefined ? `retry-after: ${e.retryAfter}\r\n` : "";
+  const trace = traceparent !== undefined ? `traceparent: ${traceparent}\r\n` : "";
   return Buffer.concat([
-    Buffer.from(`HTTP/1.1 ${e.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\n${retry}connection: close\r\n\r\n`),
+    Buffer.from(`HTTP/1.1 ${e.status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\n${trace}${retry}connection: close\r\n\r\n`),
     body,
   ]);
 }

@@ -14,17 +14,27 @@
  *   admitted, and its real tokens / cost are debited when it ends (they are unknown before). A
  *   negative balance is a debt paid from the next slice, so the overshoot is bounded by what the
  *   requests in flight at that moment consume.
- * - The budget row of a month starts from what UsageRecord already holds for the key this month.
+ * - The budget row of a month starts from what the key has already spent this month (the daily usage
+ *   roll-ups plus the deltas not rolled up yet: exact, without reading raw rows; usage-sql.ts).
+ * - An organisation's hard monthly budget (docs/budgets.md) is one more allowance, "org_budget",
+ *   keyed by the organisation's id: its row holds the token cost spent and leased this month, and
+ *   the limit each lease compares it with is the budget minus the GPU time the workers' budget
+ *   evaluation last wrote into the "org_gpu" row of the same table (at most a few seconds old).
  *
  * When PostgreSQL cannot be reached, a process fails open but keeps each limit locally (at most the
  * limit per process), and logs it: refusing all traffic during a database restart would be worse.
  */
 import type pg from "pg";
 import { MICRO_EUR_PER_CENT } from "../services/pricing";
-import { budgetExhausted, rateLimited, type GatewayErrorBody } from "./errors";
-import type { KeyEntry } from "./state";
+import { budgetExhausted, organizationBudgetExceeded, rateLimited, type GatewayErrorBody } from "./errors";
+import type { KeyEntry, OrgEntry } from "./state";
+import { keySpendSinceSql, orgSpendSinceSql } from "./usage-sql";
 
-export type AllowanceKind = "requests" | "tokens" | "budget";
+export type AllowanceKind = "requests" | "tokens" | "budget" | "org_budget";
+
+/** Rows of "GatewayAllowance" whose window is a calendar month (UTC), not a minute. */
+const MONTHLY_KINDS = ["budget", "org_budget", "org_gpu"];
+const monthly = (kind: AllowanceKind) => kind === "budget" || kind === "org_budget";
 
 type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 
@@ -34,7 +44,7 @@ export interface LeaseStore {
   giveBack(keyId: string, kind: AllowanceKind, windowStart: number, amount: number): Promise<void>;
 }
 
-const GRANT = (granted: string) => `LEAST($4::bigint, GREATEST($5::bigint - ${granted}, 0))`;
+const GRANT = (granted: string, limit = "$5::bigint") => `LEAST($4::bigint, GREATEST(${limit} - ${granted}, 0))`;
 
 const LEASE_SQL = `INSERT INTO "GatewayAllowance" AS a ("apiKeyId", kind, "windowStart", granted, "lastGrant")
 VALUES ($1, $2, $3::timestamp, ${GRANT("0")}, ${GRANT("0")})
@@ -50,16 +60,34 @@ RETURNING "lastGrant"::float8 AS "grant"`;
 // The month's first lease starts the row from what the key has already spent this month.
 const BUDGET_INSERT_SQL = `INSERT INTO "GatewayAllowance" AS a ("apiKeyId", kind, "windowStart", granted, "lastGrant")
 SELECT $1, $2, $3::timestamp, s.spent + ${GRANT("s.spent")}, ${GRANT("s.spent")}
-FROM (SELECT COALESCE(SUM("costMicroEur"), 0)::bigint AS spent FROM "UsageRecord" WHERE "apiKeyId" = $1 AND "createdAt" >= $3::timestamp) s
+FROM (${keySpendSinceSql("$1", "$3::timestamp")}) s
 ON CONFLICT ("apiKeyId", kind, "windowStart") DO UPDATE SET
   granted = a.granted + ${GRANT("a.granted")}, "lastGrant" = ${GRANT("a.granted")}, "updatedAt" = now()
+RETURNING "lastGrant"::float8 AS "grant"`;
+
+// An organisation's budget: what is left is the budget minus the GPU time the workers' evaluation
+// last recorded ("org_gpu", written by server/services/budgets.ts) minus the token cost granted.
+const ORG_LIMIT = `($5::bigint - COALESCE((SELECT g.granted FROM "GatewayAllowance" g WHERE g."apiKeyId" = $1 AND g.kind = 'org_gpu' AND g."windowStart" = $3::timestamp), 0))`;
+const OG = (granted: string) => GRANT(granted, ORG_LIMIT);
+
+const ORG_BUDGET_UPDATE_SQL = `UPDATE "GatewayAllowance" AS a SET
+  granted = a.granted + ${OG("a.granted")}, "lastGrant" = ${OG("a.granted")}, "updatedAt" = now()
+WHERE "apiKeyId" = $1 AND kind = $2 AND "windowStart" = $3::timestamp
+RETURNING "lastGrant"::float8 AS "grant"`;
+
+// The month's first lease starts the row from the token cost the organisation has spent this month.
+const ORG_BUDGET_INSERT_SQL = `INSERT INTO "GatewayAllowance" AS a ("apiKeyId", kind, "windowStart", granted, "lastGrant")
+SELECT $1, $2, $3::timestamp, s.spent + ${OG("s.spent")}, ${OG("s.spent")}
+FROM (${orgSpendSinceSql("$1", "$3::timestamp")}) s
+ON CONFLICT ("apiKeyId", kind, "windowStart") DO UPDATE SET
+  granted = a.granted + ${OG("a.granted")}, "lastGrant" = ${OG("a.granted")}, "updatedAt" = now()
 RETURNING "lastGrant"::float8 AS "grant"`;
 
 const GIVE_BACK_SQL = `UPDATE "GatewayAllowance" SET granted = GREATEST(granted - $4::bigint, 0), "updatedAt" = now()
 WHERE "apiKeyId" = $1 AND kind = $2 AND "windowStart" = $3::timestamp`;
 
 const CLEANUP_SQL = `DELETE FROM "GatewayAllowance"
-WHERE (kind <> 'budget' AND "windowStart" < (now() AT TIME ZONE 'UTC') - interval '10 minutes')
+WHERE (kind <> ALL('{${MONTHLY_KINDS.join(",")}}'::text[]) AND "windowStart" < (now() AT TIME ZONE 'UTC') - interval '10 minutes')
    OR "windowStart" < (now() AT TIME ZONE 'UTC') - interval '62 days'`;
 
 export class PgLeaseStore implements LeaseStore {
@@ -67,10 +95,11 @@ export class PgLeaseStore implements LeaseStore {
 
   async lease(keyId: string, kind: AllowanceKind, windowStart: number, want: number, limit: number): Promise<number> {
     const params = [keyId, kind, new Date(windowStart).toISOString(), Math.max(0, Math.floor(want)), Math.max(0, Math.floor(limit))];
-    if (kind === "budget") {
-      const updated = await this.pool.query<{ grant: number }>(BUDGET_UPDATE_SQL, params);
+    if (kind === "budget" || kind === "org_budget") {
+      const [update, insert] = kind === "budget" ? [BUDGET_UPDATE_SQL, BUDGET_INSERT_SQL] : [ORG_BUDGET_UPDATE_SQL, ORG_BUDGET_INSERT_SQL];
+      const updated = await this.pool.query<{ grant: number }>(update, params);
       if (updated.rows.length) return updated.rows[0].grant;
-      return (await this.pool.query<{ grant: number }>(BUDGET_INSERT_SQL, params)).rows[0].grant;
+      return (await this.pool.query<{ grant: number }>(insert, params)).rows[0].grant;
     }
     return (await this.pool.query<{ grant: number }>(LEASE_SQL, params)).rows[0].grant;
   }
@@ -112,7 +141,7 @@ class Allowance {
   ) {}
 
   private roll(now: number) {
-    if (this.kind === "budget") {
+    if (monthly(this.kind)) {
       const d = new Date(now);
       this.windowStart = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
       this.windowEnd = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
@@ -224,16 +253,22 @@ class Allowance {
     return tracked;
   }
 
-  /** Returns an unused positive balance of the current window (idle, or at shutdown). */
+  /**
+   * Returns an unused positive balance of the current window (idle, or at shutdown). A negative
+   * one (consumed past the last slice) is written to the row as well, so the window's total holds
+   * it even when this process forgets the allowance.
+   */
   async giveBack(now: number) {
-    if (this.balance <= 0 || now >= this.windowEnd || this.leasing) return;
-    const amount = Math.floor(this.balance);
+    if (this.balance === 0 || now >= this.windowEnd || this.leasing) return;
+    const amount = this.balance > 0 ? Math.floor(this.balance) : -Math.ceil(-this.balance);
+    if (amount === 0) return;
     this.balance -= amount;
     try {
       await this.store.giveBack(this.keyId, this.kind, this.windowStart, amount);
-      this.drained = false;
+      if (amount > 0) this.drained = false;
     } catch {
-      // Lost allowance only makes the limit stricter for the rest of the window.
+      // Lost allowance only makes the limit stricter for the rest of the window; a debt is kept, paid from the next slice.
+      if (amount < 0) this.balance += amount;
     }
   }
 }
@@ -244,8 +279,18 @@ interface KeyAllowances {
   budget: Allowance | null;
 }
 
+/** An organisation's hard monthly budget, as this process enforces it. */
+interface OrgBudget {
+  allowance: Allowance;
+  /** Micro-euros. */
+  limit: number;
+  name: string;
+  budgetCents: number;
+}
+
 export class Limiter {
   private readonly byKey = new Map<string, KeyAllowances>();
+  private readonly byOrg = new Map<string, OrgBudget>();
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -270,35 +315,62 @@ export class Limiter {
     return a;
   }
 
-  /** null when admitted; the refusal otherwise. Synchronous unless a slice must be leased first. */
-  admit(entry: KeyEntry, now: number): GatewayErrorBody | null | Promise<GatewayErrorBody | null> {
-    if (entry.rateLimitRpm === null && entry.rateLimitTpm === null && entry.monthlyBudgetCents === null) return null;
-    return this.stage(entry, this.allowances(entry), 0, now);
+  /** The organisation's hard budget allowance; null when it has none (no budget, or a soft one). */
+  private orgBudget(orgId: string, org: OrgEntry | undefined): OrgBudget | null {
+    const cents = org?.hardBudgetCents ?? null;
+    if (cents === null) return null;
+    let o = this.byOrg.get(orgId);
+    if (!o) this.byOrg.set(orgId, (o = { allowance: new Allowance(orgId, "org_budget", this.store, this.log), limit: 0, name: "", budgetCents: 0 }));
+    o.limit = cents * MICRO_EUR_PER_CENT;
+    o.budgetCents = cents;
+    o.name = org!.name;
+    return o;
   }
 
-  // Budget and tokens only need a positive balance; the request unit is taken last, once they pass.
-  private stage(entry: KeyEntry, a: KeyAllowances, from: number, now: number): GatewayErrorBody | null | Promise<GatewayErrorBody | null> {
-    for (let i = from; i < 3; i++) {
-      const allowance = i === 0 ? a.budget : i === 1 ? a.tokens : a.requests;
+  /** null when admitted; the refusal otherwise. Synchronous unless a slice must be leased first. */
+  admit(entry: KeyEntry, now: number, org?: OrgEntry): GatewayErrorBody | null | Promise<GatewayErrorBody | null> {
+    const o = this.orgBudget(entry.orgId, org);
+    if (!o && entry.rateLimitRpm === null && entry.rateLimitTpm === null && entry.monthlyBudgetCents === null) return null;
+    return this.stage(entry, o, this.allowances(entry), 0, now);
+  }
+
+  // The organisation's budget, the key's budget and tokens only need a positive balance; the
+  // request unit is taken last, once they pass.
+  private stage(entry: KeyEntry, o: OrgBudget | null, a: KeyAllowances, from: number, now: number): GatewayErrorBody | null | Promise<GatewayErrorBody | null> {
+    for (let i = from; i < 4; i++) {
+      const allowance = i === 0 ? (o?.allowance ?? null) : i === 1 ? a.budget : i === 2 ? a.tokens : a.requests;
       if (!allowance) continue;
-      const limit = i === 0 ? entry.monthlyBudgetCents! * MICRO_EUR_PER_CENT : i === 1 ? entry.rateLimitTpm! : entry.rateLimitRpm!;
-      const admitted = allowance.admit(limit, i === 2 ? 1 : 0, now);
+      const limit = i === 0 ? o!.limit : i === 1 ? entry.monthlyBudgetCents! * MICRO_EUR_PER_CENT : i === 2 ? entry.rateLimitTpm! : entry.rateLimitRpm!;
+      const admitted = allowance.admit(limit, i === 3 ? 1 : 0, now);
       if (admitted === true) continue;
-      if (admitted === false) return this.refusal(entry, allowance, now);
+      if (admitted === false) return this.refusal(entry, o, allowance, now);
       const next = i + 1;
-      return admitted.then((ok) => (ok ? this.stage(entry, a, next, Date.now()) : this.refusal(entry, allowance, Date.now())));
+      return admitted.then((ok) => (ok ? this.stage(entry, o, a, next, Date.now()) : this.refusal(entry, o, allowance, Date.now())));
     }
     return null;
   }
 
-  private refusal(entry: KeyEntry, allowance: Allowance, now: number): GatewayErrorBody {
+  private refusal(entry: KeyEntry, o: OrgBudget | null, allowance: Allowance, now: number): GatewayErrorBody {
     const retryAfter = allowance.retryAfterSeconds(now);
+    if (allowance.kind === "org_budget") return organizationBudgetExceeded(o?.name ?? "", o?.budgetCents ?? 0, retryAfter);
     if (allowance.kind === "budget") return budgetExhausted(entry.monthlyBudgetCents ?? 0, retryAfter);
-    return rateLimited(allowance.kind, allowance.kind === "requests" ? entry.rateLimitRpm ?? 0 : entry.rateLimitTpm ?? 0, retryAfter);
+    return rateLimited(allowance.kind as "requests" | "tokens", allowance.kind === "requests" ? entry.rateLimitRpm ?? 0 : entry.rateLimitTpm ?? 0, retryAfter);
+  }
+
+  /**
+   * Read only (the request's trace): this process's local balance of one allowance — request
+   * units, tokens or micro-euros, negative while a debt waits for the next slice — or null when
+   * this process holds none. `id` is the key's id, or the organisation's for "org_budget".
+   */
+  balance(id: string, kind: AllowanceKind): number | null {
+    const allowance = kind === "org_budget" ? this.byOrg.get(id)?.allowance : kind === "requests" ? this.byKey.get(id)?.requests : kind === "tokens" ? this.byKey.get(id)?.tokens : this.byKey.get(id)?.budget;
+    return allowance ? allowance.balance : null;
   }
 
   /** A finished request's real consumption. */
   settle(entry: KeyEntry, tokens: number, costMicroEur: number, now: number) {
+    const o = this.byOrg.get(entry.orgId);
+    if (o) o.allowance.debit(costMicroEur, o.limit, now);
     const a = this.byKey.get(entry.id);
     if (!a) return;
     if (a.tokens && entry.rateLimitTpm !== null) a.tokens.debit(tokens, entry.rateLimitTpm, now);
@@ -317,6 +389,25 @@ export class Limiter {
     a.budget?.reopen();
   }
 
+  /** The organisation's budget changed (or was removed, or became soft): a raised one applies at once. */
+  reconfigureOrg(orgId: string, org: OrgEntry | undefined) {
+    const o = this.byOrg.get(orgId);
+    if (!o) return;
+    if (org?.hardBudgetCents == null) this.byOrg.delete(orgId);
+    else o.allowance.reopen();
+  }
+
+  /** Read only (the Prometheus metrics, at scrape time): keys — organisations for "org_budget" — holding limit state here, by kind. */
+  heldAllowances(): Record<AllowanceKind, number> {
+    const held = { requests: 0, tokens: 0, budget: 0, org_budget: this.byOrg.size };
+    for (const a of this.byKey.values()) {
+      if (a.requests) held.requests++;
+      if (a.tokens) held.tokens++;
+      if (a.budget) held.budget++;
+    }
+    return held;
+  }
+
   private async sweep(now: number) {
     const returns: Promise<void>[] = [];
     for (const [id, a] of this.byKey) {
@@ -328,6 +419,11 @@ export class Limiter {
       }
       if (idle && now - Math.max(a.requests?.lastUsedAt ?? 0, a.tokens?.lastUsedAt ?? 0, a.budget?.lastUsedAt ?? 0) > 120_000) this.byKey.delete(id);
     }
+    for (const [id, o] of this.byOrg) {
+      if (now - o.allowance.lastUsedAt < IDLE_RETURN_MS) continue;
+      returns.push(o.allowance.giveBack(now));
+      if (now - o.allowance.lastUsedAt > 120_000) this.byOrg.delete(id);
+    }
     await Promise.all(returns);
   }
 
@@ -336,6 +432,7 @@ export class Limiter {
     const now = Date.now();
     const returns: Promise<void>[] = [];
     for (const a of this.byKey.values()) for (const allowance of [a.requests, a.tokens, a.budget]) if (allowance) returns.push(allowance.giveBack(now));
+    for (const o of this.byOrg.values()) returns.push(o.allowance.giveBack(now));
     await Promise.all(returns);
   }
 }

@@ -14,11 +14,19 @@
  * GATEWAY_MAX_CONNECTIONS_PER_ADDRESS   default 256 (0: no cap)
  * GATEWAY_AUTH_FAILURE_DELAY_MS         default 20: when an invalid key is answered, after arrival
  * GATEWAY_SPOOL_BATCH_MS                default 200: how often spooled usage is written to PostgreSQL
+ * Observability (docs/observability.md):
+ * GATEWAY_METRICS                       default on: Prometheus text at GET /metrics (off: no route, nothing observed)
+ * METRICS_TOKEN                         scrapes must send `Authorization: Bearer <it>`; unset: loopback clients only
+ * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME,
+ * OTEL_BSP_*                            set: every request's spans are exported over OTLP/HTTP (JSON)
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
+import { createGatewayMetrics } from "./metrics";
+import { createOtlpExport, otlpTracesConfigured } from "./otlp";
 import { createGateway } from "./server";
+import type { TraceRecord } from "./trace";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 
@@ -34,6 +42,8 @@ const schema = z.object({
   GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).default(256),
   GATEWAY_AUTH_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(20),
   GATEWAY_SPOOL_BATCH_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  GATEWAY_METRICS: z.enum(["on", "off"], { message: "GATEWAY_METRICS must be on or off" }).default("on"),
+  METRICS_TOKEN: z.string().trim().min(16, "METRICS_TOKEN must be at least 16 characters long").optional(),
 });
 
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}) {
@@ -51,6 +61,21 @@ async function main() {
   }
   const env = parsed.data;
   const spoolDir = path.resolve(env.GATEWAY_SPOOL_DIR ?? path.join(ROOT, ".data", "gateway-spool", `gw-${process.pid}-${randomBytes(3).toString("hex")}`));
+  const metrics = env.GATEWAY_METRICS === "on" ? createGatewayMetrics({ token: env.METRICS_TOKEN ?? null }) : null;
+  const otlp = otlpTracesConfigured()
+    ? createOtlpExport({ serviceInstanceId: randomUUID(), log, onSpans: metrics ? (outcome, n) => metrics.otlpSpans(outcome, n) : undefined })
+    : null;
+  const onTrace =
+    metrics && otlp
+      ? (trace: TraceRecord) => {
+          metrics.observe(trace);
+          otlp.export(trace);
+        }
+      : metrics
+        ? metrics.observe
+        : otlp
+          ? otlp.export
+          : undefined;
   const gateway = createGateway({
     databaseUrl: env.DATABASE_URL,
     host: env.GATEWAY_HOST,
@@ -63,6 +88,8 @@ async function main() {
     maxConnectionsPerAddress: env.GATEWAY_MAX_CONNECTIONS_PER_ADDRESS,
     authFailureDelayMs: env.GATEWAY_AUTH_FAILURE_DELAY_MS,
     batchMs: env.GATEWAY_SPOOL_BATCH_MS,
+    metrics: metrics ?? undefined,
+    onTrace,
     log,
   });
 
@@ -73,6 +100,8 @@ async function main() {
     log("info", "gateway stopping", { signal });
     try {
       await gateway.close();
+      // The last requests' spans, at most a few seconds (the collector may be gone).
+      if (otlp) await Promise.race([otlp.shutdown().catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     } finally {
       process.exit(0);
     }
@@ -84,7 +113,7 @@ async function main() {
   for (let attempt = 0; ; attempt++) {
     try {
       const url = await gateway.listen();
-      log("info", "gateway listening", { url, spoolDir });
+      log("info", "gateway listening", { url, spoolDir, metrics: metrics ? `${url}/metrics` : null, otlp: otlp !== null });
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

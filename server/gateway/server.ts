@@ -29,9 +29,12 @@ import {
   upstreamRefused,
   type GatewayErrorBody,
 } from "./errors";
-import { closeAfterAnswer, guardServer } from "./edge";
+import { closeAfterAnswer, guardServer, type EdgeAnswer } from "./edge";
 import { Limiter, PgLeaseStore } from "./limits";
 import { UsageSpool } from "./spool";
+import type { Attributes, SpanEvent, TraceRecord } from "./trace";
+import { RequestTrace, capturedRequest, clipCompletion, errorAttributes, serialiseContent, sharedAttributes } from "./tracing";
+import type { GatewayMetrics } from "./metrics";
 import { checkBounds, estimatePromptTokens, jsonTooDeep, validateRequest } from "./validation";
 import { replicaAuthorization } from "../../workers/model-server/replica-auth";
 import { DATA_CLASS_RANK, GatewayState, secretAccepted, type DataClass, type KeyEntry, type Replica, type Route } from "./state";
@@ -51,7 +54,7 @@ export interface GatewayOptions {
   fullRefreshMs?: number;
   batchMs?: number;
   batchSize?: number;
-  /** Per-token price given to inferenceCostMicroEur (none by default: GPU time is what is charged). */
+  /** Overrides every route's per-token price (by default each route's catalog model's; benchmarks and tests). */
   tokenPrice?: TokenPrice;
   /** Idle time on an upstream connection before the call fails. */
   upstreamTimeoutMs?: number;
@@ -67,6 +70,14 @@ export interface GatewayOptions {
   maxConnectionsPerAddress?: number;
   /** Every `invalid_api_key` refusal is answered this long after the request arrived, whatever path it took. Default 20 ms. */
   authFailureDelayMs?: number;
+  /**
+   * Called synchronously once per answered request (refusals before authentication included, with
+   * `orgId` ""), after its record is spooled. Must be cheap and must not keep the record: metrics and
+   * the OTLP exporter read it here. A throw is logged and ignored.
+   */
+  onTrace?: (trace: TraceRecord) => void;
+  /** Prometheus metrics (metrics.ts): served at `GET /metrics`, reading the spool, the limiter and its leases. */
+  metrics?: GatewayMetrics;
   log?: GatewayLog;
 }
 
@@ -131,6 +142,8 @@ class SseMeter {
   usage: Usage | null = null;
   contentEvents = 0;
   firstTokenAt = 0;
+  /** The streamed text, kept only when the key captures content (docs/traces.md). */
+  text: string | null = null;
 
   /** Returns true when this chunk carries the final `[DONE]`. */
   push(chunk: Buffer, now: number): boolean {
@@ -174,6 +187,7 @@ class SseMeter {
       if (typeof content === "string" && content.length > 0) {
         this.contentEvents++;
         if (this.firstTokenAt === 0) this.firstTokenAt = now;
+        if (this.text !== null && this.text.length < CONTENT_TEXT_MAX) this.text += content;
       }
     }
   }
@@ -183,10 +197,47 @@ class SseMeter {
   }
 }
 
+/** The response's trace, also found by the edge (edge.ts) for the answers it gives. */
+const TRACE = Symbol("enclave.trace");
+type TracedResponse = ServerResponse & { [TRACE]?: RequestTrace };
+/** The exchange of an upstream request, for its socket listeners (no closure per attempt). */
+const EXCHANGE = Symbol("enclave.exchange");
+type UpstreamRequest = http.ClientRequest & { [EXCHANGE]?: Exchange };
+type UpstreamSocket = import("node:net").Socket & { [EXCHANGE]?: UpstreamRequest };
+const CONTENT_TEXT_MAX = 64 << 10;
+
+function onUpstreamConnect(this: UpstreamSocket) {
+  const upstream = this[EXCHANGE];
+  this[EXCHANGE] = undefined;
+  const x = upstream?.[EXCHANGE];
+  if (x && x.upstream === upstream) x.connectedAt = performance.now();
+}
+
+/** When the attempt has its connection: at once for a kept-alive one, else when it connects. */
+function onUpstreamSocket(this: UpstreamRequest, socket: UpstreamSocket) {
+  const x = this[EXCHANGE];
+  if (!x || x.upstream !== this) return;
+  if (socket.connecting) {
+    socket[EXCHANGE] = this;
+    socket.once("connect", onUpstreamConnect);
+  } else {
+    x.connectedAt = performance.now();
+    x.reusedConnection = true;
+  }
+}
+
 /** One client request, from arrival to its usage record. */
 interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
+  t: RequestTrace;
+  /** performance.now() when the current attempt's upstream request started; 0 once its span is written. */
+  upstreamAt: number;
+  connectedAt: number;
+  reusedConnection: boolean;
+  upstreamStatus: number;
+  /** The completion's text, for keys that capture content. */
+  completion: string | null;
   path: string;
   requestId: string;
   recordId: string;
@@ -230,9 +281,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     log,
   });
   const leaseStore = new PgLeaseStore(pool);
-  const limiter = new Limiter(leaseStore, log);
+  const limiter = new Limiter(options.metrics ? options.metrics.observeLeases(leaseStore) : leaseStore, log);
   state.onKeyReloaded = (entry) => limiter.reconfigure(entry);
+  state.onOrgBudgetChanged = (orgId, org) => limiter.reconfigureOrg(orgId, org);
   const spool = new UsageSpool({ dir: options.spoolDir, pool, batchMs: options.batchMs ?? 200, batchSize: options.batchSize ?? 500, log });
+  options.metrics?.attach({ spool, limiter });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512, scheduling: "lifo" });
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
   const headersTimeoutMs = options.headersTimeoutMs ?? 5000;
@@ -249,6 +302,113 @@ export function createGateway(options: GatewayOptions): Gateway {
   let url = "";
   let cleanupTimer: NodeJS.Timeout | null = null;
   const started = { state: false, spool: false };
+  const onTrace = options.onTrace;
+  let traceErrorLoggedAt = 0;
+
+  // ---- traces ----
+
+  /** Hands a finished record to the listener (metrics, OTLP); never lets it break the request. */
+  function emit(trace: TraceRecord) {
+    if (!onTrace) return;
+    try {
+      onTrace(trace);
+    } catch (error) {
+      const now = Date.now();
+      if (now - traceErrorLoggedAt > 10_000) {
+        traceErrorLoggedAt = now;
+        log("error", "gateway onTrace listener failed", { error: String(error) });
+      }
+    }
+  }
+
+  function contentOf(t: RequestTrace, completion: string | null): { request: unknown; completion: string | null } | null {
+    return t.capture ? { request: t.capturedRequest ?? null, completion: completion === null ? null : clipCompletion(completion) } : null;
+  }
+
+  /**
+   * A request answered without a usage record (a refusal, the model list, health): its trace is
+   * spooled when the organisation is known (authenticated), and handed to onTrace in any case.
+   */
+  function answered(t: RequestTrace, status: number, errorCode: string | null) {
+    if (t.done) return;
+    const content = contentOf(t, null);
+    const trace = t.finish(performance.now(), status, errorCode, 0, 0, 0, 0);
+    if (t.orgId !== "") spool.append(null, trace, content ? serialiseContent(content) : null);
+    if (content) trace.content = content;
+    emit(trace);
+  }
+
+  function newTrace(res: ServerResponse | null, method: string, path: string): RequestTrace {
+    const id = idPrefix + (++idCounter).toString(36);
+    const t = new RequestTrace(undefined, performance.now(), Date.now(), id, id, method, path);
+    if (res) (res as TracedResponse)[TRACE] = t;
+    return t;
+  }
+
+  /** For the edge (edge.ts): the trace of the request it answers, or a new one. */
+  function edgeAnswer(res: ServerResponse | null): EdgeAnswer {
+    let t = res ? (res as TracedResponse)[TRACE] : undefined;
+    if (!t || t.done) t = newTrace(null, res?.req?.method ?? "", "");
+    const trace = t;
+    return { requestId: trace.requestId, traceparent: trace.traceparent, answered: (e) => answered(trace, e.status, e.code) };
+  }
+
+  /** Limit kinds as the trace names them. */
+  const LIMIT_NAMES = { requests: "requests_per_minute", tokens: "tokens_per_minute", budget: "key_budget", org_budget: "org_budget" } as const;
+  const NO_LIMITS: Attributes = sharedAttributes({ "enclave.limits.checked": [] });
+
+  /** The `limits` span's attributes: what was checked, what this process's balances hold now, what refused. */
+  function limitsAttributes(entry: KeyEntry, orgBudget: boolean, refusal: GatewayErrorBody | null): Attributes {
+    if (!orgBudget && entry.rateLimitRpm === null && entry.rateLimitTpm === null && entry.monthlyBudgetCents === null) return NO_LIMITS;
+    const checked: string[] = [];
+    const a: Attributes = { "enclave.limits.checked": checked };
+    const add = (kind: keyof typeof LIMIT_NAMES, id: string) => {
+      checked.push(LIMIT_NAMES[kind]);
+      const balance = limiter.balance(id, kind);
+      if (balance !== null) a[`enclave.limits.remaining.${LIMIT_NAMES[kind]}`] = balance;
+    };
+    if (orgBudget) add("org_budget", entry.orgId);
+    if (entry.monthlyBudgetCents !== null) add("budget", entry.id);
+    if (entry.rateLimitTpm !== null) add("tokens", entry.id);
+    if (entry.rateLimitRpm !== null) add("requests", entry.id);
+    if (refusal) {
+      a["enclave.limits.refused"] =
+        refusal.type === "requests"
+          ? LIMIT_NAMES.requests
+          : refusal.type === "tokens"
+            ? LIMIT_NAMES.tokens
+            : refusal.code === "organization_budget_exceeded"
+              ? LIMIT_NAMES.org_budget
+              : refusal.code === "insufficient_quota"
+                ? LIMIT_NAMES.budget
+                : (refusal.code ?? refusal.type);
+    }
+    return a;
+  }
+
+  /** Closes the current attempt's `upstream` span (once). */
+  function upstreamSpan(x: Exchange, now: number, status: "ok" | "error", errorType: string | null, tokensOut: number, firstTokenAt: number) {
+    const t0 = x.upstreamAt;
+    if (t0 === 0) return;
+    x.upstreamAt = 0;
+    const replica = x.replica;
+    const attributes: Attributes = { "server.address": replica?.host ?? "", "server.port": replica?.port ?? 0, "enclave.upstream.reused_connection": x.reusedConnection };
+    if (x.upstreamStatus > 0) attributes["enclave.upstream.status"] = x.upstreamStatus;
+    if (errorType !== null) attributes["error.type"] = errorType;
+    const events: SpanEvent[] = [];
+    if (x.connectedAt > 0) events.push(x.t.event("connected", x.connectedAt));
+    if (x.firstByteAt > 0) events.push(x.t.event("first_byte", x.firstByteAt));
+    if (firstTokenAt > 0) events.push(x.t.event("first_token", firstTokenAt));
+    if (x.firstByteAt > 0) {
+      attributes["gen_ai.usage.output_tokens"] = tokensOut;
+      // Streams: the decoding rate after the first token; otherwise over the whole call.
+      const decoding = firstTokenAt > 0 && x.meter !== null && tokensOut > 1 && now > firstTokenAt;
+      const seconds = (decoding ? now - firstTokenAt : now - t0) / 1000;
+      const perSecond = seconds > 0 ? (decoding ? tokensOut - 1 : tokensOut) / seconds : 0;
+      attributes["enclave.upstream.output_tokens_per_second"] = Math.round(perSecond * 100) / 100;
+    }
+    x.t.span("upstream", "client", t0, now, status, attributes, events);
+  }
 
   // ---- authentication ----
 
@@ -317,7 +477,7 @@ export function createGateway(options: GatewayOptions): Gateway {
    * calls the model worked on: answered, broken mid-stream, or abandoned by the client after the
    * model started answering; a refused or unreachable call costs nothing.
    */
-  function record(x: Exchange, status: number, usage: Usage | null, ttftAt: number, estimateOut: number, modelWorked = true) {
+  function record(x: Exchange, status: number, usage: Usage | null, ttftAt: number, estimateOut: number, modelWorked = true, errorCode: string | null = null) {
     if (x.recorded) return;
     x.recorded = true;
     const now = performance.now();
@@ -325,7 +485,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     const tokensIn = usage ? usage.tokensIn : worked ? estimatePromptTokens(x.parsed) : 0;
     const tokensOut = usage ? usage.tokensOut : estimateOut;
     const cost = inferenceCostMicroEur(tokensIn, tokensOut, x.route.tokenPrice);
-    spool.append({
+    const failed = status >= 400;
+    upstreamSpan(x, now, failed ? "error" : "ok", failed ? (errorCode ?? (status === 499 ? "client_closed" : String(status))) : null, tokensOut, x.meter ? x.meter.firstTokenAt : x.firstByteAt);
+    const content = contentOf(x.t, x.meter ? x.meter.text : x.completion);
+    const trace = x.t.finish(now, status, errorCode, ttftAt, tokensIn, tokensOut, cost);
+    const metered = {
       requestId: x.recordId,
       orgId: x.route.orgId,
       apiKeyId: x.entry.id,
@@ -338,8 +502,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       status,
       costMicroEur: cost,
       at: x.at,
-    });
+      stream: x.meter !== null,
+    };
+    // One line, one write: the usage record and its trace travel together.
+    spool.append(metered, trace, content ? serialiseContent(content) : null);
+    if (content) trace.content = content;
     limiter.settle(x.entry, tokensIn + tokensOut, cost, Date.now());
+    emit(trace);
   }
 
   function finish(x: Exchange) {
@@ -354,8 +523,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   function failExchange(x: Exchange, e: GatewayErrorBody, modelWorked = true) {
-    record(x, e.status, null, 0, 0, modelWorked);
-    sendError(x.res, x.requestId, e);
+    record(x, e.status, null, 0, 0, modelWorked, e.code);
+    sendError(x.res, x.requestId, e, x.t.traceparent);
     finish(x);
   }
 
@@ -374,9 +543,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   function forward(x: Exchange, exclude: Replica | null) {
     const now = performance.now();
     const replica = pickReplica(x.route, exclude, now);
-    if (!replica) return failExchange(x, noHealthyReplica(x.route.name, x.route.phase));
+    const picked = performance.now();
+    if (!replica) {
+      x.t.span("route", "internal", now, picked, "error", { "enclave.deployment.id": x.route.id, "enclave.route.attempt": x.attempt + 1, "error.type": "no_healthy_replica" });
+      return failExchange(x, noHealthyReplica(x.route.name, x.route.phase));
+    }
+    x.t.span("route", "internal", now, picked, "ok", x.attempt === 0 ? replica.traceAttributes : { ...replica.traceAttributes, "enclave.route.attempt": x.attempt + 1 });
     x.replica = replica;
     replica.inFlight++;
+    x.upstreamAt = picked;
+    x.connectedAt = 0;
+    x.reusedConnection = false;
+    x.upstreamStatus = 0;
     const upstream = http.request({
       agent,
       host: replica.host,
@@ -388,6 +566,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       headers: { "content-type": "application/json", "content-length": x.body.length, "x-request-id": x.requestId, authorization: replicaAuthorization(x.route.id, replica.id) },
     });
     x.upstream = upstream;
+    (upstream as UpstreamRequest)[EXCHANGE] = x;
+    upstream.on("socket", onUpstreamSocket);
     upstream.on("response", (ures) => onResponse(x, upstream, ures));
     upstream.on("error", (error) => onUpstreamError(x, upstream, error as NodeJS.ErrnoException));
     upstream.on("timeout", () => upstream.destroy(Object.assign(new Error("upstream timeout"), { code: "ETIMEDOUT" })));
@@ -407,6 +587,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const staleSocket = upstream.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE");
     const timedOut = error.code === "ETIMEDOUT";
     if (!staleSocket) markUnhealthy(failed, now);
+    upstreamSpan(x, now, "error", error.code ?? "upstream_error", 0, 0);
     releaseReplica(x);
     // A replica that stayed silent for the whole timeout is not retried: the caller has waited enough.
     if (!timedOut && retryable(x, failed, staleSocket)) {
@@ -425,9 +606,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     const status = ures.statusCode ?? 502;
     const replica = x.replica!;
     const now = performance.now();
+    x.upstreamStatus = status;
     if (status >= 500 && retryable(x, replica, false)) {
       // A 5xx before anything reached the client: once more, on another replica.
       ures.resume();
+      upstreamSpan(x, now, "error", String(status), 0, 0);
       if (status === 502 || status === 503 || status === 504) markUnhealthy(replica, now);
       releaseReplica(x);
       x.attempt++;
@@ -469,10 +652,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         try {
           const parsed = JSON.parse(body.toString("utf8")) as { choices?: { message?: { content?: unknown }; text?: unknown }[] };
           usage = usageOf(parsed);
-          if (!usage) {
-            const text = parsed.choices?.[0]?.message?.content ?? parsed.choices?.[0]?.text;
-            estimateOut = typeof text === "string" ? Math.ceil(text.length / 4) : 0;
-          }
+          const text = parsed.choices?.[0]?.message?.content ?? parsed.choices?.[0]?.text;
+          if (!usage) estimateOut = typeof text === "string" ? Math.ceil(text.length / 4) : 0;
+          if (x.t.capture && typeof text === "string") x.completion = text;
         } catch {
           // Not JSON: relayed as is, metered without tokens.
         }
@@ -484,7 +666,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       // The record is in the spool before the client can see the end of its response.
       record(x, status, usage, x.firstByteAt, estimateOut);
-      x.res.writeHead(status, ["content-type", contentType, "content-length", body.length, "x-request-id", x.requestId] as unknown as string[]);
+      x.res.writeHead(status, ["content-type", contentType, "content-length", body.length, "x-request-id", x.requestId, "traceparent", x.t.traceparent] as unknown as string[]);
       x.res.end(body);
       finish(x);
     });
@@ -516,13 +698,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   function streamResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
     const res = x.res;
     const meter = (x.meter = new SseMeter());
+    if (x.t.capture) meter.text = "";
     let ended = false;
-    res.writeHead(status, ["content-type", contentType, "cache-control", "no-cache", "x-request-id", x.requestId] as unknown as string[]);
-    const recordStream = (finalStatus: number) =>
-      record(x, reachable(x) ? finalStatus : 499, meter.usage, meter.firstTokenAt || x.firstByteAt, meter.usage ? 0 : meter.contentEvents);
+    res.writeHead(status, ["content-type", contentType, "cache-control", "no-cache", "x-request-id", x.requestId, "traceparent", x.t.traceparent] as unknown as string[]);
+    const recordStream = (finalStatus: number, errorCode: string | null = null) =>
+      record(x, reachable(x) ? finalStatus : 499, meter.usage, meter.firstTokenAt || x.firstByteAt, meter.usage ? 0 : meter.contentEvents, true, errorCode);
     ures.on("data", (chunk: Buffer) => {
       // The record goes to the spool before the client receives the final [DONE].
-      if (meter.push(chunk, performance.now())) recordStream(meter.upstreamError ? 502 : status);
+      if (meter.push(chunk, performance.now())) recordStream(meter.upstreamError ? 502 : status, meter.upstreamError ? "upstream_error" : null);
       if (!res.write(chunk)) {
         ures.pause();
         res.once("drain", () => ures.resume());
@@ -533,12 +716,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       ended = true;
       if (!meter.done && !meter.upstreamError) {
         // Never a silent clean end: the client sees an error event, then the stream closes.
-        recordStream(502);
+        recordStream(502, "stream_interrupted");
         if (meter.hasPartialEvent) res.write("\n\n");
         res.write(streamErrorEvent("The model server closed the stream before it finished. The response is incomplete.", "stream_interrupted"));
         log("warn", "gateway stream broke after it started", { requestId: x.requestId, deploymentId: x.route.id, replicaId: x.replica?.id });
       } else {
-        recordStream(meter.upstreamError ? 502 : status);
+        recordStream(meter.upstreamError ? 502 : status, meter.upstreamError ? "upstream_error" : null);
       }
       res.end();
       finish(x);
@@ -595,7 +778,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
-  function listModels(res: ServerResponse, requestId: string, entry: KeyEntry, only: string | null) {
+  function listModels(res: ServerResponse, t: RequestTrace, entry: KeyEntry, only: string | null) {
+    const requestId = t.requestId;
     const data: { id: string; object: "model"; created: number; owned_by: string }[] = [];
     const routes = state.routesByOrg.get(entry.orgId);
     if (routes) {
@@ -605,9 +789,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         data.push({ id: route.name, object: "model", created: route.createdAtSec, owned_by: "organization" });
       }
     }
-    if (only !== null && data.length === 0) return sendError(res, requestId, modelNotFound(only));
+    if (only !== null && data.length === 0) {
+      const e = modelNotFound(only);
+      answered(t, e.status, e.code);
+      return sendError(res, requestId, e, t.traceparent);
+    }
     const body = Buffer.from(JSON.stringify(only !== null ? data[0] : { object: "list", data }));
-    res.writeHead(200, ["content-type", "application/json", "content-length", body.length, "x-request-id", requestId] as unknown as string[]);
+    answered(t, 200, null);
+    res.writeHead(200, ["content-type", "application/json", "content-length", body.length, "x-request-id", requestId, "traceparent", t.traceparent] as unknown as string[]);
     res.end(body);
   }
 
@@ -618,18 +807,25 @@ export function createGateway(options: GatewayOptions): Gateway {
    * answer says `connection: close` and the connection closes after it (edge.ts).
    */
   function refuse(req: IncomingMessage, res: ServerResponse, requestId: string, e: GatewayErrorBody, mayDrain = true): void | Promise<void> {
-    if (req.complete || res.headersSent) return sendError(res, requestId, e);
+    const t = (res as TracedResponse)[TRACE] ?? newTrace(res, req.method ?? "", "");
+    if (req.complete || res.headersSent) return sendRefusal(t, res, requestId, e);
     const drained = mayDrain ? drainSmallBody(req) : false;
     if (drained === false) {
       closeAfterAnswer(req, res);
-      return sendError(res, requestId, e);
+      return sendRefusal(t, res, requestId, e);
     }
     return drained
       .then((ended) => {
         if (!ended && !res.headersSent) closeAfterAnswer(req, res);
-        sendError(res, requestId, e);
+        sendRefusal(t, res, requestId, e);
       })
       .catch((error: unknown) => log("error", "gateway could not answer a refusal", { requestId, error: String(error) }));
+  }
+
+  function sendRefusal(t: RequestTrace, res: ServerResponse, requestId: string, e: GatewayErrorBody) {
+    // A response already begun (a stream) was traced with it.
+    if (!res.headersSent) answered(t, e.status, e.code);
+    sendError(res, requestId, e, t.traceparent);
   }
 
   /** Reads and drops the rest of a body of at most DRAIN_MAX_BYTES within its deadline: whether it ended. */
@@ -659,20 +855,26 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, path: string, requestId: string, recordId: string, started: number, at: number) {
+  async function handle(req: IncomingMessage, res: ServerResponse, t: RequestTrace, path: string, requestId: string, recordId: string, started: number, at: number) {
     const method = req.method;
     const isModels = path === "/v1/models" || path.startsWith("/v1/models/");
     if (isModels ? method !== "GET" : method !== "POST") return refuse(req, res, requestId, methodNotAllowed(method ?? "", path));
 
+    const authAt = performance.now();
     let auth = authenticate(req.headers.authorization, at);
     if (auth instanceof Promise) auth = await auth;
     if (isError(auth)) {
+      t.span("auth", "internal", authAt, performance.now(), "error", errorAttributes(auth));
       // Wrong secret, unknown prefix or malformed key: answered at the same moment after arrival,
       // so the time taken never tells which key prefixes exist.
       if (auth === ERRORS.invalidKey) await until(started + authFailureDelayMs);
       return refuse(req, res, requestId, auth);
     }
     const entry = auth;
+    t.span("auth", "internal", authAt, performance.now(), "ok", entry.traceAttributes);
+    t.orgId = entry.orgId;
+    t.apiKeyId = entry.id;
+    t.capture = entry.captureContent;
     const org = state.orgs.get(entry.orgId);
     if (org && !org.active) return refuse(req, res, requestId, organizationSuspended(org.reason));
 
@@ -686,14 +888,15 @@ export function createGateway(options: GatewayOptions): Gateway {
           return refuse(req, res, requestId, modelNotFound(path.slice("/v1/models/".length)));
         }
       }
-      return listModels(res, requestId, entry, only);
+      return listModels(res, t, entry, only);
     }
     if (!entry.inference) return refuse(req, res, requestId, ERRORS.noInferenceScope);
 
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
     const body = await readBody(req, started);
-    if (body === null) return;
+    // The client went away (or the edge answered a broken body, and traced it).
+    if (body === null) return answered(t, res.headersSent ? res.statusCode : 499, null);
     if (body === "too-large") return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
     if (body === "timeout") return refuse(req, res, requestId, ERRORS.requestTimeout, false);
     // Before parsing: nothing downstream (validation, metering, the replica) meets absurd nesting.
@@ -704,41 +907,70 @@ export function createGateway(options: GatewayOptions): Gateway {
     } catch {
       return refuse(req, res, requestId, ERRORS.invalidJson);
     }
+    if (parsed !== null && typeof parsed === "object") {
+      if (t.capture) t.capturedRequest = capturedRequest(body, parsed);
+      if (typeof parsed.stream === "boolean") t.stream = parsed.stream;
+    }
     if (parsed === null || typeof parsed !== "object" || typeof parsed.model !== "string" || parsed.model.length === 0) {
       return refuse(req, res, requestId, ERRORS.missingModel);
     }
+    t.setModel(parsed.model);
     const invalid = validateRequest(path as Endpoint, parsed);
     if (invalid) return refuse(req, res, requestId, invalid);
     const route = state.route(entry.orgId, parsed.model);
     if (!route) return refuse(req, res, requestId, modelNotFound(parsed.model));
+    t.deploymentId = route.id;
+    t.regionId = route.region.id;
     if (entry.allowed && !entry.allowed.has(route.id)) return refuse(req, res, requestId, modelNotAllowed(route.name));
     const outOfBounds = checkBounds(path, parsed, route);
     if (outOfBounds) return refuse(req, res, requestId, outOfBounds);
 
     // Residency: the data class the caller declares (the deployment's own by default).
+    const residencyAt = performance.now();
     const header = req.headers["x-data-classification"];
     let dataClass = route.dataClass;
     if (header !== undefined) {
       const requested = (Array.isArray(header) ? header[0] : header).trim().toUpperCase();
-      if (!(requested in DATA_CLASS_RANK)) return refuse(req, res, requestId, ERRORS.badClassification);
+      if (!(requested in DATA_CLASS_RANK)) {
+        t.span("residency", "internal", residencyAt, performance.now(), "error", errorAttributes(ERRORS.badClassification));
+        return refuse(req, res, requestId, ERRORS.badClassification);
+      }
       dataClass = requested as DataClass;
+      t.dataClass = dataClass;
       if (DATA_CLASS_RANK[dataClass] > DATA_CLASS_RANK[route.dataClass]) {
-        return refuse(req, res, requestId, classificationTooHigh(route.name, route.dataClass, dataClass));
+        const e = classificationTooHigh(route.name, route.dataClass, dataClass);
+        t.span("residency", "internal", residencyAt, performance.now(), "error", {
+          "enclave.data_class": dataClass,
+          "enclave.residency.verdict": "refused",
+          "enclave.residency.reasons": [`data class ${dataClass} is stricter than ${route.dataClass}, the class the deployment was made for`],
+          "error.type": e.code ?? e.type,
+        });
+        return refuse(req, res, requestId, e);
       }
     }
+    t.dataClass = dataClass;
     const verdict = state.verdict(route, dataClass);
+    t.span("residency", "internal", residencyAt, performance.now(), verdict.allowed ? "ok" : "error", state.residencyAttributes(route, dataClass));
     if (!verdict.allowed) return refuse(req, res, requestId, residencyRefused(route.name, dataClass, route.region.code, verdict.reasons));
 
     if (route.desiredState !== "RUNNING" || route.replicas.length === 0) return refuse(req, res, requestId, noHealthyReplica(route.name, route.phase));
 
-    let refusal = limiter.admit(entry, Date.now());
+    const limitsAt = performance.now();
+    let refusal = limiter.admit(entry, Date.now(), org);
     if (refusal instanceof Promise) refusal = await refusal;
+    t.span("limits", "internal", limitsAt, performance.now(), refusal ? "error" : "ok", limitsAttributes(entry, org?.hardBudgetCents != null, refusal));
     if (refusal) return refuse(req, res, requestId, refusal);
-    if (res.destroyed) return;
+    if (res.destroyed) return answered(t, 499, null);
 
     const x: Exchange = {
       req,
       res,
+      t,
+      upstreamAt: 0,
+      connectedAt: 0,
+      reusedConnection: false,
+      upstreamStatus: 0,
+      completion: null,
       path,
       requestId,
       recordId,
@@ -777,19 +1009,27 @@ export function createGateway(options: GatewayOptions): Gateway {
     const recordId = idPrefix + (++idCounter).toString(36);
     const incoming = req.headers["x-request-id"];
     const requestId = typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : recordId;
+    const t = new RequestTrace(req.headers.traceparent, started, at, requestId, recordId, req.method ?? "", path.length > 200 ? path.slice(0, 200) : path);
+    (res as TracedResponse)[TRACE] = t;
     if (!edge.track(req, res, requestId)) return;
     if (rawUrl.length > MAX_URL_BYTES) return refuse(req, res, requestId, ERRORS.uriTooLong);
     if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) return refuse(req, res, requestId, ERRORS.missingHost);
     if (path === "/health") {
-      res.writeHead(closing ? 503 : 200, ["content-type", "application/json", "content-length", HEALTH_BODY.length] as unknown as string[]);
+      answered(t, closing ? 503 : 200, closing ? "service_unavailable" : null);
+      res.writeHead(closing ? 503 : 200, ["content-type", "application/json", "content-length", HEALTH_BODY.length, "x-request-id", requestId, "traceparent", t.traceparent] as unknown as string[]);
       res.end(HEALTH_BODY);
       return;
+    }
+    if (path === "/metrics" && options.metrics) {
+      // Scrapes are not traced (they would count themselves), but carry the trace context like every answer.
+      res.setHeader("traceparent", t.traceparent);
+      return options.metrics.serve(req, res, requestId);
     }
     if (path !== EP_CHAT && path !== EP_COMPLETIONS && path !== EP_EMBEDDINGS && path !== "/v1/models" && !path.startsWith("/v1/models/")) {
       return refuse(req, res, requestId, unknownUrl(req.method ?? "", path));
     }
     if (closing) return refuse(req, res, requestId, ERRORS.unavailable);
-    handle(req, res, path, requestId, recordId, started, at).catch((error: unknown) => {
+    handle(req, res, t, path, requestId, recordId, started, at).catch((error: unknown) => {
       log("error", "gateway request failed", { requestId, error: error instanceof Error ? error.message : String(error) });
       refuse(req, res, requestId, ERRORS.internal);
     });
@@ -810,7 +1050,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     onRequest,
   );
   // Parser errors, timeouts, Expect and connections per address (edge.ts).
-  const edge = guardServer(server, { maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 256, requestId: () => idPrefix + (++idCounter).toString(36) });
+  const edge = guardServer(server, { maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 256, requestId: () => idPrefix + (++idCounter).toString(36), answer: edgeAnswer });
 
   return {
     get url() {

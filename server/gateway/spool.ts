@@ -1,10 +1,16 @@
 /**
- * Usage metering that is never lost: every record is appended synchronously (one write(2) of one
- * JSON line) to a spool segment in this process's own directory before the client sees the end of
- * its response, then batched into PostgreSQL (every `batchMs` or `batchSize` records) with
- * `INSERT … ON CONFLICT ("requestId") DO NOTHING`, so replaying a record twice is harmless. Each
- * batch fsyncs the segments it covers before its INSERT; a segment is deleted (or truncated) once
- * everything in it is committed.
+ * Usage metering and traces that are never lost: every answered request's usage record and trace
+ * are appended synchronously (one write(2) of one JSON line) to a spool segment in this process's
+ * own directory before the client sees the end of its response, then batched into PostgreSQL
+ * (every `batchMs` or `batchSize` records): the usage rows (usage-sql.ts, `ON CONFLICT
+ * ("createdAt", id) DO NOTHING`) and the trace rows (trace-sql.ts, `ON CONFLICT ("spanId",
+ * "startedAt") DO NOTHING`) in one transaction, so a killed gateway loses neither and replaying a
+ * line twice duplicates neither. Each batch fsyncs the segments it covers before its INSERT; a
+ * segment is deleted (or truncated) once everything in it is committed.
+ *
+ * A line is `{"usage":…,"trace":…,"content":…}` (usage null for a refusal, which is traced but not
+ * metered; content only for keys that capture it). Lines written before traces existed are a bare
+ * usage record, and still replay.
  *
  * On start, and every 30 s, the segments left by dead processes (a directory whose `owner` file
  * names a process that no longer runs) are claimed by renaming their directory — atomic, so two
@@ -18,8 +24,26 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type pg from "pg";
 import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "./usage-sql";
+import type { TraceRecord } from "./trace";
+import { TRACE_INSERT_SQL, traceParams } from "./trace-sql";
+import { serialiseTrace } from "./tracing";
 
 export type { UsageEntry };
+
+/** One spooled line, as queued: the usage record (null when not metered) and the trace, serialised. */
+export interface SpoolItem {
+  usage: UsageEntry | null;
+  /** The TraceRecord's JSON without its content; null for lines written before traces. */
+  trace: string | null;
+  /** The captured prompt and completion's JSON, or null. */
+  content: string | null;
+  /**
+   * The line's bytes as spooled (`{"usage":…,"trace":…,"content":…}`), when it has a trace: the
+   * trace INSERT's parameter is these bytes joined (trace-sql.ts), with no string work on the
+   * event loop (building it from `trace` took ≥ 3.5 ms per 100 traces; docs/benchmarks.md).
+   */
+  line?: Buffer;
+}
 
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -40,6 +64,8 @@ interface Segment {
 const DEFAULT_SEGMENT_BYTES = 16 << 20;
 /** Beyond this many records waiting (database down for a long time), new ones stay on disk only. */
 const DEFAULT_MAX_QUEUED = 100_000;
+/** …or beyond this many bytes of them (traces make a line a few KiB). */
+const DEFAULT_MAX_QUEUED_BYTES = 64 << 20;
 const REPLAY_BATCH = 1000;
 const RESCAN_MS = 30_000;
 
@@ -88,8 +114,29 @@ function writeOwner(dir: string) {
   writeFileSync(path.join(dir, "owner"), JSON.stringify(me));
 }
 
+const badRecord = (error: unknown) => {
+  const code = (error as { code?: string }).code;
+  return code !== undefined && BAD_RECORD_SQLSTATE.test(code);
+};
+
+/** A spooled line: `{usage, trace, content}`, or a bare usage record (lines written before traces). */
+function parseLine(line: string): SpoolItem {
+  const obj = JSON.parse(line) as { usage?: UsageEntry | null; trace?: unknown; content?: unknown } & Partial<UsageEntry>;
+  if (obj === null || typeof obj !== "object") throw new Error("not a spool line");
+  if (!("trace" in obj) && !("usage" in obj)) return { usage: obj as UsageEntry, trace: null, content: null };
+  return {
+    usage: obj.usage ?? null,
+    trace: obj.trace ? JSON.stringify(obj.trace) : null,
+    content: obj.content ? JSON.stringify(obj.content) : null,
+    line: obj.trace ? Buffer.from(line) : undefined,
+  };
+}
+
 export class UsageSpool {
-  private queue: UsageEntry[] = [];
+  private queue: SpoolItem[] = [];
+  /** Bytes of the lines in `queue` from `head` (the memory bound). */
+  private queuedBytes = 0;
+  private queueBytes: number[] = [];
   private queueSegs: Segment[] = [];
   private head = 0;
   private active!: Segment;
@@ -112,14 +159,16 @@ export class UsageSpool {
   committed = 0;
 
   constructor(
-    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log; segmentBytes?: number; maxQueued?: number },
+    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log; segmentBytes?: number; maxQueued?: number; maxQueuedBytes?: number },
   ) {
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
   }
 
   private readonly segmentBytes: number;
   private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
 
   /** Segment files currently on disk for this process (tests). */
   get segmentCount() {
@@ -173,19 +222,26 @@ export class UsageSpool {
     this.release(old);
   }
 
-  /** Appends one record; synchronous, so it is in the file before the caller answers its client. */
-  append(entry: UsageEntry) {
+  /**
+   * Appends one answered request: its usage record (null when it is not metered) and its trace
+   * (without its content, which comes apart). Synchronous, so it is in the file before the caller
+   * answers its client: one JSON line, one write.
+   */
+  append(usage: UsageEntry | null, trace: TraceRecord | null = null, content: string | null = null) {
+    if (usage === null && trace === null) return;
     try {
       if (this.active.bytes > this.segmentBytes) this.rotate(this.active.diskOnly);
-      const queueFull = this.pending >= this.maxQueued;
+      const queueFull = this.pending >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes;
       if (queueFull !== this.active.diskOnly) this.rotate(queueFull);
     } catch {
       // No new segment (disk full): keep appending to the current one; the write below reports it.
     }
-    const line = `${JSON.stringify(entry)}\n`;
+    const traceJson = trace === null ? null : serialiseTrace(trace);
+    const line = `{"usage":${usage === null ? "null" : JSON.stringify(usage)},"trace":${traceJson ?? "null"},"content":${content ?? "null"}}\n`;
+    const buffer = Buffer.from(line);
+    const entry: SpoolItem = { usage, trace: traceJson, content, line: traceJson === null ? undefined : buffer };
     const segment = this.active;
     // A short write would leave a torn line that replay skips: write until everything is out.
-    const buffer = Buffer.from(line);
     let written = 0;
     try {
       while (written < buffer.length) written += writeSync(segment.fd, buffer, written);
@@ -199,16 +255,12 @@ export class UsageSpool {
         this.options.log("error", "gateway cannot write its usage spool; records are only in memory until the next batch", { dir: this.options.dir, error: String(error) });
       }
       if (segment.diskOnly) {
-        this.queue.push(entry);
-        this.queueSegs.push(segment);
-        segment.unflushed++;
+        this.enqueue(entry, segment, line.length);
         return;
       }
     }
     if (segment.diskOnly) return;
-    segment.unflushed++;
-    this.queue.push(entry);
-    this.queueSegs.push(segment);
+    this.enqueue(entry, segment, line.length);
     if (this.pending >= this.options.batchSize && !this.flushSoon) {
       this.flushSoon = true;
       setImmediate(() => {
@@ -216,6 +268,14 @@ export class UsageSpool {
         void this.flush();
       });
     }
+  }
+
+  private enqueue(item: SpoolItem, segment: Segment, bytes: number) {
+    segment.unflushed++;
+    this.queue.push(item);
+    this.queueSegs.push(segment);
+    this.queueBytes.push(bytes);
+    this.queuedBytes += bytes;
   }
 
   private tick() {
@@ -234,7 +294,10 @@ export class UsageSpool {
         const segs = new Set(this.queueSegs.slice(this.head, end));
         await Promise.all([...segs].map((s) => fdatasyncAsync(s.fd).catch(() => {})));
         await this.insert(batch);
-        for (let i = this.head; i < end; i++) this.queueSegs[i].unflushed--;
+        for (let i = this.head; i < end; i++) {
+          this.queueSegs[i].unflushed--;
+          this.queuedBytes -= this.queueBytes[i];
+        }
         this.head = end;
         this.committed += batch.length;
         for (const s of segs) this.release(s);
@@ -257,6 +320,7 @@ export class UsageSpool {
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.queueSegs = this.queueSegs.slice(this.head);
+      this.queueBytes = this.queueBytes.slice(this.head);
       this.head = 0;
     }
   }
@@ -274,22 +338,77 @@ export class UsageSpool {
     }
   }
 
-  private async insert(entries: UsageEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** The usage rows and the trace rows of a batch, in one transaction. */
+  private async write(items: SpoolItem[], withContent = true): Promise<void> {
+    const usage: UsageEntry[] = [];
+    const traces: SpoolItem[] = [];
+    for (const item of items) {
+      if (item.usage) usage.push(item.usage);
+      if (item.trace) traces.push(item);
+    }
+    if (usage.length === 0 && traces.length === 0) return;
+    const client = await this.options.pool.connect();
+    let broken = false;
     try {
-      await this.options.pool.query(INSERT_SQL, insertParams(entries));
+      await client.query("BEGIN");
+      if (usage.length > 0) await client.query(INSERT_SQL, insertParams(usage));
+      if (traces.length > 0) await client.query(TRACE_INSERT_SQL, traceParams(traces, withContent));
+      await client.query("COMMIT");
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (!code || !BAD_RECORD_SQLSTATE.test(code)) throw error;
-      if (entries.length === 1) return this.reject(entries[0], error);
-      // A record PostgreSQL refuses must not block the others: insert one by one, set the bad one aside.
-      for (const entry of entries) await this.insert([entry]);
+      await client.query("ROLLBACK").catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
     }
   }
 
-  private reject(entry: UsageEntry, error: unknown) {
-    appendFileSync(path.join(this.options.dir, "..", "rejected-usage.jsonl"), `${JSON.stringify({ entry, error: String(error) })}\n`);
-    this.options.log("error", "gateway set aside a usage record PostgreSQL refused", { requestId: entry.requestId, error: String(error) });
+  private async insert(items: SpoolItem[]): Promise<void> {
+    if (items.length === 0) return;
+    try {
+      await this.write(items);
+    } catch (error) {
+      if (!badRecord(error)) throw error;
+      // A record PostgreSQL refuses must not block the others: insert one by one, set the bad one aside.
+      if (items.length > 1) {
+        for (const item of items) await this.insert([item]);
+        return;
+      }
+      await this.salvage(items[0], error);
+    }
+  }
+
+  /**
+   * One line PostgreSQL refuses: without its captured content, then the usage record alone (what
+   * is billed matters most); what still cannot go in is set aside in rejected-usage.jsonl.
+   */
+  private async salvage(item: SpoolItem, error: unknown) {
+    if (item.content !== null) {
+      try {
+        await this.write([item], false);
+        this.options.log("warn", "gateway stored a trace without its captured content, which PostgreSQL refused", { recordId: item.usage?.requestId, error: String(error) });
+        return;
+      } catch (again) {
+        if (!badRecord(again)) throw again;
+      }
+    }
+    if (item.usage && item.trace) {
+      try {
+        await this.write([{ usage: item.usage, trace: null, content: null }]);
+        this.reject({ usage: null, trace: item.trace, content: item.content }, error);
+        return;
+      } catch (again) {
+        if (!badRecord(again)) throw again;
+      }
+    }
+    this.reject(item, error);
+  }
+
+  private reject(item: SpoolItem, error: unknown) {
+    const line = `{"entry":${item.usage ? JSON.stringify(item.usage) : "null"},"trace":${item.trace ?? "null"},"error":${JSON.stringify(String(error))}}\n`;
+    appendFileSync(path.join(this.options.dir, "..", "rejected-usage.jsonl"), line);
+    this.options.log("error", `gateway set aside ${item.usage ? "a usage record" : "a trace"} PostgreSQL refused`, { requestId: item.usage?.requestId, error: String(error) });
   }
 
   /** Replays the disk-only segments written while the queue was full, once the queue has drained. */
@@ -370,11 +489,11 @@ export class UsageSpool {
   async replayFile(file: string) {
     if (!existsSync(file)) return;
     const text = readFileSync(file, "utf8");
-    let batch: UsageEntry[] = [];
+    let batch: SpoolItem[] = [];
     for (const line of text.split("\n")) {
       if (!line) continue;
       try {
-        batch.push(JSON.parse(line) as UsageEntry);
+        batch.push(parseLine(line));
       } catch {
         // A torn last line from a machine crash: that request never got its response.
         continue;

@@ -11,7 +11,9 @@
 import pg from "pg";
 import { GATEWAY_CHANNELS } from "../services/api-key-secrets";
 import { evaluateResidency, type RegionFacts, type ResidencyPolicyRule, type ResidencyVerdict } from "../services/policy";
-import { NO_TOKEN_CHARGE, type TokenPrice } from "../services/pricing";
+import { NO_TOKEN_CHARGE, tokenPriceOf, type TokenPrice } from "../services/pricing";
+import type { Attributes } from "./trace";
+import { sharedAttributes } from "./tracing";
 
 export type DataClass = "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
 export const DATA_CLASS_RANK: Record<DataClass, number> = { PUBLIC: 0, INTERNAL: 1, CONFIDENTIAL: 2, RESTRICTED: 3 };
@@ -19,6 +21,7 @@ export const DATA_CLASS_RANK: Record<DataClass, number> = { PUBLIC: 0, INTERNAL:
 export interface KeyEntry {
   id: string;
   orgId: string;
+  name: string;
   prefix: string;
   previousPrefix: string | null;
   secretHash: Buffer;
@@ -35,6 +38,10 @@ export interface KeyEntry {
   rateLimitRpm: number | null;
   rateLimitTpm: number | null;
   monthlyBudgetCents: number | null;
+  /** The organisation keeps prompts and completions in this key's traces. */
+  captureContent: boolean;
+  /** The `auth` span's attributes (id, name, prefix, scopes), built once per load. */
+  traceAttributes: Attributes;
   loadSeq: number;
 }
 
@@ -47,6 +54,8 @@ export interface Replica {
   /** performance.now() until which the replica is skipped after a failure. */
   unhealthyUntil: number;
   failures: number;
+  /** The `route` span's attributes when this replica is chosen (attempt 1), rebuilt with its route. */
+  traceAttributes: Attributes;
 }
 
 export interface Route {
@@ -67,6 +76,8 @@ export interface Route {
   replicas: Replica[];
   /** Residency verdict per data class, computed once per load with the organisation's policies. */
   verdicts: Partial<Record<DataClass, ResidencyVerdict>>;
+  /** The `residency` span's attributes per data class, with the verdict. */
+  residencyAttributes: Partial<Record<DataClass, Attributes>>;
   /** Round-robin cursor for replica selection. */
   cursor: number;
   loadSeq: number;
@@ -75,11 +86,14 @@ export interface Route {
 export interface OrgEntry {
   active: boolean;
   reason: string | null;
+  name: string;
+  /** The organisation's monthly budget in cents when it is hard (refused at 100 %, docs/budgets.md); null otherwise. */
+  hardBudgetCents: number | null;
 }
 
 type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 
-const KEY_COLUMNS = `k.id, k."orgId", k.prefix, k."secretHash", k."previousSecretHash",
+const KEY_COLUMNS = `k.id, k."orgId", k.name, k."captureContent", k.prefix, k."secretHash", k."previousSecretHash",
   floor(extract(epoch from k."previousSecretExpiresAt") * 1000)::float8 AS "previousSecretExpiresAt",
   COALESCE(k.scopes, '{}') AS scopes, COALESCE(k."allowedDeploymentIds", '{}') AS "allowedDeploymentIds", floor(extract(epoch from k."expiresAt") * 1000)::float8 AS "expiresAt",
   k."rateLimitRpm", k."rateLimitTpm", k."monthlyBudgetCents", (k."revokedAt" IS NOT NULL) AS revoked`;
@@ -87,10 +101,13 @@ const KEY_COLUMNS = `k.id, k."orgId", k.prefix, k."secretHash", k."previousSecre
 const ROUTE_SELECT = `SELECT d.id, d."orgId", d.name, d.phase::text AS phase, d."desiredState"::text AS "desiredState",
   d."dataClassification"::text AS "dataClass", floor(extract(epoch from d."createdAt"))::float8 AS "createdAtSec",
   r.id AS "regionId", r.code AS "regionCode", r.jurisdiction, COALESCE(r.certifications, '{}') AS certifications, r."extraterritorialExposure",
-  rc."priceCentsPerGpuHour", m."contextLength", m.runtime::text AS runtime
+  rc."priceCentsPerGpuHour", m."contextLength", m.runtime::text AS runtime,
+  m."inputMicroEurPerMillionTokens", m."outputMicroEurPerMillionTokens",
+  d.revision, m."artifactUri", m."artifactSha256", pm."artifactUri" AS "previousArtifactUri", pm."artifactSha256" AS "previousArtifactSha256"
 FROM "Deployment" d
 JOIN "Region" r ON r.id = d."regionId"
 JOIN "CatalogModel" m ON m.id = d."catalogModelId"
+LEFT JOIN "CatalogModel" pm ON pm.id = d."previousModelId"
 LEFT JOIN "RegionCapacity" rc ON rc."regionId" = d."regionId" AND rc."gpuTypeId" = d."gpuTypeId"
 WHERE d."deletedAt" IS NULL AND d.phase <> 'DELETED'`;
 
@@ -100,12 +117,15 @@ const FINGERPRINT_SQL = `SELECT concat_ws('|',
   (SELECT max("updatedAt") || ':' || count(*) FROM "Organization"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "ResidencyPolicy"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "Region"),
-  (SELECT max("updatedAt") || ':' || count(*) FROM "RegionCapacity")) AS f,
+  (SELECT max("updatedAt") || ':' || count(*) FROM "RegionCapacity"),
+  (SELECT max("updatedAt") || ':' || count(*) FROM "CatalogModel")) AS f,
   (SELECT count(*) FROM "ApiKey" WHERE "revokedAt" IS NOT NULL)::text AS revoked`;
 
 interface KeyRow {
   id: string;
   orgId: string;
+  name: string;
+  captureContent: boolean;
   prefix: string;
   previousPrefix?: string | null;
   secretHash: string;
@@ -136,6 +156,48 @@ interface RouteRow {
   priceCentsPerGpuHour: number | null;
   contextLength: number;
   runtime: string;
+  inputMicroEurPerMillionTokens: number;
+  outputMicroEurPerMillionTokens: number;
+  revision: number;
+  artifactUri: string;
+  artifactSha256: string | null;
+  previousArtifactUri: string | null;
+  previousArtifactSha256: string | null;
+}
+
+/** A ready replica as loaded: its revision and the cluster's handle on it (DeploymentReplica.clusterRef). */
+interface ReplicaRow {
+  id: string;
+  deploymentId: string;
+  endpoint: string;
+  revision: number;
+  clusterRef: string | null;
+}
+
+const REPLICA_COLUMNS = `id, "deploymentId", endpoint, revision, "clusterRef"`;
+
+/**
+ * The `route` span's attributes for a replica. A replica of the deployment's current revision runs
+ * its catalog model; one of an earlier revision (a rolling update or rollback in progress) runs the
+ * model of the revision before (Deployment.previousModelId).
+ */
+function routeAttributes(row: RouteRow, r: ReplicaRow): Attributes {
+  const current = r.revision === row.revision || row.previousArtifactUri === null;
+  const uri = current ? row.artifactUri : row.previousArtifactUri!;
+  const sha256 = current ? row.artifactSha256 : row.previousArtifactSha256;
+  const a: Attributes = {
+    "enclave.region.id": row.regionId,
+    "enclave.region.code": row.regionCode,
+    "enclave.deployment.id": row.id,
+    "enclave.deployment.name": row.name,
+    "enclave.deployment.revision": r.revision,
+    "enclave.replica.id": r.id,
+  };
+  if (r.clusterRef) a["enclave.cluster.ref"] = r.clusterRef;
+  a["enclave.artifact.uri"] = uri;
+  if (sha256) a["enclave.artifact.sha256"] = sha256;
+  a["enclave.route.attempt"] = 1;
+  return sharedAttributes(a);
 }
 
 const hexBuffer = (hex: string | null) => (hex && /^[0-9a-f]{64}$/i.test(hex) ? Buffer.from(hex, "hex") : hex ? Buffer.alloc(32, 0xff) : null);
@@ -185,6 +247,8 @@ export class GatewayState {
   private missLookups = new Map<string, Promise<KeyEntry | undefined>>();
   /** Called with a key id whose configuration (limits, budget) was reloaded. */
   onKeyReloaded: (entry: KeyEntry) => void = () => {};
+  /** Called when an organisation's hard budget changed, was removed or became soft (undefined: the organisation is gone). */
+  onOrgBudgetChanged: (orgId: string, org: OrgEntry | undefined) => void = () => {};
 
   constructor(
     private readonly pool: pg.Pool,
@@ -258,6 +322,7 @@ export class GatewayState {
     const entry: KeyEntry = {
       id: row.id,
       orgId: row.orgId,
+      name: row.name,
       prefix: row.prefix,
       previousPrefix: row.previousPrefix ?? null,
       secretHash: hexBuffer(row.secretHash)!,
@@ -271,6 +336,8 @@ export class GatewayState {
       rateLimitRpm: row.rateLimitRpm,
       rateLimitTpm: row.rateLimitTpm,
       monthlyBudgetCents: row.monthlyBudgetCents,
+      captureContent: row.captureContent === true,
+      traceAttributes: sharedAttributes({ "enclave.api_key.id": row.id, "enclave.api_key.name": row.name, "enclave.api_key.prefix": row.prefix, "enclave.api_key.scopes": scopes }),
       loadSeq: seq,
     };
     this.keysById.set(entry.id, entry);
@@ -332,7 +399,9 @@ export class GatewayState {
 
   private async loadOrgsAndPolicies() {
     const [orgs, policies] = await Promise.all([
-      this.pool.query<{ id: string; status: string; statusReason: string | null }>(`SELECT id, status::text AS status, "statusReason" FROM "Organization"`),
+      this.pool.query<{ id: string; status: string; statusReason: string | null; name: string; hardBudgetCents: number | null }>(
+        `SELECT id, status::text AS status, "statusReason", name, CASE WHEN "budgetMode" = 'HARD' THEN "monthlyBudgetCents" END AS "hardBudgetCents" FROM "Organization"`,
+      ),
       this.pool.query<ResidencyPolicyRule & { orgId: string }>(
         `SELECT "orgId", "dataClassification"::text AS "dataClassification", COALESCE("allowedJurisdictions", '{}') AS "allowedJurisdictions",
           COALESCE("requiredCertifications", '{}') AS "requiredCertifications", COALESCE("allowedRegionIds", '{}') AS "allowedRegionIds", "allowExtraterritorial"
@@ -340,20 +409,22 @@ export class GatewayState {
       ),
     ]);
     const orgMap = new Map<string, OrgEntry>();
-    for (const o of orgs.rows) orgMap.set(o.id, { active: o.status === "ACTIVE", reason: o.statusReason });
+    for (const o of orgs.rows) orgMap.set(o.id, { active: o.status === "ACTIVE", reason: o.statusReason, name: o.name, hardBudgetCents: o.hardBudgetCents });
     const policyMap = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
     for (const p of policies.rows) {
       let forOrg = policyMap.get(p.orgId);
       if (!forOrg) policyMap.set(p.orgId, (forOrg = new Map()));
       forOrg.set(p.dataClassification as DataClass, p);
     }
+    const budgetChanged = [...this.orgs].filter(([id, o]) => o.hardBudgetCents !== (orgMap.get(id)?.hardBudgetCents ?? null)).map(([id]) => id);
     // Replace in place: readers hold the maps, not copies.
     this.orgs.clear();
     for (const [id, o] of orgMap) this.orgs.set(id, o);
+    for (const id of budgetChanged) this.onOrgBudgetChanged(id, orgMap.get(id));
     this.policies = policyMap;
   }
 
-  private buildRoute(row: RouteRow, replicas: { id: string; endpoint: string }[], seq: number): Route {
+  private buildRoute(row: RouteRow, replicas: ReplicaRow[], seq: number): Route {
     const route: Route = {
       id: row.id,
       orgId: row.orgId,
@@ -364,17 +435,21 @@ export class GatewayState {
       createdAtSec: row.createdAtSec,
       region: { id: row.regionId, code: row.regionCode, jurisdiction: row.jurisdiction, certifications: row.certifications, extraterritorialExposure: row.extraterritorialExposure },
       priceCentsPerGpuHour: row.priceCentsPerGpuHour,
-      tokenPrice: this.options.tokenPrice ?? NO_TOKEN_CHARGE,
+      // The catalog model's price; the option overrides it (benchmarks, tests).
+      tokenPrice: this.options.tokenPrice ?? (row.inputMicroEurPerMillionTokens || row.outputMicroEurPerMillionTokens ? tokenPriceOf(row) : NO_TOKEN_CHARGE),
       contextLength: row.contextLength,
       runtime: row.runtime,
       replicas: [],
       verdicts: {},
+      residencyAttributes: {},
       cursor: this.routesById.get(row.id)?.cursor ?? 0,
       loadSeq: seq,
     };
     for (const r of replicas) {
       const replica = this.replica(r.id, r.endpoint);
-      if (replica) route.replicas.push(replica);
+      if (!replica) continue;
+      replica.traceAttributes = routeAttributes(row, r);
+      route.replicas.push(replica);
     }
     return route;
   }
@@ -394,7 +469,7 @@ export class GatewayState {
       this.options.log("warn", "gateway only proxies to http:// replica endpoints", { replicaId: id });
       return null;
     }
-    replica = { id, endpoint, host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80), inFlight: replica?.inFlight ?? 0, unhealthyUntil: 0, failures: 0 };
+    replica = { id, endpoint, host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 80), inFlight: replica?.inFlight ?? 0, unhealthyUntil: 0, failures: 0, traceAttributes: {} };
     this.replicaState.set(id, replica);
     return replica;
   }
@@ -419,11 +494,11 @@ export class GatewayState {
     const seq = ++this.seq;
     const [deployments, replicas] = await Promise.all([
       this.pool.query<RouteRow>(ROUTE_SELECT),
-      this.pool.query<{ id: string; deploymentId: string; endpoint: string }>(
-        `SELECT id, "deploymentId", endpoint FROM "DeploymentReplica" WHERE state = 'ready' AND endpoint IS NOT NULL ORDER BY "deploymentId", ordinal, revision`,
+      this.pool.query<ReplicaRow>(
+        `SELECT ${REPLICA_COLUMNS} FROM "DeploymentReplica" WHERE state = 'ready' AND endpoint IS NOT NULL ORDER BY "deploymentId", ordinal, revision`,
       ),
     ]);
-    const byDeployment = new Map<string, { id: string; endpoint: string }[]>();
+    const byDeployment = new Map<string, ReplicaRow[]>();
     for (const r of replicas.rows) {
       let list = byDeployment.get(r.deploymentId);
       if (!list) byDeployment.set(r.deploymentId, (list = []));
@@ -449,8 +524,8 @@ export class GatewayState {
     try {
       const [deployments, replicas] = await Promise.all([
         this.pool.query<RouteRow>(`${ROUTE_SELECT} AND d.id = ANY($1::text[])`, [ids]),
-        this.pool.query<{ id: string; deploymentId: string; endpoint: string }>(
-          `SELECT id, "deploymentId", endpoint FROM "DeploymentReplica" WHERE "deploymentId" = ANY($1::text[]) AND state = 'ready' AND endpoint IS NOT NULL ORDER BY ordinal, revision`,
+        this.pool.query<ReplicaRow>(
+          `SELECT ${REPLICA_COLUMNS} FROM "DeploymentReplica" WHERE "deploymentId" = ANY($1::text[]) AND state = 'ready' AND endpoint IS NOT NULL ORDER BY ordinal, revision`,
           [ids],
         ),
       ]);
@@ -592,7 +667,20 @@ export class GatewayState {
     if (!v) {
       const policy = this.policies.get(route.orgId)?.get(dataClass) ?? null;
       v = route.verdicts[dataClass] = evaluateResidency(policy, route.region);
+      route.residencyAttributes[dataClass] = sharedAttributes({
+        "enclave.data_class": dataClass,
+        "enclave.residency.verdict": v.allowed ? "allowed" : "refused",
+        "enclave.residency.reasons": v.reasons,
+        "enclave.residency.policy": policy ? "applied" : "none",
+        "enclave.region.code": route.region.code,
+        "enclave.region.jurisdiction": route.region.jurisdiction,
+      });
     }
     return v;
+  }
+
+  /** The `residency` span's attributes for a verdict given by verdict(). */
+  residencyAttributes(route: Route, dataClass: DataClass): Attributes {
+    return route.residencyAttributes[dataClass] ?? (this.verdict(route, dataClass), route.residencyAttributes[dataClass]!);
   }
 }

@@ -1,7 +1,14 @@
 /**
  * How a batch of spooled usage records becomes rows of "UsageRecord" (server/gateway/spool.ts):
  * one INSERT of arrays, idempotent on the record id, so a replayed record is never counted twice.
+ *
+ * The row's key is (createdAt, id): `id` is the md5 of the spool's record id as a uuid
+ * (`usageRecordId`), and createdAt the arrival time the spool line carries, so a replay of the same
+ * line — minutes or days later, from another process — hits the same key in the same monthly
+ * partition and is skipped. The table's statement trigger writes the rows' "UsageDelta" in the same
+ * statement (docs/usage.md); nothing else here knows about roll-ups.
  */
+import { createHash } from "node:crypto";
 
 export interface UsageEntry {
   requestId: string;
@@ -17,19 +24,21 @@ export interface UsageEntry {
   costMicroEur: number;
   /** Epoch ms when the request arrived. */
   at: number;
+  /** A streamed (SSE) answer; absent in spool lines written before the field existed. */
+  stream?: boolean;
 }
 
 export const INSERT_SQL = `WITH rows AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[], $10::int[], $11::int[], $12::timestamp[])
-    AS t(rid, org, apikey, dep, endpoint, tin, tout, lat, ttft, status, cost, at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[], $10::int[], $11::int[], $12::timestamp[], $13::bool[])
+    AS t(rid, org, apikey, dep, endpoint, tin, tout, lat, ttft, status, cost, at, stream)
 ), inserted AS (
-  INSERT INTO "UsageRecord" (id, "requestId", "orgId", "apiKeyId", "deploymentId", endpoint, "tokensIn", "tokensOut", "latencyMs", "ttftMs", status, "costMicroEur", "createdAt")
-  SELECT gen_random_uuid()::text, r.rid, o.id, k.id, d.id, r.endpoint, r.tin, r.tout, r.lat, r.ttft, r.status, r.cost, r.at
+  INSERT INTO "UsageRecord" ("createdAt", id, "orgId", "apiKeyId", "deploymentId", endpoint, "tokensIn", "tokensOut", "latencyMs", "ttftMs", status, stream, "costMicroEur")
+  SELECT r.at, md5(r.rid)::uuid, o.id, k.id, d.id, r.endpoint, r.tin, r.tout, r.lat, r.ttft, r.status, coalesce(r.stream, false), r.cost
   FROM rows r
   JOIN "Organization" o ON o.id = r.org
   LEFT JOIN "ApiKey" k ON k.id = r.apikey
   LEFT JOIN "Deployment" d ON d.id = r.dep
-  ON CONFLICT ("requestId") DO NOTHING
+  ON CONFLICT ("createdAt", id) DO NOTHING
   RETURNING 1
 ), used AS (
   UPDATE "ApiKey" k SET "lastUsedAt" = u.at
@@ -44,7 +53,7 @@ export const BAD_RECORD_SQLSTATE = /^(22|23)/;
 
 export function insertParams(entries: UsageEntry[]) {
   const n = entries.length;
-  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(n));
+  const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(n));
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     cols[0][i] = e.requestId;
@@ -59,7 +68,34 @@ export function insertParams(entries: UsageEntry[]) {
     cols[9][i] = e.status | 0;
     cols[10][i] = Math.min(2 ** 31 - 1, Math.round(e.costMicroEur));
     cols[11][i] = new Date(e.at).toISOString();
+    cols[12][i] = e.stream === true;
   }
   return cols;
 }
 
+/** "UsageRecord".id of the record the spool wrote as `requestId` (what `md5(requestId)::uuid` gives in SQL). */
+export function usageRecordId(requestId: string): string {
+  const h = createHash("md5").update(requestId).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * Exact spend (micro-euros, bigint) of a key or an organisation since `since` (a midnight UTC such
+ * as the first of the month), without reading raw rows: the daily roll-ups plus the deltas not yet
+ * rolled up, read in one snapshot — the roll-up moves a delta into the daily row in one transaction,
+ * so each committed record counts exactly once. `key`, `org`, `since` are SQL expressions
+ * (parameters such as "$1", "$3::timestamp").
+ */
+export function keySpendSinceSql(key: string, since: string): string {
+  return `SELECT (
+  coalesce((SELECT sum(u."costMicroEur") FROM "UsageDaily" u WHERE u."orgId" = (SELECT k."orgId" FROM "ApiKey" k WHERE k.id = ${key}) AND u.day >= (${since})::date AND u."apiKeyId" = ${key}), 0)
+  + coalesce((SELECT sum(d."costMicroEur") FROM "UsageDelta" d WHERE d."apiKeyId" = ${key} AND d.hour >= (${since})::timestamp), 0)
+)::bigint AS spent`;
+}
+
+export function orgSpendSinceSql(org: string, since: string): string {
+  return `SELECT (
+  coalesce((SELECT sum(u."costMicroEur") FROM "UsageDaily" u WHERE u."orgId" = ${org} AND u.day >= (${since})::date), 0)
+  + coalesce((SELECT sum(d."costMicroEur") FROM "UsageDelta" d WHERE d."orgId" = ${org} AND d.hour >= (${since})::timestamp), 0)
+)::bigint AS spent`;
+}

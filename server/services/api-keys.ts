@@ -8,6 +8,7 @@ import { db, type Tx } from "../db";
 import { badRequest, conflict, DomainError, isUniqueViolation, notFound } from "../errors";
 import { recordAudit, type Actor, accountableUserId } from "./audit";
 import { GATEWAY_CHANNELS, generateApiKey } from "./api-key-secrets";
+import { spendByApiKey } from "./usage";
 
 import { API_KEY_LIMITS, type ApiKeyScope } from "../../lib/limits";
 
@@ -50,6 +51,7 @@ function auditView(key: {
   rateLimitRpm: number | null;
   rateLimitTpm: number | null;
   monthlyBudgetCents: number | null;
+  captureContent: boolean;
 }) {
   return {
     name: key.name,
@@ -60,6 +62,7 @@ function auditView(key: {
     rateLimitRpm: key.rateLimitRpm,
     rateLimitTpm: key.rateLimitTpm,
     monthlyBudgetCents: key.monthlyBudgetCents,
+    captureContent: key.captureContent,
   };
 }
 
@@ -85,24 +88,21 @@ export async function listApiKeys(orgId: string, now: Date = new Date()) {
         rateLimitRpm: true,
         rateLimitTpm: true,
         monthlyBudgetCents: true,
+        captureContent: true,
         revokedAt: true,
         lastUsedAt: true,
         createdAt: true,
         createdBy: { select: { name: true } },
       },
     }),
-    // Summed in PostgreSQL as bigint: a month of micro-euros overflows a 32-bit integer past €2,147.
-    db.$queryRaw<{ apiKeyId: string; spend: bigint }[]>`
-      SELECT "apiKeyId", coalesce(sum("costMicroEur"), 0)::bigint AS spend
-      FROM "UsageRecord" WHERE "orgId" = ${orgId} AND "apiKeyId" IS NOT NULL AND "createdAt" >= ${monthStart}
-      GROUP BY 1`,
+    // From the daily roll-ups (usage.ts), never the raw rows: one row per key × deployment × day.
+    spendByApiKey(orgId, monthStart),
   ]);
   const deploymentIds = [...new Set(keys.flatMap((k) => k.allowedDeploymentIds))];
   const deployments = deploymentIds.length
     ? await db.deployment.findMany({ where: { orgId, id: { in: deploymentIds } }, select: { id: true, name: true, phase: true, deletedAt: true } })
     : [];
   const deploymentById = new Map(deployments.map((d) => [d.id, d]));
-  const spendByKey = new Map(spend.map((s) => [s.apiKeyId, Number(s.spend)]));
   return keys.map(({ previousSecretHash, allowedDeploymentIds, monthlyBudgetCents, previousSecretExpiresAt, previousPrefix, ...key }) => {
     const status = apiKeyStatus({ ...key, previousSecretHash, previousSecretExpiresAt }, now);
     return {
@@ -117,7 +117,7 @@ export async function listApiKeys(orgId: string, now: Date = new Date()) {
         return { id, name: d?.name ?? null, deleted: !d || d.deletedAt !== null || d.phase === "DELETED" };
       }),
       monthlyBudgetEur: centsToEur(monthlyBudgetCents),
-      spendThisMonthEur: (spendByKey.get(key.id) ?? 0) / 1e6,
+      spendThisMonthEur: (spend.get(key.id) ?? 0) / 1e6,
     };
   });
 }
@@ -171,6 +171,8 @@ export interface CreateApiKeyInput {
   rateLimitRpm?: number | null;
   rateLimitTpm?: number | null;
   monthlyBudgetEur?: number | null;
+  /** Store prompts and completions of this key's requests in their traces (off unless asked for). */
+  captureContent?: boolean;
 }
 
 /** Creates a key; `key` in the answer is the full secret, which exists nowhere else afterwards. */
@@ -194,6 +196,7 @@ export async function createApiKey(orgId: string, actor: Actor & { id: string },
           rateLimitRpm: input.rateLimitRpm ?? null,
           rateLimitTpm: input.rateLimitTpm ?? null,
           monthlyBudgetCents: input.monthlyBudgetEur == null ? null : eurToCents(input.monthlyBudgetEur),
+          captureContent: input.captureContent ?? false,
           createdById: accountableUserId(actor),
         },
       });
@@ -276,6 +279,7 @@ export interface UpdateApiKeyInput {
   monthlyBudgetEur?: number | null;
   allowedDeploymentIds?: string[];
   expiresAt?: Date | null;
+  captureContent?: boolean;
 }
 
 export async function updateApiKey(orgId: string, actor: Actor, input: UpdateApiKeyInput, now: Date = new Date()) {
@@ -290,6 +294,7 @@ export async function updateApiKey(orgId: string, actor: Actor, input: UpdateApi
       monthlyBudgetCents: input.monthlyBudgetEur === undefined ? key.monthlyBudgetCents : input.monthlyBudgetEur === null ? null : eurToCents(input.monthlyBudgetEur),
       allowedDeploymentIds: input.allowedDeploymentIds === undefined ? key.allowedDeploymentIds : await checkAllowedDeployments(tx, orgId, input.allowedDeploymentIds),
       expiresAt: input.expiresAt === undefined ? key.expiresAt : input.expiresAt,
+      captureContent: input.captureContent ?? key.captureContent,
     };
     const before: Record<string, unknown> = {};
     const after: Record<string, unknown> = {};

@@ -1,10 +1,17 @@
 import { db, type Tx } from "../db";
+import { eurToMicroEur } from "../../lib/budgets";
 import { DomainError, conflict, isUniqueViolation } from "../errors";
 import type { CatalogModelStatus, ModelRuntime } from "../generated/prisma/enums";
 import { recordAudit, type Actor } from "./audit";
+import { tokenPriceEur } from "./pricing";
 
-export function listCatalogModels(options: { includeDeprecated?: boolean } = {}) {
-  return db.catalogModel.findMany({
+/** A model with its per-token prices also in € per million tokens (what the API and the console show). */
+function withEurPrices<M extends { inputMicroEurPerMillionTokens: number; outputMicroEurPerMillionTokens: number }>(model: M) {
+  return { ...model, ...tokenPriceEur(model) };
+}
+
+export async function listCatalogModels(options: { includeDeprecated?: boolean } = {}) {
+  const models = await db.catalogModel.findMany({
     where: options.includeDeprecated ? {} : { status: "ACTIVE" },
     orderBy: [{ family: "asc" }, { version: "desc" }],
     select: {
@@ -26,10 +33,13 @@ export function listCatalogModels(options: { includeDeprecated?: boolean } = {})
       minGpuCount: true,
       status: true,
       description: true,
+      inputMicroEurPerMillionTokens: true,
+      outputMicroEurPerMillionTokens: true,
       fitsGpuTypes: { select: { id: true, code: true, name: true }, orderBy: { code: "asc" } },
       allowedRegions: { select: { id: true, code: true, name: true }, orderBy: { code: "asc" } },
     },
   });
+  return models.map(withEurPrices);
 }
 
 export interface CatalogModelInput {
@@ -53,6 +63,9 @@ export interface CatalogModelInput {
   /** Empty: every region. */
   allowedRegionIds: string[];
   description: string | null;
+  /** € per million tokens; left out: 0 for a new model, unchanged on an update. */
+  inputEurPerMillionTokens?: number;
+  outputEurPerMillionTokens?: number;
 }
 
 function loadModel(tx: Tx, modelId: string) {
@@ -87,9 +100,14 @@ async function assertVersionFree(tx: Tx, input: { slug: string; version: string 
 const versionTaken = (input: { slug: string; version: string }) =>
   conflict(`${input.slug} version ${input.version} is already in the catalog; give this one another version`, "version");
 
-function modelData(input: CatalogModelInput) {
-  const { fitsGpuTypeIds: _f, allowedRegionIds: _a, ...fields } = input;
-  return fields;
+/** The model's columns; prices in micro-euros per million tokens (those left out keep `before`'s). */
+function modelData(input: CatalogModelInput, before?: { inputMicroEurPerMillionTokens: number; outputMicroEurPerMillionTokens: number }) {
+  const { fitsGpuTypeIds: _f, allowedRegionIds: _a, inputEurPerMillionTokens, outputEurPerMillionTokens, ...fields } = input;
+  return {
+    ...fields,
+    inputMicroEurPerMillionTokens: inputEurPerMillionTokens === undefined ? (before?.inputMicroEurPerMillionTokens ?? 0) : eurToMicroEur(inputEurPerMillionTokens),
+    outputMicroEurPerMillionTokens: outputEurPerMillionTokens === undefined ? (before?.outputMicroEurPerMillionTokens ?? 0) : eurToMicroEur(outputEurPerMillionTokens),
+  };
 }
 
 export async function createCatalogModel(actor: Actor, input: CatalogModelInput) {
@@ -106,7 +124,7 @@ export async function createCatalogModel(actor: Actor, input: CatalogModelInput)
       });
       const model = (await loadModel(tx, created.id))!;
       await recordAudit(tx, actor, { orgId: null, action: "catalog.model_added", targetType: "CatalogModel", targetId: model.id, after: modelSnapshot(model) });
-      return model;
+      return withEurPrices(model);
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw versionTaken(input);
@@ -123,18 +141,18 @@ export async function updateCatalogModel(actor: Actor, input: CatalogModelInput 
       if (!before) throw new DomainError("NOT_FOUND", "Catalog model was not found", { field: "modelId" });
       await assertVersionFree(tx, fields, modelId);
       await assertReferencesExist(tx, fields);
-      if (isUnchanged(before, fields)) return before;
+      if (isUnchanged(before, fields)) return withEurPrices(before);
       await tx.catalogModel.update({
         where: { id: modelId },
         data: {
-          ...modelData(fields),
+          ...modelData(fields, before),
           fitsGpuTypes: { set: fields.fitsGpuTypeIds.map((id) => ({ id })) },
           allowedRegions: { set: fields.allowedRegionIds.map((id) => ({ id })) },
         },
       });
       const after = (await loadModel(tx, modelId))!;
       await recordAudit(tx, actor, { orgId: null, action: "catalog.model_updated", targetType: "CatalogModel", targetId: modelId, before: modelSnapshot(before), after: modelSnapshot(after) });
-      return after;
+      return withEurPrices(after);
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw versionTaken(input);
@@ -144,7 +162,7 @@ export async function updateCatalogModel(actor: Actor, input: CatalogModelInput 
 
 /** Saving the form without changing anything writes nothing and leaves no audit event. */
 function isUnchanged(before: NonNullable<Awaited<ReturnType<typeof loadModel>>>, input: CatalogModelInput): boolean {
-  const fields = modelData(input);
+  const fields = modelData(input, before);
   const same = (Object.keys(fields) as (keyof typeof fields)[]).every((key) => String(before[key]) === String(fields[key]));
   const ids = (list: string[]) => [...list].sort().join(",");
   return same && ids(before.fitsGpuTypes.map((g) => g.id)) === ids(input.fitsGpuTypeIds) && ids(before.allowedRegions.map((r) => r.id)) === ids(input.allowedRegionIds);

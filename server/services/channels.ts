@@ -9,3 +9,6 @@ export const RECONCILE_CHANNEL = "enclave_reconcile";
 
 /** What the gateway caches: an API key (reload that key) or a deployment's route (reload that route). */
 export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes" } as const;
+
+/** A webhook delivery is due (server/services/webhooks.ts): the workers deliver it now rather than at the next poll. */
+export const WEBHOOK_CHANNEL = "enclave_webhooks";

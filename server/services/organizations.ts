@@ -4,7 +4,7 @@ import { DomainError, badRequest, conflict, notFound } from "../errors";
 import type { OrgStatus } from "../generated/prisma/enums";
 import { RECONCILE_CHANNEL } from "./channels";
 import { recordAudit, type Actor } from "./audit";
-import { daysAgo, NO_SPEND, organizationSpend, spendByOrganization } from "./workloads";
+import { NO_SPEND, organizationActivity, spendByOrganization } from "./workloads";
 
 export function slugify(name: string): string {
   return (
@@ -55,16 +55,15 @@ export async function renameOrganization(orgId: string, actor: Actor, input: { n
 
 /** Counts for the overview page. */
 export async function organizationOverview(orgId: string) {
-  const since = daysAgo(30);
-  const [members, deployments, running, apiKeys, quotas, pendingRequests, usage, spend] = await Promise.all([
+  const [members, deployments, running, apiKeys, quotas, pendingRequests, activity] = await Promise.all([
     db.membership.count({ where: { orgId } }),
     db.deployment.count({ where: { orgId, deletedAt: null } }),
     db.deployment.count({ where: { orgId, deletedAt: null, phase: "RUNNING" } }),
     db.apiKey.count({ where: { orgId, revokedAt: null } }),
     db.quota.findMany({ where: { orgId }, select: { limitGpus: true } }),
     db.quotaRequest.count({ where: { orgId, status: "PENDING" } }),
-    db.usageRecord.aggregate({ where: { orgId, createdAt: { gte: since } }, _count: true, _sum: { tokensIn: true, tokensOut: true } }),
-    organizationSpend(orgId, since),
+    // From the roll-ups (usage.ts), like the usage page's 30-day figures.
+    organizationActivity(orgId, "30d"),
   ]);
   return {
     members,
@@ -73,11 +72,7 @@ export async function organizationOverview(orgId: string) {
     activeApiKeys: apiKeys,
     quotaGpus: quotas.reduce((sum, q) => sum + q.limitGpus, 0),
     pendingQuotaRequests: pendingRequests,
-    last30Days: {
-      requests: usage._count,
-      tokens: (usage._sum.tokensIn ?? 0) + (usage._sum.tokensOut ?? 0),
-      spend,
-    },
+    last30Days: activity,
   };
 }
 
@@ -149,7 +144,7 @@ export async function listOrganizationsForAdmins() {
         quotas: { select: { limitGpus: true, allocatedGpus: true } },
       },
     }),
-    spendByOrganization(daysAgo(30)),
+    spendByOrganization("30d"),
   ]);
   return orgs.map(({ quotas, _count, ...org }) => ({
     ...org,

@@ -18,9 +18,10 @@ export function hourlyPriceEur(priceCentsPerGpuHour: number, gpus: number): numb
 }
 
 /**
- * Price of inference calls per token, in micro-euros per million tokens. GPU time is what tenants
- * pay for today (metered by the workers, gpuCostMicroEur above), so calls through the gateway are
- * charged nothing per token until the catalog carries a per-token price.
+ * Price of inference calls per token, in micro-euros per million tokens (€0.15 per million tokens
+ * is 150,000): the catalog model's own columns (CatalogModel.inputMicroEurPerMillionTokens, …),
+ * set by platform admins. The gateway takes each route's price from its model (state.ts); GPU time
+ * is metered on top by the workers (gpuCostMicroEur above). docs/budgets.md.
  */
 export interface TokenPrice {
   inputMicroEurPerMillionTokens: number;
@@ -28,6 +29,24 @@ export interface TokenPrice {
 }
 
 export const NO_TOKEN_CHARGE: TokenPrice = Object.freeze({ inputMicroEurPerMillionTokens: 0, outputMicroEurPerMillionTokens: 0 });
+
+/** A catalog model's per-token price (its two columns). */
+export function tokenPriceOf(model: TokenPrice): TokenPrice {
+  return { inputMicroEurPerMillionTokens: model.inputMicroEurPerMillionTokens, outputMicroEurPerMillionTokens: model.outputMicroEurPerMillionTokens };
+}
+
+/** The same price in € per million tokens, for display and the API. */
+export function tokenPriceEur(price: TokenPrice): { inputEurPerMillionTokens: number; outputEurPerMillionTokens: number } {
+  return { inputEurPerMillionTokens: price.inputMicroEurPerMillionTokens / 1_000_000, outputEurPerMillionTokens: price.outputMicroEurPerMillionTokens / 1_000_000 };
+}
+
+/** The calendar month (UTC) that budgets count in: its first instant, and the next month's. */
+export function budgetMonth(now = Date.now()): { start: Date; end: Date; label: string } {
+  const d = new Date(now);
+  const start = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
+  const end = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+  return { start, end, label: start.toISOString().slice(0, 7) };
+}
 
 /** Cost, in micro-euros, of one inference call (UsageRecord.costMicroEur): the one place it is computed. */
 export function inferenceCostMicroEur(tokensIn: number, tokensOut: number, price: TokenPrice = NO_TOKEN_CHARGE): number {

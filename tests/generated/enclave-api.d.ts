@@ -559,21 +559,208 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change an API key's name, limits, deployments or expiry
+         * Change an API key's name, limits, deployments, expiry or content capture
          * @description A field left out is not changed; null clears a limit or the expiry.
          */
         patch: operations["apiKeys-update"];
         trace?: never;
     };
-    "/orgs/{orgId}/usage": {
+    "/orgs/{orgId}/usage/summary": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Summarise usage and spend */
+        /** Requests, errors, tokens, cost and latency over a period, with a series per hour or day */
         get: operations["usage-summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/usage/latency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Latency and time-to-first-token distributions over a period */
+        get: operations["usage-latency"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/usage/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage over a period per deployment, API key or region */
+        get: operations["usage-breakdown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the monthly budget
+         * @description The budget, this month's spend against it (token cost + GPU time, UTC month) and this month's alerts.
+         */
+        get: operations["budgets-get"];
+        /**
+         * Set the monthly budget
+         * @description Amount in euros, alert thresholds in percent, and mode: SOFT alerts only; HARD also makes every gateway refuse calls (429 organization_budget_exceeded) once it is spent.
+         */
+        put: operations["budgets-set"];
+        post?: never;
+        /** Remove the monthly budget */
+        delete: operations["budgets-remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the webhook
+         * @description Null when the organisation has none. Never the secret.
+         */
+        get: operations["webhooks-get"];
+        /**
+         * Create or change the webhook
+         * @description Creating it answers its signing secret, once. Events are POSTed signed with `Enclave-Signature: t=<unix>,v1=<HMAC-SHA256>` (docs/budgets.md).
+         */
+        put: operations["webhooks-set"];
+        post?: never;
+        /**
+         * Remove the webhook
+         * @description Its pending deliveries go with it.
+         */
+        delete: operations["webhooks-remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/webhook/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the webhook's signing secret
+         * @description Answers the new secret, once; the previous one stops verifying at once.
+         */
+        post: operations["webhooks-rotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/webhook/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Queues a signed `webhook.test` event, delivered (and retried) like any other.
+         */
+        post: operations["webhooks-sendTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook deliveries, newest first
+         * @description Each event with its status and every attempt (status code or error, duration).
+         */
+        get: operations["webhooks-deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List traced requests
+         * @description Every request through the gateway, newest first, filtered by deployment, key, status, time (from inclusive, to exclusive) or trace id; paged with cursors.
+         */
+        get: operations["traces-list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/traces/{traceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a trace
+         * @description Every request of your organisation in this W3C trace, with its spans (timings relative to the request's start), the residency decision, the model artifact's digest, guardrail verdicts and, when the key captures content, the prompt and completion.
+         */
+        get: operations["traces-get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -866,6 +1053,57 @@ export interface paths {
         };
         /** Verify the platform audit trail's integrity */
         get: operations["admin-verifyPlatformAuditTrail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dashboard/capacity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GPUs allocated vs capacity per region and GPU type over a period */
+        get: operations["admin-dashboard-capacity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dashboard/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests, errors and spend per organisation and region over a period */
+        get: operations["admin-dashboard-organizations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dashboard/slowest-deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deployments with the slowest p95 latency over a period */
+        get: operations["admin-dashboard-slowestDeployments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2497,6 +2735,10 @@ export interface operations {
                         /** @enum {string} */
                         status: "ACTIVE" | "DEPRECATED";
                         description: string | null;
+                        /** @description Price of input (prompt) tokens, in euros per million tokens; 0: not charged per token */
+                        inputEurPerMillionTokens: number;
+                        /** @description Price of output (completion) tokens, in euros per million tokens; 0: not charged per token */
+                        outputEurPerMillionTokens: number;
                         fitsGpuTypes: {
                             id: string;
                             /** @description e.g. H100-80GB */
@@ -4239,6 +4481,8 @@ export interface operations {
                             }[];
                             monthlyBudgetEur: number | null;
                             spendThisMonthEur: number;
+                            /** @description Prompts and completions of this key's requests are stored in their traces */
+                            captureContent: boolean;
                         }[];
                         /** @description Pass as cursor to read the next page; null on the last page */
                         nextCursor: string | null;
@@ -4316,6 +4560,11 @@ export interface operations {
                     rateLimitRpm?: number | null;
                     rateLimitTpm?: number | null;
                     monthlyBudgetEur?: number | null;
+                    /**
+                     * @description Store the prompts and completions of this key's requests in their traces (off by default)
+                     * @default false
+                     */
+                    captureContent?: boolean;
                 };
             };
         };
@@ -4745,6 +4994,8 @@ export interface operations {
                     monthlyBudgetEur?: number | null;
                     allowedDeploymentIds?: string[];
                     expiresAt?: string | null;
+                    /** @description Store the prompts and completions of this key's requests in their traces (off by default) */
+                    captureContent?: boolean;
                 };
             };
         };
@@ -4766,6 +5017,7 @@ export interface operations {
                         rateLimitTpm: number | null;
                         monthlyBudgetCents: number | null;
                         monthlyBudgetEur: number | null;
+                        captureContent: boolean;
                     };
                 };
             };
@@ -4854,8 +5106,9 @@ export interface operations {
     };
     "usage-summary": {
         parameters: {
-            query?: {
-                days?: number;
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+                deploymentId?: string;
             };
             header?: never;
             path: {
@@ -4873,36 +5126,1620 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        days: number;
+                        /** @enum {string} */
+                        period: "24h" | "7d" | "30d" | "90d";
+                        /**
+                         * Format: date-time
+                         * @description The start of the first bucket
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description Now: the last bucket is the current, partial one
+                         */
+                        to: string;
+                        /**
+                         * @description Hours (UTC) for 24h and 7d, days (UTC) for 30d and 90d
+                         * @enum {string}
+                         */
+                        bucket: "hour" | "day";
+                        totals: {
+                            requests: number;
+                            /** @description Answers with status >= 400 */
+                            errors: number;
+                            tokensIn: number;
+                            tokensOut: number;
+                            /** @description Micro-euros (1 € = 1,000,000) */
+                            tokenCostMicroEur: number;
+                            /** @description GPU time metered from running replicas, in micro-euros */
+                            gpuCostMicroEur: number;
+                            /** @description Token cost plus GPU time, in micro-euros */
+                            costMicroEur: number;
+                            /** @description Latency percentiles from the merged histograms */
+                            latencyMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                                /** @description Milliseconds; null without data */
+                                p99: number | null;
+                            };
+                            /** @description Time to first token percentiles (streamed answers) */
+                            ttftMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                            };
+                            /** @description Output tokens per second of generation (streamed answers); null without data */
+                            outputTokensPerSecond: number | null;
+                        };
+                        /** @description One point per bucket of the whole period, oldest first, zero where nothing happened */
+                        series: {
+                            /**
+                             * Format: date-time
+                             * @description The bucket's start
+                             */
+                            t: string;
+                            requests: number;
+                            errors: number;
+                            tokensIn: number;
+                            tokensOut: number;
+                            /** @description Micro-euros (1 € = 1,000,000) */
+                            costMicroEur: number;
+                            /** @description Latency percentiles from the merged histograms */
+                            latencyMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                                /** @description Milliseconds; null without data */
+                                p99: number | null;
+                            };
+                            /** @description Time to first token percentiles (streamed answers) */
+                            ttftMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                            };
+                        }[];
+                        /** @description Error answers by HTTP status, most frequent first */
+                        errorsByStatus: {
+                            status: number;
+                            count: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "usage-latency": {
+        parameters: {
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+                deploymentId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        latency: {
+                            /** @description Fixed logarithmic buckets (lib/histogram.ts), in ascending order */
+                            buckets: {
+                                /** @description The bucket's upper bound in ms; null for the last (overflow) bucket */
+                                leMs: number | null;
+                                count: number;
+                            }[];
+                            /** @description Milliseconds; null without data */
+                            p50: number | null;
+                            /** @description Milliseconds; null without data */
+                            p95: number | null;
+                            /** @description Milliseconds; null without data */
+                            p99: number | null;
+                        };
+                        ttft: {
+                            /** @description Fixed logarithmic buckets (lib/histogram.ts), in ascending order */
+                            buckets: {
+                                /** @description The bucket's upper bound in ms; null for the last (overflow) bucket */
+                                leMs: number | null;
+                                count: number;
+                            }[];
+                            /** @description Milliseconds; null without data */
+                            p50: number | null;
+                            /** @description Milliseconds; null without data */
+                            p95: number | null;
+                            /** @description Milliseconds; null without data */
+                            p99: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "usage-breakdown": {
+        parameters: {
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+                deploymentId?: string;
+                by: "deployment" | "key" | "region";
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Most expensive first */
+                        rows: {
+                            /** @description The deployment's, key's or region's id; "" for none */
+                            id: string;
+                            /** @description Its name; deleted ones are named as such; "No deployment" / "No key" / "No region" for none */
+                            name: string;
+                            requests: number;
+                            errors: number;
+                            tokensIn: number;
+                            tokensOut: number;
+                            /** @description Token cost plus GPU time (GPU time belongs to deployments and regions, not keys) */
+                            costMicroEur: number;
+                            /** @description Latency percentiles from the merged histograms */
+                            latencyMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                                /** @description Milliseconds; null without data */
+                                p99: number | null;
+                            };
+                            /** @description Time to first token percentiles (streamed answers) */
+                            ttftMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                            };
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "budgets-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Null when the organisation has no budget */
+                        budget: {
+                            /** @description Spend allowed per calendar month (UTC): token cost plus GPU time */
+                            monthlyBudgetEur: number;
+                            /**
+                             * @description SOFT: alerts only. HARD: every gateway refuses the organisation's calls (429) at 100 %
+                             * @enum {string}
+                             */
+                            mode: "SOFT" | "HARD";
+                            /** @description Percentages of the budget at which an alert is raised, ascending */
+                            alertThresholds: number[];
+                        } | null;
+                        /** @description The calendar month (UTC) the figures are for, e.g. 2026-12 */
+                        month: string;
+                        /**
+                         * Format: date-time
+                         * @description When the next month (and its budget) starts
+                         */
+                        resetsAt: string;
+                        /** @description Spent this month: requests (token cost) and GPU time, in euros */
                         spend: {
                             gpuTimeEur: number;
                             requestsEur: number;
                             totalEur: number;
                         };
-                        daily: {
-                            requests: number;
-                            tokens: number;
-                            costEur: number;
-                            errors: number;
+                        /** @description Spend as a percentage of the budget; null without a budget */
+                        percentUsed: number | null;
+                        /** @description A hard budget is spent: the gateways refuse calls */
+                        hardLimitReached: boolean;
+                        /** @description This month's alerts, lowest threshold first */
+                        alerts: {
+                            id: string;
+                            /** @description The calendar month (UTC) it belongs to, e.g. 2026-12 */
+                            month: string;
+                            /** @description The percentage of the budget crossed */
+                            threshold: number;
+                            /** @description The budget when it was crossed */
+                            budgetEur: number;
+                            /**
+                             * @description SOFT: alerts only. HARD: every gateway refuses the organisation's calls (429) at 100 %
+                             * @enum {string}
+                             */
+                            mode: "SOFT" | "HARD";
+                            /** @description What had been spent this month when the crossing was seen */
+                            spentEur: number;
                             /** Format: date-time */
-                            day: string;
+                            createdAt: string;
                         }[];
-                        gpu: {
-                            byDeployment: {
-                                deploymentId: string;
-                                name: string;
-                                gpuHours: number;
-                                costEur: number;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "budgets-set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Spend allowed per calendar month (UTC): token cost plus GPU time, in euros */
+                    monthlyBudgetEur: number;
+                    /** @enum {string} */
+                    mode: "SOFT" | "HARD";
+                    /** @description Percentages of the budget at which an alert is raised (console, audit trail, webhook), each at most once a month */
+                    alertThresholds?: number[];
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Spend allowed per calendar month (UTC): token cost plus GPU time */
+                        monthlyBudgetEur: number;
+                        /**
+                         * @description SOFT: alerts only. HARD: every gateway refuses the organisation's calls (429) at 100 %
+                         * @enum {string}
+                         */
+                        mode: "SOFT" | "HARD";
+                        /** @description Percentages of the budget at which an alert is raised, ascending */
+                        alertThresholds: number[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "budgets-remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "webhooks-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        enabled: boolean;
+                        /** @description The signing secret's first characters, to recognise it (whsec_AbCd…) */
+                        secretHint: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    } | null;
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "webhooks-set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description https:// (http:// only to this machine's loopback, in development); see docs/budgets.md for what is refused */
+                    url: string;
+                    /** @default true */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        enabled: boolean;
+                        /** @description The signing secret's first characters, to recognise it (whsec_AbCd…) */
+                        secretHint: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /** @description The signing secret (whsec_…), shown once: when the webhook is created or its secret rotated; null otherwise. Enclave cannot show it again. */
+                        secret: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "webhooks-remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @constant */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "webhooks-rotateSecret": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        url: string;
+                        enabled: boolean;
+                        /** @description The signing secret's first characters, to recognise it (whsec_AbCd…) */
+                        secretHint: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /** @description The signing secret (whsec_…), shown once: when the webhook is created or its secret rotated; null otherwise. Enclave cannot show it again. */
+                        secret: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "webhooks-sendTest": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description The event's id (the payload's `id`), the same on every attempt */
+                        eventId: string;
+                        /** @description budget.threshold_crossed or webhook.test */
+                        eventType: string;
+                        /**
+                         * @description PENDING (retried with exponential backoff), DELIVERED, or FAILED (given up)
+                         * @enum {string}
+                         */
+                        status: "PENDING" | "DELIVERED" | "FAILED";
+                        attempts: number;
+                        /** @description When the next attempt is due; null unless PENDING */
+                        nextAttemptAt: string | null;
+                        deliveredAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description Each attempt, oldest first */
+                        attemptLog: {
+                            /** Format: date-time */
+                            at: string;
+                            /** @description The receiver's HTTP status; null when there was no answer */
+                            statusCode: number | null;
+                            /** @description Why the attempt failed; null when it succeeded (2xx) */
+                            error: string | null;
+                            durationMs: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "webhooks-deliveries": {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            /** @description The event's id (the payload's `id`), the same on every attempt */
+                            eventId: string;
+                            /** @description budget.threshold_crossed or webhook.test */
+                            eventType: string;
+                            /**
+                             * @description PENDING (retried with exponential backoff), DELIVERED, or FAILED (given up)
+                             * @enum {string}
+                             */
+                            status: "PENDING" | "DELIVERED" | "FAILED";
+                            attempts: number;
+                            /** @description When the next attempt is due; null unless PENDING */
+                            nextAttemptAt: string | null;
+                            deliveredAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description Each attempt, oldest first */
+                            attemptLog: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The receiver's HTTP status; null when there was no answer */
+                                statusCode: number | null;
+                                /** @description Why the attempt failed; null when it succeeded (2xx) */
+                                error: string | null;
+                                durationMs: number;
                             }[];
-                            gpuHours: number;
+                        }[];
+                        /** @description Pass as cursor to read the next page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "traces-list": {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                deploymentId?: string;
+                apiKeyId?: string;
+                status?: string;
+                from?: string;
+                to?: string;
+                traceId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description 32 lowercase hex digits: the W3C trace id (the caller's, or one the gateway started) */
+                            traceId: string;
+                            /** @description The gateway's root span of this request (16 hex digits) */
+                            spanId: string;
+                            /** @description The x-request-id answered to the client */
+                            requestId: string;
+                            /** Format: date-time */
+                            startedAt: string;
+                            /** @description The model the request asked for */
+                            model: string | null;
+                            endpoint: string;
+                            stream: boolean;
+                            dataClass: string | null;
+                            /** @description HTTP status answered (499: the client went away) */
+                            status: number;
+                            /** @description The OpenAI-shaped error code answered, if any */
+                            errorCode: string | null;
+                            durationMs: number;
+                            /** @description Time to first token */
+                            ttftMs: number | null;
+                            tokensIn: number;
+                            tokensOut: number;
                             costEur: number;
-                        };
-                        totals: {
-                            requests: number;
-                            tokens: number;
+                            /** @description The deployment that answered (null when the request was refused before routing) */
+                            deployment: {
+                                id: string;
+                                /** @description null when the deployment no longer exists */
+                                name: string | null;
+                                deleted: boolean;
+                            } | null;
+                            /** @description The key that made the request (null when it was refused before authentication) */
+                            apiKey: {
+                                id: string;
+                                name: string | null;
+                                /** @description The key's visible prefix (enc_<prefix>_…), never its secret */
+                                prefix: string | null;
+                                deleted: boolean;
+                            } | null;
+                            region: {
+                                id: string;
+                                code: string | null;
+                                name: string | null;
+                            } | null;
+                            /** @description The prompt and completion were stored (the key captures content) */
+                            hasContent: boolean;
+                        }[];
+                        /** @description Pass as cursor to read the next page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "traces-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                /** @description 32 lowercase hex digits */
+                traceId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        traceId: string;
+                        /** Format: date-time */
+                        startedAt: string;
+                        /** @description From the first request's start to the last one's end */
+                        durationMs: number;
+                        /** @description Every request of your organisation in this trace, oldest first */
+                        requests: {
+                            /** @description 32 lowercase hex digits: the W3C trace id (the caller's, or one the gateway started) */
+                            traceId: string;
+                            /** @description The gateway's root span of this request (16 hex digits) */
+                            spanId: string;
+                            /** @description The x-request-id answered to the client */
+                            requestId: string;
+                            /** Format: date-time */
+                            startedAt: string;
+                            /** @description The model the request asked for */
+                            model: string | null;
+                            endpoint: string;
+                            stream: boolean;
+                            dataClass: string | null;
+                            /** @description HTTP status answered (499: the client went away) */
+                            status: number;
+                            /** @description The OpenAI-shaped error code answered, if any */
+                            errorCode: string | null;
+                            durationMs: number;
+                            /** @description Time to first token */
+                            ttftMs: number | null;
+                            tokensIn: number;
+                            tokensOut: number;
                             costEur: number;
-                            errors: number;
-                        };
+                            /** @description The deployment that answered (null when the request was refused before routing) */
+                            deployment: {
+                                id: string;
+                                /** @description null when the deployment no longer exists */
+                                name: string | null;
+                                deleted: boolean;
+                            } | null;
+                            /** @description The key that made the request (null when it was refused before authentication) */
+                            apiKey: {
+                                id: string;
+                                name: string | null;
+                                /** @description The key's visible prefix (enc_<prefix>_…), never its secret */
+                                prefix: string | null;
+                                deleted: boolean;
+                            } | null;
+                            region: {
+                                id: string;
+                                code: string | null;
+                                name: string | null;
+                            } | null;
+                            /** @description The caller's span from its traceparent; null when the gateway started the trace */
+                            parentSpanId: string | null;
+                            sampled: boolean;
+                            /** @description The usage record billed for this request */
+                            recordId: string;
+                            /** @description The residency decision, from the residency span */
+                            residency: {
+                                dataClass: string | null;
+                                /** @description allowed or refused */
+                                verdict: string | null;
+                                /** @description applied (the organisation's policy for this data class) or none (no policy: every region is allowed) */
+                                policy: string | null;
+                                /** @description Why the region was refused (empty when it was allowed) */
+                                reasons: string[];
+                            } | null;
+                            /** @description The model artifact that answered, from the last route span */
+                            artifact: {
+                                uri: string | null;
+                                sha256: string | null;
+                            } | null;
+                            spans: {
+                                spanId: string;
+                                parentSpanId: string | null;
+                                /** @description gateway.request, auth, residency, limits, route, upstream; later guardrail.<check>, audit.append. Readers must show names they do not know as they are */
+                                name: string;
+                                /** @enum {string} */
+                                kind: "server" | "internal" | "client";
+                                /** @description Milliseconds from the request's startedAt */
+                                startMs: number;
+                                durationMs: number;
+                                /** @enum {string} */
+                                status: "ok" | "error" | "unset";
+                                /** @description Dotted keys: enclave.* for Enclave's own, OpenTelemetry semantic conventions (gen_ai.*, server.*, error.type) otherwise. Readers must ignore keys they do not know */
+                                attributes: {
+                                    [key: string]: string | number | boolean | string[] | number[] | boolean[];
+                                };
+                                events: {
+                                    name: string;
+                                    /** @description Milliseconds from the request's startedAt */
+                                    atMs: number;
+                                    /** @description Dotted keys: enclave.* for Enclave's own, OpenTelemetry semantic conventions (gen_ai.*, server.*, error.type) otherwise. Readers must ignore keys they do not know */
+                                    attributes: {
+                                        [key: string]: string | number | boolean | string[] | number[] | boolean[];
+                                    };
+                                }[];
+                            }[];
+                            verdicts: {
+                                check: string;
+                                /** @description input or output */
+                                stage: string;
+                                /** @description observe, redact or block */
+                                action: string;
+                                /** @description pass, flagged, redacted, blocked or error */
+                                outcome: string;
+                                /** @description Types, counts, positions and scores only: never the personal data found */
+                                findings: {
+                                    [key: string]: unknown;
+                                } | null;
+                                score: number | null;
+                            }[];
+                            /** @description The prompt and completion, only when the key captures content; null otherwise */
+                            content: {
+                                request: unknown;
+                                completion: string | null;
+                            } | null;
+                        }[];
                     };
                 };
             };
@@ -5888,6 +7725,10 @@ export interface operations {
                         /** @enum {string} */
                         status: "ACTIVE" | "DEPRECATED";
                         description: string | null;
+                        /** @description Price of input (prompt) tokens, in euros per million tokens; 0: not charged per token */
+                        inputEurPerMillionTokens: number;
+                        /** @description Price of output (completion) tokens, in euros per million tokens; 0: not charged per token */
+                        outputEurPerMillionTokens: number;
                         fitsGpuTypes: {
                             id: string;
                             /** @description e.g. H100-80GB */
@@ -5982,6 +7823,10 @@ export interface operations {
                     fitsGpuTypeIds: string[];
                     allowedRegionIds?: string[];
                     description?: string | null;
+                    /** @description Price of input tokens, in euros per million tokens (stored in micro-euros) */
+                    inputEurPerMillionTokens?: number;
+                    /** @description Price of output tokens, in euros per million tokens (stored in micro-euros) */
+                    outputEurPerMillionTokens?: number;
                 };
             };
         };
@@ -6020,6 +7865,10 @@ export interface operations {
                         /** @enum {string} */
                         status: "ACTIVE" | "DEPRECATED";
                         description: string | null;
+                        /** @description Price of input (prompt) tokens, in euros per million tokens; 0: not charged per token */
+                        inputEurPerMillionTokens: number;
+                        /** @description Price of output (completion) tokens, in euros per million tokens; 0: not charged per token */
+                        outputEurPerMillionTokens: number;
                         fitsGpuTypes: {
                             id: string;
                             code: string;
@@ -6149,6 +7998,10 @@ export interface operations {
                     fitsGpuTypeIds: string[];
                     allowedRegionIds?: string[];
                     description?: string | null;
+                    /** @description Price of input tokens, in euros per million tokens (stored in micro-euros) */
+                    inputEurPerMillionTokens?: number;
+                    /** @description Price of output tokens, in euros per million tokens (stored in micro-euros) */
+                    outputEurPerMillionTokens?: number;
                 };
             };
         };
@@ -6187,6 +8040,10 @@ export interface operations {
                         /** @enum {string} */
                         status: "ACTIVE" | "DEPRECATED";
                         description: string | null;
+                        /** @description Price of input (prompt) tokens, in euros per million tokens; 0: not charged per token */
+                        inputEurPerMillionTokens: number;
+                        /** @description Price of output (completion) tokens, in euros per million tokens; 0: not charged per token */
+                        outputEurPerMillionTokens: number;
                         fitsGpuTypes: {
                             id: string;
                             code: string;
@@ -7219,6 +9076,264 @@ export interface operations {
                         events: number;
                         brokenAtSeq: number;
                         reason: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin-dashboard-capacity": {
+        parameters: {
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        series: {
+                            regionId: string;
+                            regionCode: string;
+                            regionName: string;
+                            gpuTypeId: string;
+                            gpuTypeName: string;
+                            /** @description One point per hour (24h, 7d) or day (30d, 90d) of the period that has a sample, oldest first; none where no sample was taken */
+                            points: {
+                                /** Format: date-time */
+                                t: string;
+                                /** @description GPUs: the bucket's highest sample */
+                                allocated: number;
+                                /** @description GPUs: the bucket's highest sample */
+                                capacity: number;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin-dashboard-organizations": {
+        parameters: {
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description One row per organisation × region, most expensive first */
+                        rows: {
+                            orgId: string;
+                            slug: string;
+                            name: string;
+                            /** @description The deployment's region; "" for requests refused before routing */
+                            regionId: string;
+                            /** @description "" for requests refused before routing */
+                            regionCode: string;
+                            requests: number;
+                            errors: number;
+                            /** @description Token cost plus GPU time, in micro-euros */
+                            costMicroEur: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin-dashboard-slowestDeployments": {
+        parameters: {
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Slowest p95 latency first */
+                        rows: {
+                            deploymentId: string;
+                            deploymentName: string;
+                            orgId: string;
+                            orgSlug: string;
+                            orgName: string;
+                            regionCode: string;
+                            requests: number;
+                            /** @description Latency percentiles from the merged histograms */
+                            latencyMs: {
+                                /** @description Milliseconds; null without data */
+                                p50: number | null;
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                                /** @description Milliseconds; null without data */
+                                p99: number | null;
+                            };
+                            ttftMs: {
+                                /** @description Milliseconds; null without data */
+                                p95: number | null;
+                            };
+                        }[];
                     };
                 };
             };

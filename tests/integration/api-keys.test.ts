@@ -9,6 +9,7 @@ import { db } from "@/server/db";
 import { logger } from "@/server/logger";
 import { API_KEY_PATTERN, apiKeyPrefix, apiKeySecretAccepted, GATEWAY_CHANNELS, hashApiKey } from "@/server/services/api-key-secrets";
 import { startOfMonthUtc } from "@/server/services/api-keys";
+import { rollUpUsage } from "@/server/services/usage-rollup";
 import { verifyAuditChain } from "@/server/services/audit";
 import { curlSnippet, exampleModel, pythonSnippet, typescriptSnippet } from "@/components/api-keys/snippets";
 import { callerFor, createTenant, databaseDigest, outcome, refusal, unique, type Tenant } from "../helpers";
@@ -85,11 +86,13 @@ describe("creating a key", () => {
     // Two requests this month whose sum overflows a 32-bit integer, and one last month that does not count.
     await db.usageRecord.createMany({
       data: [
-        { requestId: unique("u"), orgId, apiKeyId: created.id, endpoint: "/v1/chat/completions", tokensIn: 1, tokensOut: 1, latencyMs: 1, status: 200, costMicroEur: 2_000_000_000, createdAt: new Date() },
-        { requestId: unique("u"), orgId, apiKeyId: created.id, endpoint: "/v1/chat/completions", tokensIn: 1, tokensOut: 1, latencyMs: 1, status: 200, costMicroEur: 500_000_000, createdAt: monthStart },
-        { requestId: unique("u"), orgId, apiKeyId: created.id, endpoint: "/v1/chat/completions", tokensIn: 1, tokensOut: 1, latencyMs: 1, status: 200, costMicroEur: 7_000_000, createdAt: new Date(monthStart.getTime() - 1) },
+        { orgId, apiKeyId: created.id, endpoint: "/v1/chat/completions", tokensIn: 1, tokensOut: 1, latencyMs: 1, status: 200, costMicroEur: 2_000_000_000, createdAt: new Date() },
+        { orgId, apiKeyId: created.id, endpoint: "/v1/chat/completions", tokensIn: 1, tokensOut: 1, latencyMs: 1, status: 200, costMicroEur: 500_000_000, createdAt: monthStart },
+        { orgId, apiKeyId: created.id, endpoint: "/v1/chat/completions", tokensIn: 1, tokensOut: 1, latencyMs: 1, status: 200, costMicroEur: 7_000_000, createdAt: new Date(monthStart.getTime() - 1) },
       ],
     });
+    // The list reads the daily roll-ups (server/services/usage.ts).
+    await rollUpUsage();
     const list = await owner.apiKeys.list({ orgId });
     const key = list.items.find((k) => k.id === created.id)!;
     expect(key).toMatchObject({

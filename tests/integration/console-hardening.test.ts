@@ -16,7 +16,8 @@ import { ORG_ROLES } from "@/server/roles";
 import { clusterConnection, regionSettingName, type RegionEndpoint } from "@/server/services/cluster-credentials";
 import { listOrganizationsForAdmins, organizationOverview } from "@/server/services/organizations";
 import { listRegionsForAdmins, regionsForOrg } from "@/server/services/regions";
-import { usageSummary } from "@/server/services/workloads";
+import { usageSummary } from "@/server/services/usage";
+import { rollUpUsage } from "@/server/services/usage-rollup";
 import { KubernetesDriver } from "@/workers/drivers/kubernetes";
 import { LocalDriver } from "@/workers/drivers/local";
 import { driverForRegion } from "@/workers/drivers/registry";
@@ -60,24 +61,27 @@ describe("spend: GPU time plus requests, the same figure on the overview, the us
     });
     // createTenant already wrote one call of 42 micro-euros today.
     await db.usageRecord.createMany({ data: [call(2, 300_000), call(40, 9_000_000)] });
+    // Every figure reads the roll-ups (server/services/usage.ts).
+    await rollUpUsage();
   });
 
   it("counts both in every place, and only what falls in the window", async () => {
     const expected = { gpuTimeEur: 1.75, requestsEur: 0.300042, totalEur: 2.050042 };
     const overview = await organizationOverview(t.org.id);
-    const usage = await usageSummary(t.org.id, 30);
+    const usage = await usageSummary({ orgId: t.org.id, period: "30d" });
     const adminRow = (await listOrganizationsForAdmins()).find((o) => o.id === t.org.id)!;
 
     expect(overview.last30Days.spend).toEqual(expected);
-    expect(usage.spend).toEqual(expected);
+    expect({ gpuTimeEur: usage.totals.gpuCostMicroEur / 1e6, requestsEur: usage.totals.tokenCostMicroEur / 1e6, totalEur: usage.totals.costMicroEur / 1e6 }).toEqual(expected);
     expect(adminRow.spendLast30Days).toEqual(expected);
-    // The usage page's breakdowns add up to the same figure.
-    expect(usage.gpu.costEur + usage.totals.costEur).toBeCloseTo(expected.totalEur, 9);
+    // The usage page's series adds up to the same figure.
+    expect(usage.series.reduce((sum, p) => sum + p.costMicroEur, 0) / 1e6).toBeCloseTo(expected.totalEur, 9);
   });
 
   it("is zero, not missing, for an organisation that spent nothing", async () => {
     const idle = await createTenant("idle");
     await db.usageRecord.deleteMany({ where: { orgId: idle.org.id } });
+    await rollUpUsage();
     expect((await organizationOverview(idle.org.id)).last30Days.spend).toEqual({ gpuTimeEur: 0, requestsEur: 0, totalEur: 0 });
     expect((await listOrganizationsForAdmins()).find((o) => o.id === idle.org.id)!.spendLast30Days.totalEur).toBe(0);
   });

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "@/server/db";
+import { usageRecordId } from "@/server/gateway/usage-sql";
 import { GATEWAY_CHANNELS, generateApiKey } from "@/server/services/api-key-secrets";
 import { migrate } from "@/scripts/lib/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "@/scripts/lib/embedded-postgres";
@@ -105,7 +106,7 @@ describe("a PostgreSQL restart under a running gateway", () => {
     const db = createDb(url);
     try {
       const all = [...before, ...during, ...after];
-      await waitFor(async () => (await db.usageRecord.count({ where: { requestId: { in: all } } })) === all.length, 30_000, 250);
+      await waitFor(async () => (await db.usageRecord.count({ where: { id: { in: all.map(usageRecordId) } } })) === all.length, 30_000, 250);
       expect(await db.usageRecord.count({ where: { apiKeyId: keyId } })).toBe(all.length);
 
       // The LISTEN connection is back: a revocation is honoured again.

@@ -11,6 +11,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "@/server/db";
 import { createGateway } from "@/server/gateway/server";
+import { usageRecordId } from "@/server/gateway/usage-sql";
 import { createApiKey } from "../deployment-fixtures";
 import {
   postChat,
@@ -202,18 +203,23 @@ describe("a stream that breaks after it started", () => {
 });
 
 describe("a gateway SIGKILLed under load", () => {
-  it("loses no usage record of a request that got its response: a restarted gateway replays the spool", async () => {
+  it("loses no usage record and no trace of a request that got its response: a restarted gateway replays the spool", async () => {
     const { key, row } = await createApiKey(tenant.org.id, tenant.ownerId);
     // Batches every 2 s: the kill lands while answered requests are still only in the spool.
     const victim = await spawnGateway({ spoolDir: path.join(spoolRoot, "victim"), env: { GATEWAY_SPOOL_BATCH_MS: "2000" } });
     extra.push(victim);
     const answered: string[] = [];
+    /** The root span of each answered request's trace, from its traceparent. */
+    const answeredSpans: string[] = [];
     let stop = false;
     const worker = async () => {
       while (!stop) {
         try {
           const r = await postChat(victim.url, key, deploymentName);
-          if (r.status === 200) answered.push(r.headers.get("x-request-id")!);
+          if (r.status === 200) {
+            answered.push(r.headers.get("x-request-id")!);
+            answeredSpans.push(r.headers.get("traceparent")!.split("-")[2]);
+          }
         } catch {
           // the process died under this request: it never got its response
         }
@@ -224,9 +230,9 @@ describe("a gateway SIGKILLed under load", () => {
     await victim.kill();
     stop = true;
     await Promise.all(workers);
-    const inDatabase = async () => new Set((await db.usageRecord.findMany({ where: { apiKeyId: row.id }, select: { requestId: true } })).map((r) => r.requestId));
+    const inDatabase = async () => new Set((await db.usageRecord.findMany({ where: { apiKeyId: row.id }, select: { id: true } })).map((r) => r.id));
     const beforeReplay = await inDatabase();
-    const missingBeforeReplay = answered.filter((id) => !beforeReplay.has(id)).length;
+    const missingBeforeReplay = answered.filter((id) => !beforeReplay.has(usageRecordId(id))).length;
     expect(missingBeforeReplay).toBeGreaterThan(0);
     // The victim's spool is still on disk.
     expect(readdirSync(path.join(spoolRoot, "victim")).some((f) => f.endsWith(".jsonl"))).toBe(true);
@@ -235,7 +241,7 @@ describe("a gateway SIGKILLed under load", () => {
     extra.push(successor);
     await waitFor(async () => {
       const ids = await inDatabase();
-      return answered.every((id) => ids.has(id));
+      return answered.every((id) => ids.has(usageRecordId(id)));
     }, 20_000, 100);
     const rows = await db.usageRecord.count({ where: { apiKeyId: row.id } });
     expect(rows).toBeGreaterThanOrEqual(answered.length);
@@ -244,5 +250,15 @@ describe("a gateway SIGKILLed under load", () => {
     // The dead process's directory was claimed and removed once replayed.
     await waitFor(() => !readdirSync(spoolRoot).includes("victim") && !readdirSync(spoolRoot).some((d) => d.startsWith(".replay-")), 5000);
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: row.id } })).lastUsedAt).not.toBeNull();
+
+    // Traces travel in the same spool lines and the same transactions: one per usage record, and
+    // every answered request has its own.
+    const traces = await db.trace.findMany({ where: { apiKeyId: row.id }, select: { spanId: true, recordId: true, requestId: true, status: true } });
+    expect(traces.length).toBe(rows);
+    const usageIds = await inDatabase();
+    expect(new Set(traces.map((t) => usageRecordId(t.recordId)))).toEqual(usageIds);
+    const traced = new Set(traces.map((t) => t.spanId));
+    expect(answeredSpans.filter((s) => !traced.has(s))).toEqual([]);
+    expect(new Set(traces.map((t) => t.requestId)).size).toBe(traces.length);
   });
 });

@@ -12,6 +12,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "@/server/db";
 import { UsageSpool, type UsageEntry } from "@/server/gateway/spool";
+import { usageRecordId } from "@/server/gateway/usage-sql";
 import { createTenant, unique, type Tenant } from "../helpers";
 
 let tenant: Tenant;
@@ -75,6 +76,9 @@ function entry(tag: string, i: number): UsageEntry {
   };
 }
 
+/** The "UsageRecord" ids of entry(tag, 0…n-1). */
+const recordIds = (tag: string, n: number) => Array.from({ length: n }, (_, i) => usageRecordId(`${tag}-${i}`));
+
 const spoolBytes = (dir: string) =>
   readdirSync(dir)
     .filter((f) => f.endsWith(".jsonl"))
@@ -101,14 +105,15 @@ describe("the usage spool during a long database outage", () => {
       const lines = readdirSync(dir)
         .filter((f) => f.endsWith(".jsonl"))
         .flatMap((f) => readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean));
-      expect(new Set(lines.map((l) => (JSON.parse(l) as UsageEntry).requestId)).size).toBe(1000);
+      // A line is {"usage":…,"trace":…,"content":…} (spool.ts).
+      expect(new Set(lines.map((l) => (JSON.parse(l) as { usage: UsageEntry }).usage.requestId)).size).toBe(1000);
       expect(spool.segmentCount).toBeGreaterThan(5);
       await new Promise((r) => setTimeout(r, 300)); // a few failed batches
-      expect(await db.usageRecord.count({ where: { requestId: { startsWith: tag } } })).toBe(0);
+      expect(await db.usageRecord.count({ where: { id: { in: recordIds(tag, 1000) } } })).toBe(0);
 
       proxy.restore();
       expect(await spool.drain(30_000)).toBe(true);
-      expect(await db.usageRecord.count({ where: { requestId: { startsWith: tag } } })).toBe(1000);
+      expect(await db.usageRecord.count({ where: { id: { in: recordIds(tag, 1000) } } })).toBe(1000);
       // Committed segments are deleted, the active one emptied.
       expect(spoolBytes(dir)).toBe(0);
     } finally {
@@ -140,8 +145,8 @@ describe("spools left by other processes", () => {
     await spool.open();
     try {
       expect(await spool.drain(10_000)).toBe(true);
-      expect(await db.usageRecord.count({ where: { requestId: { startsWith: deadTag } } })).toBe(7);
-      expect(await db.usageRecord.count({ where: { requestId: { startsWith: liveTag } } })).toBe(0);
+      expect(await db.usageRecord.count({ where: { id: { in: recordIds(deadTag, 7) } } })).toBe(7);
+      expect(await db.usageRecord.count({ where: { id: { in: recordIds(liveTag, 3) } } })).toBe(0);
       expect(readdirSync(parent).sort()).toEqual(["gw-live", "gw-new"]);
       expect(readdirSync(live)).toContain("usage-x-000001.jsonl");
     } finally {

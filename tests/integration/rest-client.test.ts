@@ -68,7 +68,7 @@ describe("the generated client", () => {
     const listed = await program.GET("/orgs/{orgId}/deployments", { params: { path: { orgId }, query: { limit: 10 } } });
     expect(listed.data?.items.map((d) => d.id)).toContain(deploymentId);
 
-    const usage = await program.GET("/orgs/{orgId}/usage", { params: { path: { orgId }, query: { days: 30 } } });
+    const usage = await program.GET("/orgs/{orgId}/usage/summary", { params: { path: { orgId }, query: { period: "30d" } } });
     expect(usage.error).toBeUndefined();
     expect(JSON.stringify(usage.data)).toContain("requests");
 

@@ -11,7 +11,8 @@ import pg from "pg";
 import { db } from "../../server/db";
 import { RECONCILE_CHANNEL } from "../../server/services/channels";
 import { logger } from "../../server/logger";
-import { reconcileDeployment } from "../reconcile/deployment";
+import { reconcileDeployment, type ReconcileResult } from "../reconcile/deployment";
+import { observeReconcilePass } from "../metrics";
 
 export const RECONCILE_QUEUE = "deployment.reconcile";
 export const SWEEP_INTERVAL_MS = Number(process.env.ENCLAVE_RECONCILE_SWEEP_MS ?? 15_000);
@@ -26,11 +27,24 @@ export async function deploymentsToSweep(): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/** One reconcile pass, timed into the workers' metrics (workers/metrics.ts) by outcome. */
+export async function reconcileAndRecord(deploymentId: string) {
+  const started = performance.now();
+  let outcome: ReconcileResult["status"] | "error" = "error";
+  try {
+    const result = await reconcileDeployment(deploymentId);
+    outcome = result.status;
+    return result;
+  } finally {
+    observeReconcilePass(outcome, (performance.now() - started) / 1000);
+  }
+}
+
 export async function registerDeploymentReconciler(boss: PgBoss, connectionString: string) {
   await boss.createQueue(RECONCILE_QUEUE, { name: RECONCILE_QUEUE, policy: "short", expireInSeconds: 300 });
   await boss.work<{ deploymentId: string }>(RECONCILE_QUEUE, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
     const { deploymentId } = job.data;
-    const result = await reconcileDeployment(deploymentId);
+    const result = await reconcileAndRecord(deploymentId);
     if (result.status === "requeue") await enqueueReconcile(boss, deploymentId, result.afterSeconds);
     else if (result.status === "busy") await enqueueReconcile(boss, deploymentId, 2);
   });

@@ -21,6 +21,7 @@ export const apiKeySummary = z.object({
   allowedDeployments: z.array(z.object({ id: z.string(), name: z.string().nullable(), deleted: z.boolean() })).meta({ description: "Empty: every deployment of the organisation" }),
   monthlyBudgetEur: z.number().nullable(),
   spendThisMonthEur: z.number(),
+  captureContent: z.boolean().meta({ description: "Prompts and completions of this key's requests are stored in their traces" }),
 });
 export const apiKeyPage = page(apiKeySummary);
 
@@ -49,6 +50,7 @@ export const apiKeyUpdated = z.object({
   rateLimitTpm: z.number().int().nullable(),
   monthlyBudgetCents: z.number().int().nullable(),
   monthlyBudgetEur: z.number().nullable(),
+  captureContent: z.boolean(),
 });
 
 export const gatewayInfo = z.object({ baseUrl: z.string().meta({ description: "The OpenAI-compatible base URL for inference (…/v1)" }) });

@@ -126,6 +126,8 @@ export const catalogModel = z.object({
   minGpuCount: count,
   status: z.enum(CatalogModelStatus),
   description: text.nullable(),
+  inputEurPerMillionTokens: z.number().meta({ description: "Price of input (prompt) tokens, in euros per million tokens; 0: not charged per token" }),
+  outputEurPerMillionTokens: z.number().meta({ description: "Price of output (completion) tokens, in euros per million tokens; 0: not charged per token" }),
   fitsGpuTypes: z.array(gpuTypeRef),
   allowedRegions: z.array(regionRef).meta({ description: "Regions the model may be deployed to; empty means every region" }),
 });
@@ -202,21 +204,7 @@ export const quotasListOutput = z.object({
 export const quotaRequestOutput = quotaRequestRecord;
 export const cancelQuotaRequestOutput = z.object({ id: text, status: z.literal("CANCELLED") });
 
-// ─── Usage ───────────────────────────────────────────────────────────────────
-
-const usageTotals = z.object({ requests: count, tokens: count, costEur: z.number(), errors: count });
-
-export const usageSummaryOutput = z.object({
-  days: count,
-  spend,
-  daily: z.array(usageTotals.extend({ day: dateTime })),
-  gpu: z.object({
-    byDeployment: z.array(z.object({ deploymentId: text, name: text, gpuHours: z.number(), costEur: z.number() })),
-    gpuHours: z.number(),
-    costEur: z.number(),
-  }),
-  totals: usageTotals,
-});
+// Usage: outputs/usage.ts.
 
 // ─── Compliance ──────────────────────────────────────────────────────────────
 

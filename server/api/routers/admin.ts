@@ -4,6 +4,7 @@ import { auditTrail, verifyTrail } from "../../services/compliance";
 import { listOrganizationsForAdmins, setOrganizationStatus } from "../../services/organizations";
 import { decideQuotaRequest, listQuotaRequestsForAdmins, quotasOverview, setQuota } from "../../services/quotas";
 import { createRegion, listGpuTypes, listRegionsForAdmins, setRegionStatus, updateRegion } from "../../services/regions";
+import { capacityHistory, organizationsUsage, slowestDeployments } from "../../services/usage";
 import {
   adminCatalogOutput,
   adminGpuTypesOutput,
@@ -24,12 +25,32 @@ import {
   verifyPlatformAuditTrailOutput,
 } from "../outputs/admin";
 import { pageInput, pageOf } from "../outputs/common";
-import { catalogModelInput, catalogModelStatus, id, quotaDecisionInput, quotaGpus, regionInput, regionStatus, statusReason } from "../schemas";
+import { capacityDashboardOutput, organizationsDashboardOutput, slowestDeploymentsOutput } from "../outputs/usage";
+import { catalogModelInput, catalogModelStatus, id, quotaDecisionInput, quotaGpus, regionInput, regionStatus, slowestDeploymentsLimit, statusReason, usagePeriod } from "../schemas";
 import { adminProcedure, router } from "../trpc";
 import { auditPageInput } from "./tenant";
 
 /** For procedures that take nothing: optional, so tRPC callers may still pass no input at all. */
 const noInput = z.object({}).optional();
+
+// The platform's dashboards, read from the roll-ups and the capacity samples (services/usage.ts).
+const dashboardRouter = router({
+  capacity: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/dashboard/capacity", tags: ["Admin: dashboards"], summary: "GPUs allocated vs capacity per region and GPU type over a period" } })
+    .input(z.object({ period: usagePeriod }))
+    .output(capacityDashboardOutput)
+    .query(({ input }) => capacityHistory(input)),
+  organizations: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/dashboard/organizations", tags: ["Admin: dashboards"], summary: "Requests, errors and spend per organisation and region over a period" } })
+    .input(z.object({ period: usagePeriod }))
+    .output(organizationsDashboardOutput)
+    .query(({ input }) => organizationsUsage(input)),
+  slowestDeployments: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/dashboard/slowest-deployments", tags: ["Admin: dashboards"], summary: "The deployments with the slowest p95 latency over a period" } })
+    .input(z.object({ period: usagePeriod, limit: slowestDeploymentsLimit }))
+    .output(slowestDeploymentsOutput)
+    .query(({ input }) => slowestDeployments(input)),
+});
 
 // Platform administration. Region and catalog changes are audited in the platform chain; quota
 // and organisation changes in the organisation's own chain, so its members see them.
@@ -123,4 +144,6 @@ export const adminRouter = router({
     .input(noInput)
     .output(verifyPlatformAuditTrailOutput)
     .query(() => verifyTrail(null)),
+
+  dashboard: dashboardRouter,
 });

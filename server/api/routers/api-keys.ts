@@ -30,6 +30,9 @@ const budget = z
   .max(monthlyBudgetEur.max, "At most €1,000,000 per month")
   .refine((eur) => Math.abs(eur * 100 - Math.round(eur * 100)) < 1e-6, "Use whole cents (at most two decimals)")
   .refine((eur) => Math.round(eur * 100) >= 1, "The monthly budget must be at least €0.01");
+const captureContent = z
+  .boolean({ error: "captureContent is true or false" })
+  .meta({ description: "Store the prompts and completions of this key's requests in their traces (off by default)" });
 const target = z.object({ apiKeyId: id("apiKeyId") });
 const tags = ["API keys"];
 const at = (path: string) => `/orgs/{orgId}/api-keys${path}` as const;
@@ -60,6 +63,7 @@ export const apiKeysRouter = router({
         rateLimitRpm: rpm.nullish(),
         rateLimitTpm: tpm.nullish(),
         monthlyBudgetEur: budget.nullish(),
+        captureContent: captureContent.default(false),
       }),
     )
     .mutation(({ ctx, input }) => createApiKey(ctx.org.id, ctx.actor, input)),
@@ -87,7 +91,7 @@ export const apiKeysRouter = router({
   // `null` clears a limit or the expiry; a field left out is not changed.
   update: orgProcedure
     .requires("ADMIN")
-    .meta({ openapi: { method: "PATCH", path: at("/{apiKeyId}"), tags, summary: "Change an API key's name, limits, deployments or expiry", description: "A field left out is not changed; null clears a limit or the expiry." } })
+    .meta({ openapi: { method: "PATCH", path: at("/{apiKeyId}"), tags, summary: "Change an API key's name, limits, deployments, expiry or content capture", description: "A field left out is not changed; null clears a limit or the expiry." } })
     .output(apiKeyUpdated)
     .input(
       target.extend({
@@ -97,6 +101,7 @@ export const apiKeysRouter = router({
         monthlyBudgetEur: budget.nullable().optional(),
         allowedDeploymentIds: allowedDeploymentIds.optional(),
         expiresAt: expiresAt.nullable().optional(),
+        captureContent: captureContent.optional(),
       }),
     )
     .mutation(({ ctx, input }) => updateApiKey(ctx.org.id, ctx.actor, input)),

@@ -3,7 +3,7 @@ import { listCatalogModels } from "../../services/catalog";
 import { auditTrail, listResidencyPolicies, verifyTrail } from "../../services/compliance";
 import { cancelQuotaRequest, listQuotas, requestQuotaIncrease } from "../../services/quotas";
 import { listRegionsForTenants, regionsForOrg } from "../../services/regions";
-import { usageSummary } from "../../services/workloads";
+import { usageBreakdown, usageLatency, usageSummary } from "../../services/usage";
 import { pageInput } from "../outputs/common";
 import {
   auditTrailOutput,
@@ -15,9 +15,9 @@ import {
   regionsForOrgOutput,
   regionsListOutput,
   residencyPoliciesOutput,
-  usageSummaryOutput,
 } from "../outputs/tenant";
-import { dataClassification, id, quotaRequestInput } from "../schemas";
+import { usageBreakdownOutput, usageLatencyOutput, usageSummaryOutput } from "../outputs/usage";
+import { dataClassification, id, quotaRequestInput, usageBreakdownBy, usagePeriod } from "../schemas";
 import { authenticatedProcedure, orgProcedure, router } from "../trpc";
 
 /** For procedures that take nothing: optional, so tRPC callers may still pass no input at all. */
@@ -68,12 +68,29 @@ export const quotasRouter = router({
     .mutation(({ ctx, input }) => cancelQuotaRequest(ctx.org.id, ctx.actor, input)),
 });
 
+/** A period of the dashboards, optionally for one deployment of the organisation (its page). */
+const usageInput = z.object({
+  period: usagePeriod,
+  deploymentId: id("deploymentId").optional().meta({ description: "Only this deployment's requests and GPU time" }),
+});
+
+// The dashboards, read from the roll-ups (services/usage.ts): the console's charts and FinOps tools read the same figures.
 export const usageRouter = router({
   summary: orgProcedure
-    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/usage", tags: ["Usage"], summary: "Summarise usage and spend" } })
-    .input(z.object({ days: z.coerce.number().int().min(1).max(365).default(30) }))
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/usage/summary", tags: ["Usage"], summary: "Requests, errors, tokens, cost and latency over a period, with a series per hour or day" } })
+    .input(usageInput)
     .output(usageSummaryOutput)
-    .query(({ ctx, input }) => usageSummary(ctx.org.id, input.days)),
+    .query(({ ctx, input }) => usageSummary({ ...input, orgId: ctx.org.id })),
+  latency: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/usage/latency", tags: ["Usage"], summary: "Latency and time-to-first-token distributions over a period" } })
+    .input(usageInput)
+    .output(usageLatencyOutput)
+    .query(({ ctx, input }) => usageLatency({ ...input, orgId: ctx.org.id })),
+  breakdown: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/usage/breakdown", tags: ["Usage"], summary: "Usage over a period per deployment, API key or region" } })
+    .input(usageInput.extend({ by: usageBreakdownBy }))
+    .output(usageBreakdownOutput)
+    .query(({ ctx, input }) => usageBreakdown({ ...input, orgId: ctx.org.id })),
 });
 
 export const complianceRouter = router({
