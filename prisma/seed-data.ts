@@ -167,6 +167,9 @@ export const CATALOG = [
     minGpuCount: 1,
     fits: ["H100-80GB", "A100-80GB", "L40S-48GB", "L4-24GB", "MI250X-GCD"],
     description: "Mistral AI's 7B instruction-tuned model with function calling and a 32k context.",
+    // € per million tokens, as micro-euros (docs/budgets.md): €0.15 in, €0.15 out.
+    inputMicroEurPerMillionTokens: 150_000,
+    outputMicroEurPerMillionTokens: 150_000,
   },
   {
     slug: "mixtral-8x7b-instruct",
@@ -186,6 +189,9 @@ export const CATALOG = [
     minGpuCount: 2,
     fits: ["H100-80GB", "A100-80GB"],
     description: "Sparse mixture of experts: 46.7B parameters, 12.9B active per token.",
+    // € per million tokens, as micro-euros (docs/budgets.md): €0.60 in, €0.60 out.
+    inputMicroEurPerMillionTokens: 600_000,
+    outputMicroEurPerMillionTokens: 600_000,
   },
   {
     slug: "eurollm-9b-instruct",
@@ -204,6 +210,9 @@ export const CATALOG = [
     minGpuCount: 1,
     fits: ["H100-80GB", "A100-80GB", "L40S-48GB", "MI250X-GCD"],
     description: "Covers the 24 official EU languages and 11 others.",
+    // € per million tokens, as micro-euros (docs/budgets.md): €0.18 in, €0.18 out.
+    inputMicroEurPerMillionTokens: 180_000,
+    outputMicroEurPerMillionTokens: 180_000,
   },
   {
     slug: "llama-3.1-8b-instruct",
@@ -222,6 +231,9 @@ export const CATALOG = [
     minGpuCount: 1,
     fits: ["H100-80GB", "A100-80GB", "L40S-48GB", "L4-24GB", "MI250X-GCD"],
     description: "Meta's 8B instruction model with a 128k context; licence restricts very large services.",
+    // € per million tokens, as micro-euros (docs/budgets.md): €0.15 in, €0.20 out.
+    inputMicroEurPerMillionTokens: 150_000,
+    outputMicroEurPerMillionTokens: 200_000,
   },
   {
     slug: "lucie-7b-instruct",
@@ -240,6 +252,9 @@ export const CATALOG = [
     minGpuCount: 1,
     fits: ["H100-80GB", "A100-80GB", "L40S-48GB", "L4-24GB"],
     description: "French-English model trained on an open dataset, with its training data published.",
+    // € per million tokens, as micro-euros (docs/budgets.md): €0.15 in, €0.15 out.
+    inputMicroEurPerMillionTokens: 150_000,
+    outputMicroEurPerMillionTokens: 150_000,
   },
   {
     slug: "tiny-random-llama",
@@ -258,6 +273,9 @@ export const CATALOG = [
     minGpuCount: 1,
     fits: ["CPU-SLOT", "L4-24GB", "L40S-48GB", "H100-80GB", "MI250X-GCD"],
     description: "A llama-architecture model small enough to run on a laptop CPU: proves the whole path end to end.",
+    // € per million tokens, as micro-euros (docs/budgets.md): €0.10 in, €0.20 out.
+    inputMicroEurPerMillionTokens: 100_000,
+    outputMicroEurPerMillionTokens: 200_000,
   },
 ] as const;
 
@@ -265,6 +283,8 @@ export const DEMO_ORGS = [
   {
     slug: "hopital-rive-gauche",
     name: "Hôpital Rive Gauche",
+    // A soft monthly budget with the default alerts (docs/budgets.md).
+    budget: { monthlyBudgetCents: 50_000, budgetMode: "SOFT", budgetAlertThresholds: [50, 80, 100] },
     quotas: [
       { region: "fr-par-snc", gpu: "H100-80GB", limit: 4 },
       { region: "fr-par-snc", gpu: "L40S-48GB", limit: 2 },
@@ -280,6 +300,8 @@ export const DEMO_ORGS = [
   {
     slug: "nordic-data-agency",
     name: "Nordic Data Agency",
+    // A hard one: every gateway refuses the agency's calls once €2,000 are spent in a month.
+    budget: { monthlyBudgetCents: 200_000, budgetMode: "HARD", budgetAlertThresholds: [80, 100] },
     quotas: [
       { region: "fi-kajaani-lumi", gpu: "MI250X-GCD", limit: 8 },
       { region: "de-neckarsulm-c5", gpu: "L40S-48GB", limit: 2 },

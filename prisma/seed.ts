@@ -85,7 +85,7 @@ async function seedOrganizations() {
   for (const demo of DEMO_ORGS) {
     if (await db.organization.findUnique({ where: { slug: demo.slug } })) continue;
     await db.$transaction(async (tx) => {
-      const org = await tx.organization.create({ data: { slug: demo.slug, name: demo.name } });
+      const org = await tx.organization.create({ data: { slug: demo.slug, name: demo.name, ...demo.budget, budgetAlertThresholds: [...demo.budget.budgetAlertThresholds] } });
       await recordAudit(tx, actor, { orgId: org.id, action: "organization.created", targetType: "Organization", targetId: org.id, after: { name: org.name, slug: org.slug } });
       for (const t of DEMO_LOGINS.tenants.filter((t) => t.org === demo.name)) {
         const user = await tx.user.findUniqueOrThrow({ where: { email: t.email } });

@@ -132,7 +132,7 @@ async function run(url: string) {
     return { org, deps: deps.map((d) => d.id), keys: apiKeys.map((k) => k.id) };
   };
   const main = await makeOrg("Bench main", DEPLOYMENTS, KEYS);
-  const others = [];
+  const others: Awaited<ReturnType<typeof makeOrg>>[] = [];
   for (let i = 0; i < OTHER_ORGS; i++) others.push(await makeOrg(`Bench other ${i}`, 1, 1));
   const now = Date.now();
   const start = new Date(now - SPAN);

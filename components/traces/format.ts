@@ -4,6 +4,7 @@ import { formatEur } from "../format";
 /** A duration in milliseconds, with the precision a trace has (microseconds for short spans). */
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
+  if (ms === 0) return "0 ms";
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
   if (ms >= 100) return `${ms.toFixed(0)} ms`;

@@ -73,7 +73,8 @@ export function Waterfall({ trace, rows, selected, onSelect }: { trace: Trace; r
         <span>Span</span>
         <div className="relative h-4">
           {ticks.map((t) => (
-            <span key={t} className={`absolute top-0 tabular-nums ${t === 0 ? "" : t === 1 ? "-translate-x-full" : "-translate-x-1/2"}`} style={{ left: `${t * 100}%` }}>
+            // On a phone, the quarter ticks would overlap: start, middle and end only.
+            <span key={t} className={`absolute top-0 whitespace-nowrap tabular-nums ${t === 0 ? "" : t === 1 ? "-translate-x-full" : "-translate-x-1/2"} ${t === 0.25 || t === 0.75 ? "hidden sm:inline" : ""}`} style={{ left: `${t * 100}%` }}>
               {formatMs(total * t)}
             </span>
           ))}

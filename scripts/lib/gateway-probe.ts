@@ -15,7 +15,8 @@
  * BENCH_PROBE_DISABLE (comma-separated) turns one suspect off, to measure without it:
  * `refresh` (no periodic full reload after the first), `spool` (no batch INSERT until SIGTERM;
  * the records stay spooled and are flushed at shutdown), `poll` (no one-second change poll),
- * `traces` (usage records are spooled without their trace). Without BENCH_PROBE=1 nothing is
+ * `traces` (usage records are spooled without their trace), `stringparams` (the trace INSERT's
+ * parameter built from strings, as before). Without BENCH_PROBE=1 nothing is
  * recorded (no event-loop monitor): the probe only turns suspects off.
  *
  * BENCH_PROBE_TOGGLE (same names): SIGUSR2 flips them, for paired runs with and without.
@@ -137,6 +138,14 @@ UsageSpool.prototype.open = function (this: UsageSpool) {
   return originalOpen.call(this);
 };
 span(UsageSpool.prototype, "flush", "spoolFlush", () => disabled.has("spool") && !stopping);
+// `stringparams`: the trace INSERT's parameter built from the trace strings (as before it was built
+// from the spooled lines' bytes), to measure what that costs the event loop.
+const proto = UsageSpool.prototype as unknown as { enqueue(item: { line?: Buffer }, ...rest: unknown[]): void };
+const originalEnqueue = proto.enqueue;
+proto.enqueue = function (this: unknown, item: { line?: Buffer }, ...rest: unknown[]) {
+  if (disabled.has("stringparams")) item.line = undefined;
+  return originalEnqueue.call(this, item, ...rest);
+};
 const originalPoll = (GatewayState.prototype as unknown as Record<string, QueryFn>).pollFingerprint;
 (GatewayState.prototype as unknown as Record<string, QueryFn>).pollFingerprint = function (this: unknown, ...args: unknown[]) {
   return disabled.has("poll") ? Promise.resolve() : originalPoll.apply(this, args);

@@ -61,6 +61,8 @@ class Connection {
   private buffer: Buffer | null = null;
   private done: ((status: number) => void) | null = null;
   ready: Promise<void>;
+  /** Closed (e.g. by the server's keep-alive timeout while idle in the pool): never reused. */
+  dead = false;
 
   constructor(port: number) {
     this.socket = net.connect(port, "127.0.0.1");
@@ -71,7 +73,11 @@ class Connection {
     });
     this.socket.on("data", (d) => this.onData(d));
     this.socket.on("error", () => this.finish(0));
-    this.socket.on("close", () => this.finish(0));
+    this.socket.on("close", () => {
+      this.dead = true;
+      this.finish(0);
+    });
+    this.socket.on("end", () => (this.dead = true));
   }
 
   send(request: Buffer, done: (status: number) => void) {
@@ -143,6 +149,7 @@ export async function runOpenLoop(config: Config): Promise<Summary> {
       while (next < total && start + next * interval <= now) {
         const i = next++;
         let conn = idle.pop();
+        while (conn && conn.dead) conn = idle.pop();
         if (!conn) {
           conn = new Connection(config.port);
           all.push(conn);

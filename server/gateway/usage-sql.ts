@@ -81,21 +81,21 @@ export function usageRecordId(requestId: string): string {
 
 /**
  * Exact spend (micro-euros, bigint) of a key or an organisation since `since` (a midnight UTC such
- * as the first of the month), without reading raw rows: the daily roll-ups plus the deltas not yet
+ * as the first of the month), without reading raw rows: the daily totals plus the deltas not yet
  * rolled up, read in one snapshot — the roll-up moves a delta into the daily row in one transaction,
  * so each committed record counts exactly once. `key`, `org`, `since` are SQL expressions
  * (parameters such as "$1", "$3::timestamp").
  */
 export function keySpendSinceSql(key: string, since: string): string {
   return `SELECT (
-  coalesce((SELECT sum(u."costMicroEur") FROM "UsageDaily" u WHERE u."orgId" = (SELECT k."orgId" FROM "ApiKey" k WHERE k.id = ${key}) AND u.day >= (${since})::date AND u."apiKeyId" = ${key}), 0)
+  coalesce((SELECT sum(u."costMicroEur") FROM "UsageDailyTotal" u WHERE u."orgId" = (SELECT k."orgId" FROM "ApiKey" k WHERE k.id = ${key}) AND u.day >= (${since})::date AND u."deploymentId" = '*' AND u."apiKeyId" = ${key}), 0)
   + coalesce((SELECT sum(d."costMicroEur") FROM "UsageDelta" d WHERE d."apiKeyId" = ${key} AND d.hour >= (${since})::timestamp), 0)
 )::bigint AS spent`;
 }
 
 export function orgSpendSinceSql(org: string, since: string): string {
   return `SELECT (
-  coalesce((SELECT sum(u."costMicroEur") FROM "UsageDaily" u WHERE u."orgId" = ${org} AND u.day >= (${since})::date), 0)
+  coalesce((SELECT sum(u."costMicroEur") FROM "UsageDailyTotal" u WHERE u."orgId" = ${org} AND u.day >= (${since})::date AND u."deploymentId" = '*' AND u."apiKeyId" = '*'), 0)
   + coalesce((SELECT sum(d."costMicroEur") FROM "UsageDelta" d WHERE d."orgId" = ${org} AND d.hour >= (${since})::timestamp), 0)
 )::bigint AS spent`;
 }

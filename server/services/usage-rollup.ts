@@ -31,7 +31,6 @@ const SUMS = ["requests", "errors", "tokensIn", "tokensOut", "costMicroEur", "la
 const INTS = new Set(["requests", "errors", "ttftCount"]);
 const BIGINTS = new Set(["tokensIn", "tokensOut", "costMicroEur", "tokensOutStreamed"]);
 const HISTOGRAMS = ["latencyBuckets", "ttftBuckets"] as const;
-const KEYS = `"orgId", "deploymentId", "apiKeyId"`;
 const VALUES = [...SUMS, ...HISTOGRAMS, "errorsByStatus"].map((c) => `"${c}"`).join(", ");
 const buckets = Array.from({ length: BUCKET_COUNT }, (_, i) => i + 1);
 
@@ -78,9 +77,15 @@ RETURNING t."orgId", t.${time} AS at, t."deploymentId", t."apiKeyId", t.requests
  * Folds up to $3 deltas with id <= $1 and hour < $2 into the four roll-up tables, in one statement
  * (one snapshot); says which rows fell to zero (deletes), to be removed.
  */
-const FOLD_SQL = `WITH d AS (
+const FOLD_SQL = `WITH taken AS (
   DELETE FROM "UsageDelta" WHERE id IN (SELECT id FROM "UsageDelta" WHERE id <= $1::bigint AND hour < $2::timestamp ORDER BY id LIMIT $3)
   RETURNING *
+), d AS MATERIALIZED (
+  -- Materialized: otherwise each bucket's sum below would call usage_histogram again.
+  SELECT "orgId", hour, "deploymentId", "apiKeyId", ${SUMS.map((c) => `"${c}"`).join(", ")},
+         usage_histogram("latencyBuckets", sign) AS "latencyBuckets", usage_histogram("ttftBuckets", sign) AS "ttftBuckets",
+         usage_status_counts("errorStatuses"::integer[], sign) AS "errorsByStatus"
+  FROM taken
 ), g AS (
   SELECT s."orgId", s.hour, s."deploymentId", s."apiKeyId", ${SUM_SELECT}
   FROM d s GROUP BY 1, 2, 3, 4
@@ -95,7 +100,7 @@ const FOLD_SQL = `WITH d AS (
 ), dt AS (
   ${upsert("UsageDailyTotal", "day", `SELECT s."orgId", s.hour::date, s."deploymentId", s."apiKeyId", ${SUM_SELECT} FROM gt s GROUP BY 1, 2, 3, 4`)}
 )
-SELECT (SELECT count(*) FROM d)::int AS deltas, (SELECT count(*) FROM h)::int AS hours,
+SELECT (SELECT count(*) FROM taken)::int AS deltas, (SELECT count(*) FROM h)::int AS hours,
   ${["h", "dd", "ht", "dt"].map((cte) => `(SELECT json_agg(json_build_array("orgId", at, "deploymentId", "apiKeyId")) FROM ${cte} WHERE requests = 0) AS "${cte}"`).join(",\n  ")}`;
 
 const dropEmptySql = (table: string, time: string) => `DELETE FROM "${table}" t USING json_array_elements($1::json) e
@@ -103,7 +108,7 @@ WHERE t.requests = 0 AND t."orgId" = e->>0 AND t.${time} = (e->>1)::${time === "
 
 /**
  * The hourly rows of [$1, $2) from the raw rows: the same figures as the trigger's deltas
- * (migration 20261202010000_usage_rollups, \`usage_record_deltas\`); a test checks they agree.
+ * (migration 20261202010000_usage_rollups, `usage_record_deltas`); a test checks they agree.
  */
 const HOURS_FROM_RAW_SQL = `INSERT INTO "UsageHourly" ("orgId", hour, "deploymentId", "apiKeyId", ${VALUES})
 SELECT r."orgId", date_trunc('hour', r."createdAt"), coalesce(r."deploymentId", ''), coalesce(r."apiKeyId", ''),
@@ -112,8 +117,8 @@ SELECT r."orgId", date_trunc('hour', r."createdAt"), coalesce(r."deploymentId", 
        sum(r."latencyMs"::float8), count(r."ttftMs"), coalesce(sum(r."ttftMs"::float8), 0),
        coalesce(sum(r."latencyMs"::float8 - r."ttftMs"::float8) FILTER (WHERE r.stream), 0),
        coalesce(sum(r."tokensOut") FILTER (WHERE r.stream AND r."ttftMs" IS NOT NULL), 0),
-       usage_histogram(array_agg(width_bucket(r."latencyMs"::float8, usage_histogram_bounds())), 1),
-       usage_histogram(array_agg(width_bucket(r."ttftMs"::float8, usage_histogram_bounds())) FILTER (WHERE r."ttftMs" IS NOT NULL), 1),
+       usage_histogram(array_agg(width_bucket(r."latencyMs"::float8, usage_histogram_bounds())::smallint), 1),
+       usage_histogram(array_agg(width_bucket(r."ttftMs"::float8, usage_histogram_bounds())::smallint) FILTER (WHERE r."ttftMs" IS NOT NULL), 1),
        usage_status_counts(array_agg(r.status::integer) FILTER (WHERE r.status >= 400), 1)
 FROM "UsageRecord" r WHERE r."createdAt" >= $1::timestamp AND r."createdAt" < $2::timestamp
 GROUP BY 1, 2, 3, 4`;
@@ -303,3 +308,4 @@ function requiredDatabaseUrl(): string {
   if (!url) throw new Error("DATABASE_URL is not set");
   return url;
 }
+export const FOLD_SQL_FOR_TESTS = FOLD_SQL;

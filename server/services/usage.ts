@@ -131,8 +131,6 @@ function coveringRanges(w: UsageWindow): RollupRange[] {
   ];
 }
 
-/** The bucket a roll-up row falls in, as epoch milliseconds in text (the group key of a series). */
-const timeKey = (w: UsageWindow) => Prisma.sql`(extract(epoch from ${ROLLUP[w.bucket].time}) * 1000)::bigint::text`;
 
 /**
  * `ARRAY[sum(r.col[1]), …, sum(r.col[N])]`: a histogram column summed bucket by bucket. One
@@ -159,7 +157,7 @@ async function sumRange(range: RollupRange, options: SumOptions): Promise<Rollup
   const join = options.joinDeployment ? Prisma.sql`LEFT JOIN "Deployment" d ON d.id = r."deploymentId" AND d."orgId" = r."orgId"` : Prisma.empty;
   const histograms = options.histograms ?? true;
   const rows = await db.$queryRaw<
-    { key: string; requests: number; errors: number; tokensIn: number; tokensOut: number; cost: number; generationMs: number; tokensOutStreamed: number; latency: (number | null)[] | null; ttft: (number | null)[] | null }[]
+    { key: string | Date; requests: number; errors: number; tokensIn: number; tokensOut: number; cost: number; generationMs: number; tokensOutStreamed: number; latency: (number | null)[] | null; ttft: (number | null)[] | null }[]
   >`
     SELECT ${options.key} AS key, sum(r.requests)::float8 AS requests, sum(r.errors)::float8 AS errors, sum(r."tokensIn")::float8 AS "tokensIn",
            sum(r."tokensOut")::float8 AS "tokensOut", sum(r."costMicroEur")::float8 AS cost, sum(r."generationMs")::float8 AS "generationMs",
@@ -169,7 +167,8 @@ async function sumRange(range: RollupRange, options: SumOptions): Promise<Rollup
     WHERE ${where}
     GROUP BY 1`;
   return rows.map((r) => ({
-    key: r.key,
+    // A series groups by the time column itself (cheaper to hash than an expression): its key is the bucket's epoch ms.
+    key: r.key instanceof Date ? String(r.key.getTime()) : r.key,
     requests: r.requests,
     errors: r.errors,
     tokensIn: r.tokensIn,
@@ -184,7 +183,7 @@ async function sumRange(range: RollupRange, options: SumOptions): Promise<Rollup
 }
 
 /** Per bucket of the window (the series): the window's own roll-up table, grouped by bucket. */
-const sumPerBucket = (w: UsageWindow, where: Prisma.Sql[]) => sumRange(bucketRange(w), { key: timeKey(w), where });
+const sumPerBucket = (w: UsageWindow, where: Prisma.Sql[]) => sumRange(bucketRange(w), { key: ROLLUP[w.bucket].time, where });
 
 /** Over the whole window, grouped by `key`: daily rows where whole days allow, hourly ones around them. */
 async function sumOverWindow(w: UsageWindow, options: SumOptions): Promise<RollupSums[]> {

@@ -308,7 +308,7 @@ export interface DeliveryOptions {
   now?: () => Date;
 }
 
-export const DELIVERY_DEFAULTS = { retryBaseMs: 10_000, maxDelayMs: 3_600_000, maxAttempts: 10, timeoutMs: 10_000, batchSize: 20 } as const;
+export const DELIVERY_DEFAULTS = { retryBaseMs: 10_000, maxDelayMs: 3_600_000, maxAttempts: 16, timeoutMs: 10_000, batchSize: 20 } as const;
 
 /** The wait before attempt `failed + 1`, after `failed` failures. */
 export function retryDelayMs(failed: number, options: Pick<DeliveryOptions, "retryBaseMs" | "maxDelayMs"> = {}, random = Math.random()): number {

@@ -758,7 +758,7 @@ export interface paths {
         };
         /**
          * Read a trace
-         * @description Every request of your organisation in this W3C trace, with its spans (timings relative to the request's start), the residency decision, the model artifact's digest, guardrail verdicts and, when the key captures content, the prompt and completion.
+         * @description Every request of your organisation in this W3C trace, with its spans (timings relative to the request's start), the residency decision, the model artifact's digest, guardrail verdicts and, when the key captures content, the prompt and completion (to Admins and Owners, and manage keys, only).
          */
         get: operations["traces-get"];
         put?: never;
@@ -6734,11 +6734,13 @@ export interface operations {
                                 } | null;
                                 score: number | null;
                             }[];
-                            /** @description The prompt and completion, only when the key captures content; null otherwise */
+                            /** @description The prompt and completion, only when the key captures content and the caller is an Admin or Owner (or a manage key); null otherwise */
                             content: {
                                 request: unknown;
                                 completion: string | null;
                             } | null;
+                            /** @description Content was stored but is not shown to the caller's role */
+                            contentWithheld: boolean;
                         }[];
                     };
                 };

@@ -47,7 +47,6 @@ describe("spend: GPU time plus requests, the same figure on the overview, the us
     // In the 30-day window: €1.25 + €0.50 of GPU time. Outside it: €100, which no figure counts.
     await db.gpuUsage.createMany({ data: [slice(1, 1_250_000n), slice(12, 500_000n), slice(45, 100_000_000n)] });
     const call = (daysAgo: number, costMicroEur: number) => ({
-      requestId: unique("spend-req"),
       orgId: t.org.id,
       apiKeyId: t.apiKey.id,
       deploymentId: t.deployment.id,

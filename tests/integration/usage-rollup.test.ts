@@ -1,7 +1,7 @@
 /**
  * The usage roll-ups are exact: whatever order batches commit in, however late a replayed record
- * arrives, the hourly and daily rows equal what the raw rows say (counts, tokens, cost, errors by
- * status and every histogram bucket), and the rebuild from raw rows gives the same rows as the
+ * arrives, the hourly and daily rows and their totals equal what the raw rows say (counts, tokens,
+ * cost, errors by status and every histogram bucket), and the rebuild from raw rows gives the same rows as the
  * continuous fold. Everything goes through the gateway's own INSERT (server/gateway/usage-sql.ts)
  * on a real PostgreSQL.
  */
@@ -108,11 +108,21 @@ async function fromRawRows(c: pg.Client) {
   );
   const hours = new Map<string, Figures>();
   const days = new Map<string, Figures>();
+  const hourTotals = new Map<string, Figures>();
+  const dayTotals = new Map<string, Figures>();
   for (const r of rows) {
     const t = r.createdAt.getTime();
     const hour = new Date(Math.floor(t / HOUR) * HOUR).toISOString();
     const day = new Date(Math.floor(t / DAY) * DAY).toISOString().slice(0, 10);
-    for (const [map, key] of [[hours, `${r.orgId}|${hour}|${r.deploymentId}|${r.apiKeyId}`], [days, `${r.orgId}|${day}|${r.deploymentId}|${r.apiKeyId}`]] as const) {
+    const targets: [Map<string, Figures>, string][] = [
+      [hours, `${r.orgId}|${hour}|${r.deploymentId}|${r.apiKeyId}`],
+      [days, `${r.orgId}|${day}|${r.deploymentId}|${r.apiKeyId}`],
+    ];
+    // The totals: over keys, over deployments, over both.
+    for (const [dep, key] of [[r.deploymentId, "*"], ["*", r.apiKeyId], ["*", "*"]]) {
+      targets.push([hourTotals, `${r.orgId}|${hour}|${dep}|${key}`], [dayTotals, `${r.orgId}|${day}|${dep}|${key}`]);
+    }
+    for (const [map, key] of targets) {
       const f = map.get(key) ?? map.set(key, blank()).get(key)!;
       f.requests++;
       f.tokensIn += r.tokensIn;
@@ -135,11 +145,11 @@ async function fromRawRows(c: pg.Client) {
       }
     }
   }
-  return { hours, days, rows: rows.length };
+  return { hours, days, hourTotals, dayTotals, rows: rows.length };
 }
 
 async function rollUps(c: pg.Client) {
-  const read = async (table: "UsageHourly" | "UsageDaily", time: "hour" | "day") => {
+  const read = async (table: string, time: "hour" | "day") => {
     const { rows } = await c.query(`SELECT *, ${time === "day" ? `to_char(day, 'YYYY-MM-DD')` : `to_char(hour, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`} AS at FROM "${table}" WHERE "orgId" = ANY($1)`, [orgs]);
     const map = new Map<string, Figures>();
     for (const r of rows) {
@@ -151,7 +161,12 @@ async function rollUps(c: pg.Client) {
     }
     return map;
   };
-  return { hours: await read("UsageHourly", "hour"), days: await read("UsageDaily", "day") };
+  return {
+    hours: await read("UsageHourly", "hour"),
+    days: await read("UsageDaily", "day"),
+    hourTotals: await read("UsageHourlyTotal", "hour"),
+    dayTotals: await read("UsageDailyTotal", "day"),
+  };
 }
 
 /** Sums and sums of floats are compared to 1e-9 relative (their addition order differs); everything else exactly. */
@@ -171,6 +186,8 @@ async function expectRollUpsExact(c: pg.Client) {
   const roll = await rollUps(c);
   expectSame(roll.hours, raw.hours);
   expectSame(roll.days, raw.days);
+  expectSame(roll.hourTotals, raw.hourTotals);
+  expectSame(roll.dayTotals, raw.dayTotals);
   return raw;
 }
 
@@ -310,8 +327,10 @@ describe("the usage roll-up", () => {
     await c.query(`DELETE FROM "UsageRecord" WHERE "orgId" = $1 AND "createdAt" = $2`, [a.org.id, new Date(at)]);
     await rollUpUsage({ client: c });
     await expectRollUpsExact(c);
-    const left = await c.query(`SELECT 1 FROM "UsageHourly" WHERE "orgId" = $1 AND hour = $2`, [a.org.id, new Date(Date.UTC(2026, 5, 15, 9))]);
-    expect(left.rows).toEqual([]);
+    for (const table of ["UsageHourly", "UsageHourlyTotal"]) {
+      const left = await c.query(`SELECT 1 FROM "${table}" WHERE "orgId" = $1 AND hour = $2`, [a.org.id, new Date(Date.UTC(2026, 5, 15, 9))]);
+      expect(left.rows).toEqual([]);
+    }
   });
 
   it("counts a key's and an organisation's spend exactly before and after the fold (the budgets' starting point)", async () => {

@@ -55,6 +55,13 @@ function receiverVerifies(secret: string, r: Received): boolean {
 
 const usage = (orgId: string, costMicroEur: number) => ({ orgId, endpoint: "/v1/chat/completions", tokensIn: 10, tokensOut: 10, latencyMs: 5, status: 200, costMicroEur, createdAt: new Date() });
 
+/** Runs the workers' evaluation (of every organisation) and answers how many alerts it raised for `orgId`. */
+async function alertsRaisedFor(orgId: string) {
+  const before = await db.budgetAlert.count({ where: { orgId } });
+  await evaluateBudgets();
+  return (await db.budgetAlert.count({ where: { orgId } })) - before;
+}
+
 let stopDelivery: () => Promise<void>;
 
 beforeAll(async () => {
@@ -96,7 +103,7 @@ describe("budget alerts, delivered to the organisation's webhook", () => {
     await callerFor(t.admin.user.id).budgets.set({ orgId: t.org.id, monthlyBudgetEur: 1, mode: "SOFT", alertThresholds: [50, 80, 100] });
     // €0.85 this month: 50 % and 80 % are crossed, 100 % is not. (The fixture's own record costs 42 µ€.)
     await db.usageRecord.createMany({ data: [usage(t.org.id, 500_000), usage(t.org.id, 350_000)] });
-    expect(await evaluateBudgets()).toMatchObject({ alerts: 2 });
+    expect(await alertsRaisedFor(t.org.id)).toBe(2);
 
     await waitFor(() => receiver.received.filter((r) => r.answered === 200).length === 2, 15_000);
     const events = receiver.received.map((r) => ({ ...r, json: JSON.parse(r.body) }));
@@ -138,9 +145,9 @@ describe("budget alerts, delivered to the organisation's webhook", () => {
     ]);
 
     // Evaluated again: nothing new. Past 100 %: one more.
-    expect(await evaluateBudgets()).toMatchObject({ alerts: 0 });
+    expect(await alertsRaisedFor(t.org.id)).toBe(0);
     await db.usageRecord.createMany({ data: [usage(t.org.id, 200_000)] });
-    expect(await evaluateBudgets()).toMatchObject({ alerts: 1 });
+    expect(await alertsRaisedFor(t.org.id)).toBe(1);
     await waitFor(() => receiver.received.filter((r) => r.answered === 200).length === 3, 10_000);
     const last = receiver.received.at(-1)!;
     expect(receiverVerifies(secret, last)).toBe(true);
@@ -150,7 +157,7 @@ describe("budget alerts, delivered to the organisation's webhook", () => {
   it("re-arms the thresholds when the budget amount changes", async () => {
     await callerFor(t.admin.user.id).budgets.set({ orgId: t.org.id, monthlyBudgetEur: 2, mode: "SOFT", alertThresholds: [50, 80, 100] });
     // €1.05 of €2: 50 % again, at this amount.
-    expect(await evaluateBudgets()).toMatchObject({ alerts: 1 });
+    expect(await alertsRaisedFor(t.org.id)).toBe(1);
     const budget = await callerFor(t.ownerId).budgets.get({ orgId: t.org.id });
     expect(budget.alerts.filter((a) => a.budgetEur === 2).map((a) => a.threshold)).toEqual([50]);
     await waitFor(() => receiver.received.filter((r) => r.answered === 200).length === 4, 10_000);
@@ -183,10 +190,33 @@ describe("budget alerts, delivered to the organisation's webhook", () => {
     await admin.webhooks.set({ orgId: t.org.id, url: receiver.url, enabled: false });
     const before = await db.webhookDelivery.count({ where: { orgId: t.org.id } });
     await admin.budgets.set({ orgId: t.org.id, monthlyBudgetEur: 1.5, mode: "SOFT", alertThresholds: [50] });
-    expect(await evaluateBudgets()).toMatchObject({ alerts: 1 });
+    expect(await alertsRaisedFor(t.org.id)).toBe(1);
     expect(await db.webhookDelivery.count({ where: { orgId: t.org.id } })).toBe(before);
     expect(await refusal(() => admin.webhooks.sendTest({ orgId: t.org.id }))).toMatchObject({ code: "PRECONDITION_FAILED", message: "The webhook is disabled: enable it to send a test event" });
     await admin.webhooks.set({ orgId: t.org.id, url: receiver.url, enabled: true });
+  });
+});
+
+describe("another organisation", () => {
+  it("sees none of the first one's webhook, deliveries or alerts, and cannot reach them by id", async () => {
+    const [first, second] = await Promise.all([createTenant("webhook-first"), createTenant("webhook-second")]);
+    const receiver = await startReceiver();
+    try {
+      await callerFor(first.admin.user.id).webhooks.set({ orgId: first.org.id, url: receiver.url, enabled: true });
+      await callerFor(first.admin.user.id).budgets.set({ orgId: first.org.id, monthlyBudgetEur: 0.01, mode: "SOFT", alertThresholds: [10] });
+      await db.usageRecord.createMany({ data: [usage(first.org.id, 5_000)] });
+      expect(await alertsRaisedFor(first.org.id)).toBe(1);
+      await waitFor(() => receiver.received.length >= 1, 10_000);
+      const theirs = callerFor(second.admin.user.id);
+      expect(await theirs.webhooks.get({ orgId: second.org.id })).toBeNull();
+      expect((await theirs.webhooks.deliveries({ orgId: second.org.id, limit: 50 })).items).toEqual([]);
+      expect((await theirs.budgets.get({ orgId: second.org.id })).alerts).toEqual([]);
+      for (const call of [() => theirs.webhooks.deliveries({ orgId: first.org.id, limit: 50 }), () => theirs.budgets.get({ orgId: first.org.id }), () => theirs.webhooks.rotateSecret({ orgId: first.org.id })]) {
+        expect(await refusal(call)).toMatchObject({ code: "FORBIDDEN", message: "You are not a member of this organisation" });
+      }
+    } finally {
+      await receiver.close();
+    }
   });
 });
 

@@ -8,18 +8,33 @@ CREATE FUNCTION usage_histogram_bounds() RETURNS double precision[] LANGUAGE sql
 $$;
 
 -- Counts per bucket (dense, one more than the bounds) from bucket numbers (width_bucket), times sign.
+-- PL/pgSQL updates the array in place: 4 µs for a few values, 15× faster than the same in SQL
+-- (generate_series joined to the counts), which made the trigger the slowest part of an insert.
 -- (Histograms are summed by the roll-up's SQL bucket by bucket, sum(h[1]) … sum(h[63]): an aggregate
 -- written in SQL or PL/pgSQL was five times slower.)
-CREATE FUNCTION usage_histogram(buckets integer[], sign integer) RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT array_agg(coalesce(t.n, 0) * sign ORDER BY i.i)::integer[]
-  FROM generate_series(0, cardinality(usage_histogram_bounds())) AS i(i)
-  LEFT JOIN (SELECT b, count(*)::integer AS n FROM unnest(buckets) AS b GROUP BY b) t ON t.b = i.i
+CREATE FUNCTION usage_histogram(buckets smallint[], sign integer) RETURNS integer[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  h integer[] := array_fill(0, ARRAY[cardinality(usage_histogram_bounds()) + 1]);
+  b smallint;
+BEGIN
+  IF buckets IS NOT NULL THEN
+    FOREACH b IN ARRAY buckets LOOP
+      h[b + 1] := h[b + 1] + sign;
+    END LOOP;
+  END IF;
+  RETURN h;
+END
 $$;
 
 -- {"429": 3, "502": 1} from error statuses, times sign.
-CREATE FUNCTION usage_status_counts(statuses integer[], sign integer) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT coalesce(jsonb_object_agg(t.s::text, t.n * sign), '{}'::jsonb)
-  FROM (SELECT s, count(*)::integer AS n FROM unnest(statuses) AS s GROUP BY s) t
+CREATE FUNCTION usage_status_counts(statuses integer[], sign integer) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF statuses IS NULL THEN RETURN '{}'::jsonb; END IF;
+  RETURN (
+    SELECT coalesce(jsonb_object_agg(t.s::text, t.n * sign), '{}'::jsonb)
+    FROM (SELECT s, count(*)::integer AS n FROM unnest(statuses) AS s GROUP BY s) t
+  );
+END
 $$;
 
 CREATE FUNCTION usage_status_add(a jsonb, b jsonb) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
@@ -137,12 +152,15 @@ CREATE TABLE "UsageDailyTotal" (
 );
 CREATE INDEX "UsageDailyTotal_day_idx" ON "UsageDailyTotal"("day");
 
+-- Histograms and error statuses travel as lists (a bucket number, a status per row: 2 bytes each)
+-- with the statement's sign: a delta of a gateway batch stays small, the fold makes them dense.
 CREATE TABLE "UsageDelta" (
     "id" BIGSERIAL NOT NULL,
     "orgId" TEXT NOT NULL,
     "hour" TIMESTAMP(3) NOT NULL,
     "deploymentId" TEXT NOT NULL,
     "apiKeyId" TEXT NOT NULL,
+    "sign" SMALLINT NOT NULL,
     "requests" INTEGER NOT NULL,
     "errors" INTEGER NOT NULL,
     "tokensIn" BIGINT NOT NULL,
@@ -153,9 +171,9 @@ CREATE TABLE "UsageDelta" (
     "ttftSumMs" DOUBLE PRECISION NOT NULL,
     "generationMs" DOUBLE PRECISION NOT NULL,
     "tokensOutStreamed" BIGINT NOT NULL,
-    "latencyBuckets" INTEGER[],
-    "ttftBuckets" INTEGER[],
-    "errorsByStatus" JSONB NOT NULL,
+    "latencyBuckets" SMALLINT[] NOT NULL,
+    "ttftBuckets" SMALLINT[] NOT NULL,
+    "errorStatuses" SMALLINT[] NOT NULL,
 
     CONSTRAINT "UsageDelta_pkey" PRIMARY KEY ("id")
 );
@@ -216,17 +234,17 @@ CREATE FUNCTION usage_record_deltas() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   s integer := TG_ARGV[0]::integer;
 BEGIN
-  INSERT INTO "UsageDelta" ("orgId", "hour", "deploymentId", "apiKeyId", "requests", "errors", "tokensIn", "tokensOut", "costMicroEur",
-                            "latencySumMs", "ttftCount", "ttftSumMs", "generationMs", "tokensOutStreamed", "latencyBuckets", "ttftBuckets", "errorsByStatus")
-  SELECT r."orgId", date_trunc('hour', r."createdAt"), coalesce(r."deploymentId", ''), coalesce(r."apiKeyId", ''),
+  INSERT INTO "UsageDelta" ("orgId", "hour", "deploymentId", "apiKeyId", "sign", "requests", "errors", "tokensIn", "tokensOut", "costMicroEur",
+                            "latencySumMs", "ttftCount", "ttftSumMs", "generationMs", "tokensOutStreamed", "latencyBuckets", "ttftBuckets", "errorStatuses")
+  SELECT r."orgId", date_trunc('hour', r."createdAt"), coalesce(r."deploymentId", ''), coalesce(r."apiKeyId", ''), s,
          s * count(*), s * count(*) FILTER (WHERE r.status >= 400),
          s * sum(r."tokensIn"), s * sum(r."tokensOut"), s * sum(r."costMicroEur"),
          s * sum(r."latencyMs"::float8), s * count(r."ttftMs"), s * coalesce(sum(r."ttftMs"::float8), 0),
          s * coalesce(sum(r."latencyMs"::float8 - r."ttftMs"::float8) FILTER (WHERE r.stream), 0),
          s * coalesce(sum(r."tokensOut") FILTER (WHERE r.stream AND r."ttftMs" IS NOT NULL), 0),
-         usage_histogram(array_agg(width_bucket(r."latencyMs"::float8, usage_histogram_bounds())), s),
-         usage_histogram(array_agg(width_bucket(r."ttftMs"::float8, usage_histogram_bounds())) FILTER (WHERE r."ttftMs" IS NOT NULL), s),
-         usage_status_counts(array_agg(r.status::integer) FILTER (WHERE r.status >= 400), s)
+         array_agg(width_bucket(r."latencyMs"::float8, usage_histogram_bounds())::smallint),
+         coalesce(array_agg(width_bucket(r."ttftMs"::float8, usage_histogram_bounds())::smallint) FILTER (WHERE r."ttftMs" IS NOT NULL), '{}'),
+         coalesce(array_agg(r.status) FILTER (WHERE r.status >= 400), '{}')
   FROM changed_rows r
   GROUP BY 1, 2, 3, 4;
   RETURN NULL;
