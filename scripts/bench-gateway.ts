@@ -8,7 +8,7 @@
  * prices, metering, traces and metrics on), and the load generators:
  *
  * 1. Memory: a closed loop until the gateway has served BENCH_TOTAL requests (default 1,000,000; 0
- *    skips it); the gateway's RSS every 100,000.
+ *    skips it); the gateway's RSS every tenth of that (every 100,000 by default).
  * 2. Added latency: an open-loop generator (scripts/lib/open-loop.ts, a process of its own) at
  *    BENCH_RATE (500) req/s, BENCH_WARMUP_SECONDS (3) of warm-up then BENCH_SECONDS (15) measured,
  *    straight to the upstream then through the gateway, BENCH_REPS (3) repetitions interleaved
@@ -217,11 +217,14 @@ interface CpuUse {
   gatewaySeconds: number;
   /** CPU seconds PostgreSQL (the embedded one) used. */
   postgresSeconds: number;
+  /** CPU seconds the upstream used. */
+  upstreamSeconds: number;
   load1: number;
 }
 
-function cpuMeter(ourPids: () => number[], gatewayPid: number, postgresPids: () => number[]) {
+function cpuMeter(ourPids: () => number[], gatewayPid: number, postgresPids: () => number[], upstreamPid: number) {
   const snap = () => ({
+    upstream: processTicks(upstreamPid),
     machine: machineTicks(),
     ours: ourPids().reduce((n, pid) => n + processTicks(pid), 0),
     gateway: processTicks(gatewayPid),
@@ -235,7 +238,7 @@ function cpuMeter(ourPids: () => number[], gatewayPid: number, postgresPids: () 
       const seconds = (after.at - before.at) / 1000;
       const busy = (after.machine.busy - before.machine.busy) / CLOCK_TICKS;
       const ours = (after.ours - before.ours) / CLOCK_TICKS;
-      return { seconds, ours: ours / seconds, others: Math.max(0, busy - ours) / seconds, gatewaySeconds: (after.gateway - before.gateway) / CLOCK_TICKS, postgresSeconds: (after.postgres - before.postgres) / CLOCK_TICKS, load1: os.loadavg()[0] };
+      return { seconds, ours: ours / seconds, others: Math.max(0, busy - ours) / seconds, gatewaySeconds: (after.gateway - before.gateway) / CLOCK_TICKS, postgresSeconds: (after.postgres - before.postgres) / CLOCK_TICKS, upstreamSeconds: (after.upstream - before.upstream) / CLOCK_TICKS, load1: os.loadavg()[0] };
     };
   };
 }
@@ -682,8 +685,8 @@ async function main() {
     })();
     const postgresPids = () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []);
     const ourPids = () => [process.pid, upstream.child.pid!, gatewayPid, ...(gwB ? [gwB.pid] : []), ...postgresPids()];
-    const meter = cpuMeter(ourPids, gatewayPid, postgresPids);
-    const meterB = gwB ? cpuMeter(ourPids, gwB.pid, postgresPids) : meter;
+    const meter = cpuMeter(ourPids, gatewayPid, postgresPids, upstream.child.pid!);
+    const meterB = gwB ? cpuMeter(ourPids, gwB.pid, postgresPids, upstream.child.pid!) : meter;
 
     // Prometheus would scrape the gateway: so does the benchmark, every 5 s, while it runs.
     const metricsUrl = `http://127.0.0.1:${gatewayPort}/metrics`;
@@ -749,8 +752,16 @@ async function main() {
       }
     }
 
+    // What the gateway costs doing nothing (polls, reloads, timers): spread over the requests of a run.
+    const idleMeter = meter();
+    await new Promise((r) => setTimeout(r, 5000));
+    const idle = idleMeter();
+    const idleCpuMsPerSecond = (idle.gatewaySeconds * 1000) / idle.seconds;
+    log(`idle gateway: ${fmt(idleCpuMsPerSecond, 1)} ms of CPU per second, PostgreSQL ${fmt((idle.postgresSeconds * 1000) / idle.seconds, 1)} ms/s`);
+
     // 1. Memory first, so that every sample comes from the same steady closed loop: RSS every 100,000.
     const memoryConcurrency = 64;
+    const sampleEvery = Math.max(10_000, Math.round(total / 10 / 10_000) * 10_000);
     const rssSamples: { at: number; mb: number }[] = [];
     let sustained = 0;
     if (total > 0 && !only) {
@@ -762,7 +773,7 @@ async function main() {
         memoryConcurrency,
         (n) => before + n >= total,
         (n) => {
-          if ((before + n) % 100_000 === 0) {
+          if ((before + n) % sampleEvery === 0) {
             rssSamples.push({ at: before + n, mb: rssMb(gatewayPid) });
             log(`${int(before + n)} requests through the gateway, RSS ${fmt(rssSamples.at(-1)!.mb, 1)} MB`);
           }
@@ -819,11 +830,14 @@ async function main() {
         const g = await openLoop(gatewayPort, viaGateway, `gateway-${rep}`);
         answeredOk += g.summary.okAll;
         gatewayErrors += g.summary.errors;
+        // Requests the generator stopped waiting for may still have been answered (and metered).
+        inFlightAtCut += g.summary.unanswered;
         let toggled: LatencyRun | undefined;
         if (gwB) {
           toggled = await openLoop(gwB.port, viaGateway, `b-${rep}`);
           answeredOk += toggled.summary.okAll;
           gatewayErrors += toggled.summary.errors;
+          inFlightAtCut += toggled.summary.unanswered;
           log(`rep ${rep}: gateway B p50 ${fmt(toggled.latency.p50, 3)} p99 ${fmt(toggled.latency.p99, 3)} | added p50 ${fmt(toggled.latency.p50 - d.latency.p50, 3)} p99 ${fmt(toggled.latency.p99 - d.latency.p99, 3)} ms | CPU per request: gateway B ${int((toggled.cpu.gatewaySeconds * 1e6) / toggled.summary.okAll)} µs, PostgreSQL ${int((toggled.cpu.postgresSeconds * 1e6) / toggled.summary.okAll)} µs | other load ${fmt(toggled.cpu.others)} cores`);
         } else if (toggle) {
           gw.child.kill("SIGUSR2");
@@ -831,6 +845,7 @@ async function main() {
           toggled = await openLoop(gatewayPort, viaGateway, `toggled-${rep}`);
           answeredOk += toggled.summary.okAll;
           gatewayErrors += toggled.summary.errors;
+          inFlightAtCut += toggled.summary.unanswered;
           gw.child.kill("SIGUSR2");
           // A spool held back flushes its backlog now: let it finish before the next run.
           await new Promise((r) => setTimeout(r, 3000));
@@ -838,7 +853,7 @@ async function main() {
         }
         repsOut.push({ direct: d, gateway: g, toggled });
         log(
-          `rep ${rep}: direct p50 ${fmt(d.latency.p50, 3)} p99 ${fmt(d.latency.p99, 3)} | gateway p50 ${fmt(g.latency.p50, 3)} p99 ${fmt(g.latency.p99, 3)} | added p50 ${fmt(g.latency.p50 - d.latency.p50, 3)} p99 ${fmt(g.latency.p99 - d.latency.p99, 3)} ms | generator lag p99 ${fmt(d.summary.lag.p99)}/${fmt(g.summary.lag.p99)} ms | CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.summary.okAll)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.summary.okAll)} µs | other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores | errors ${d.summary.errors + d.summary.unanswered}/${g.summary.errors + g.summary.unanswered}`,
+          `rep ${rep}: upstream CPU per request ${int((d.cpu.upstreamSeconds * 1e6) / d.summary.okAll)} µs direct, ${int((g.cpu.upstreamSeconds * 1e6) / g.summary.okAll)} µs via the gateway | direct p50 ${fmt(d.latency.p50, 3)} p99 ${fmt(d.latency.p99, 3)} | gateway p50 ${fmt(g.latency.p50, 3)} p99 ${fmt(g.latency.p99, 3)} | added p50 ${fmt(g.latency.p50 - d.latency.p50, 3)} p99 ${fmt(g.latency.p99 - d.latency.p99, 3)} ms | generator lag p99 ${fmt(d.summary.lag.p99)}/${fmt(g.summary.lag.p99)} ms | CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.summary.okAll)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.summary.okAll)} µs | other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores | errors ${d.summary.errors + d.summary.unanswered}/${g.summary.errors + g.summary.unanswered}`,
         );
       }
     }
@@ -871,7 +886,7 @@ async function main() {
           log(`rep ${rep}: gateway B ${int(b.requestsPerSecond)} req/s, CPU per request: gateway ${int((b.cpu.gatewaySeconds * 1e6) / b.requests)} µs, PostgreSQL ${int((b.cpu.postgresSeconds * 1e6) / b.requests)} µs`);
         }
         saturation.push({ direct: d, gateway: g, b });
-        log(`rep ${rep}: direct ${int(d.requestsPerSecond)} req/s, gateway ${int(g.requestsPerSecond)} req/s, CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.requests)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.requests)} µs (gateway non-2xx ${g.non2xx}, socket errors ${g.socketErrors}; other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores)`);
+        log(`rep ${rep}: direct ${int(d.requestsPerSecond)} req/s (upstream CPU ${int((d.cpu.upstreamSeconds * 1e6) / d.requests)} µs/request), gateway ${int(g.requestsPerSecond)} req/s, CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.requests)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.requests)} µs (gateway non-2xx ${g.non2xx}, socket errors ${g.socketErrors}; other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores)`);
       }
     }
     if (scraper) clearInterval(scraper);
@@ -899,7 +914,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 500));
     }
     const meteringOk = records >= answeredOk && records <= answeredOk + inFlightAtCut;
-    log(`usage records (status 200) ${int(records)} for ${int(answeredOk)} 200s received${inFlightAtCut ? ` (+ up to ${inFlightAtCut} answered as wrk cut its connections)` : ""}${traces === null ? "" : `; traces ${int(traces)}`}`);
+    log(`usage records (status 200) ${int(records)} for ${int(answeredOk)} 200s received${inFlightAtCut ? ` (+ up to ${inFlightAtCut} answered after their client stopped waiting)` : ""}${traces === null ? "" : `; traces ${int(traces)}`}`);
     await fixture.db.$disconnect();
 
     // The probe is written when the gateway exits.
@@ -957,7 +972,7 @@ async function main() {
     if (!output) return;
     const cpuModel = os.cpus()[0]?.model ?? "unknown CPU";
     const met = (ok: boolean) => (ok ? "met" : "**missed**");
-    const first = rssSamples.find((x) => x.at >= 100_000) ?? rssSamples[0];
+    const first = rssSamples.find((x) => x.at >= sampleEvery) ?? rssSamples[0];
     const last = rssSamples.at(-1);
     const section = `## Gateway overhead (\`npm run bench\`)
 
@@ -993,17 +1008,17 @@ ${
   repsOut.length
     ? `#### Latency at ${rate} req/s, per repetition (ms, from the scheduled send time)
 
-| rep | direct p50 | direct p99 | gateway p50 | gateway p99 | gateway p99.9 | gateway max | added p50 | added p99 | generator lag p99 (direct / gateway) | other load (cores) |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| rep | direct p50 | direct p99 | gateway p50 | gateway p99 | gateway p99.9 | gateway max | added p50 | added p99 | generator lag p99 (direct / gateway) | CPU µs/request: gateway / PostgreSQL | other load (cores) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${repsOut
   .map(
     (r, i) =>
-      `| ${i + 1} | ${fmt(r.direct.latency.p50, 3)} | ${fmt(r.direct.latency.p99, 3)} | ${fmt(r.gateway.latency.p50, 3)} | ${fmt(r.gateway.latency.p99, 3)} | ${fmt(r.gateway.latency.p999, 3)} | ${fmt(r.gateway.latency.max, 1)} | ${fmt(r.gateway.latency.p50 - r.direct.latency.p50, 3)} | ${fmt(r.gateway.latency.p99 - r.direct.latency.p99, 3)} | ${fmt(r.direct.summary.lag.p99)} / ${fmt(r.gateway.summary.lag.p99)} | ${fmt(r.direct.cpu.others)} / ${fmt(r.gateway.cpu.others)} |`,
+      `| ${i + 1} | ${fmt(r.direct.latency.p50, 3)} | ${fmt(r.direct.latency.p99, 3)} | ${fmt(r.gateway.latency.p50, 3)} | ${fmt(r.gateway.latency.p99, 3)} | ${fmt(r.gateway.latency.p999, 3)} | ${fmt(r.gateway.latency.max, 1)} | ${fmt(r.gateway.latency.p50 - r.direct.latency.p50, 3)} | ${fmt(r.gateway.latency.p99 - r.direct.latency.p99, 3)} | ${fmt(r.direct.summary.lag.p99)} / ${fmt(r.gateway.summary.lag.p99)} | ${int((r.gateway.cpu.gatewaySeconds * 1e6) / r.gateway.summary.okAll)} / ${int((r.gateway.cpu.postgresSeconds * 1e6) / r.gateway.summary.okAll)} | ${fmt(r.direct.cpu.others)} / ${fmt(r.gateway.cpu.others)} |`,
   )
   .join("\n")}
 
 Measured from the actual write instead (service time): added p50 ${fmt(median(addedServiceP50), 3)} ms (${spread(addedServiceP50, 3)}), added p99 ${fmt(median(addedServiceP99), 3)} ms (${spread(addedServiceP99, 3)}).
-Errors: ${repsOut.reduce((n, r) => n + r.direct.summary.errors + r.direct.summary.unanswered, 0)} direct, ${repsOut.reduce((n, r) => n + r.gateway.summary.errors + r.gateway.summary.unanswered, 0)} through the gateway; connections opened beyond the pool of 32: ${repsOut.reduce((n, r) => n + r.gateway.summary.extraConnections, 0)}.
+Non-200 answers: ${repsOut.reduce((n, r) => n + r.direct.summary.errors, 0)} direct, ${repsOut.reduce((n, r) => n + r.gateway.summary.errors, 0)} through the gateway; unanswered 10 s after the schedule ended: ${repsOut.reduce((n, r) => n + r.direct.summary.unanswered, 0)} direct, ${repsOut.reduce((n, r) => n + r.gateway.summary.unanswered, 0)} through the gateway; connections the generator had to open beyond its pool of 32 (all busy, or closed by the gateway's keep-alive timeout): ${repsOut.reduce((n, r) => n + r.gateway.summary.extraConnections, 0)}.
 `
     : ""
 }
@@ -1011,9 +1026,9 @@ ${
   saturation.length
     ? `#### Saturation (wrk, requests/s)
 
-| rep | direct to the upstream | through the gateway | gateway latency p50 / p99 (ms, ${wrkConnections} connections) | other load (cores) |
-| --- | --- | --- | --- | --- |
-${saturation.map((s, i) => `| ${i + 1} | ${int(s.direct.requestsPerSecond)} | ${int(s.gateway.requestsPerSecond)} | ${fmt(s.gateway.latency.p50)} / ${fmt(s.gateway.latency.p99)} | ${fmt(s.direct.cpu.others)} / ${fmt(s.gateway.cpu.others)} |`).join("\n")}
+| rep | direct to the upstream | through the gateway | gateway latency p50 / p99 (ms, ${wrkConnections} connections) | CPU µs/request: gateway / PostgreSQL | other load (cores) |
+| --- | --- | --- | --- | --- | --- |
+${saturation.map((s, i) => `| ${i + 1} | ${int(s.direct.requestsPerSecond)} | ${int(s.gateway.requestsPerSecond)} | ${fmt(s.gateway.latency.p50)} / ${fmt(s.gateway.latency.p99)} | ${int((s.gateway.cpu.gatewaySeconds * 1e6) / s.gateway.requests)} / ${int((s.gateway.cpu.postgresSeconds * 1e6) / s.gateway.requests)} | ${fmt(s.direct.cpu.others)} / ${fmt(s.gateway.cpu.others)} |`).join("\n")}
 `
     : ""
 }
@@ -1031,10 +1046,14 @@ From ${int(first.at)} to ${int(last.at)} requests: ${fmt(first.mb, 1)} → ${fmt
 `
     : ""
 }
+The gateway idle (polls, reloads, timers) uses ${fmt(idleCpuMsPerSecond, 1)} ms of CPU per second. CPU per request is measured from
+/proc over each run (its spool drained), so it is less sensitive to the neighbours than latency, though
+a busy machine still inflates it (cache and context switches).
+
 #### Correctness under load
 
-- Non-200 answers or socket errors through the gateway: ${gatewayErrors}.
-- UsageRecord rows with status 200: ${int(records)} for ${int(answeredOk)} 200s received by the clients${inFlightAtCut ? ` (wrk cuts its ${wrkConnections} connections at the end of each run: up to ${inFlightAtCut} more may have been answered and metered)` : ""}: ${met(meteringOk)}.${traces === null ? "" : `\n- Trace rows with status 200: ${int(traces)}: ${met(traces >= answeredOk && traces <= answeredOk + inFlightAtCut)}.`}
+- Non-200 answers or socket errors through the gateway, all phases: ${gatewayErrors}.
+- UsageRecord rows with status 200: ${int(records)} for ${int(answeredOk)} 200s received by the clients${inFlightAtCut ? ` (wrk cuts its ${wrkConnections} connections at the end of each run, and the open-loop generator stops waiting 10 s after its schedule: up to ${inFlightAtCut} more may have been answered and metered)` : ""}: ${met(meteringOk)}.${traces === null ? "" : `\n- Trace rows with status 200: ${int(traces)}: ${met(traces >= answeredOk && traces <= answeredOk + inFlightAtCut)}.`}
 
 Re-run on a quiet machine: \`npm run bench\` (about ${Math.max(5, Math.round(((total > 0 ? total / 5000 : 0) + reps * 2 * (seconds + warmupSeconds + 2) + reps * 2 * (wrkSeconds + 1) + 60) / 60))} minutes).
 `;

@@ -37,8 +37,11 @@ export function ChartFigure({
         <p className="mt-0.5 text-xs text-slate-600">{summary}</p>
       </figcaption>
       {legend}
+      {/* One image with a text name; the SVG inside (with its own roles) stays out of the accessibility tree. */}
       <div role="img" aria-label={`${title}. ${summary}`} className={`${height} w-full`}>
-        {children}
+        <div aria-hidden className="h-full w-full">
+          {children}
+        </div>
       </div>
       <details className="mt-2 text-sm">
         <summary className="cursor-pointer select-none text-xs font-medium text-brand-700">Show the figures</summary>

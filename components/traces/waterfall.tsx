@@ -127,7 +127,7 @@ export function Waterfall({ trace, rows, selected, onSelect }: { trace: Trace; r
         <span><span className="mr-1 inline-block h-2 w-3 rounded-sm bg-brand-600 align-middle" aria-hidden />succeeded</span>
         <span><span className={`mr-1 inline-block h-2 w-3 rounded-sm align-middle ${barTone.error}`} aria-hidden />✕ failed</span>
         <span><span className="mr-1 inline-block h-2 w-3 rounded-sm bg-slate-400 align-middle" aria-hidden />no status</span>
-        <span><span className="mr-1 inline-block h-2.5 w-0.5 bg-amber-500 align-middle" aria-hidden />event (connected, first token)</span>
+        <span><span className="mr-1 inline-block h-2.5 w-0.5 bg-amber-500 align-middle" aria-hidden />event (connected, first byte, first token)</span>
       </p>
     </div>
   );

@@ -28,7 +28,8 @@ import { writeFileSync } from "node:fs";
 import http from "node:http";
 import pg from "pg";
 import { GatewayState } from "../../server/gateway/state";
-import { UsageSpool } from "../../server/gateway/spool";
+import { UsageSpool, type SpoolItem } from "../../server/gateway/spool";
+import { traceJsonOf } from "../../server/gateway/trace-sql";
 
 const out = process.env.BENCH_PROBE_OUT;
 const disabled = new Set((process.env.BENCH_PROBE_DISABLE ?? "").split(",").filter(Boolean));
@@ -140,10 +141,13 @@ UsageSpool.prototype.open = function (this: UsageSpool) {
 span(UsageSpool.prototype, "flush", "spoolFlush", () => disabled.has("spool") && !stopping);
 // `stringparams`: the trace INSERT's parameter built from the trace strings (as before it was built
 // from the spooled lines' bytes), to measure what that costs the event loop.
-const proto = UsageSpool.prototype as unknown as { enqueue(item: { line?: Buffer }, ...rest: unknown[]): void };
+const proto = UsageSpool.prototype as unknown as { enqueue(item: SpoolItem, ...rest: unknown[]): void };
 const originalEnqueue = proto.enqueue;
-proto.enqueue = function (this: unknown, item: { line?: Buffer }, ...rest: unknown[]) {
-  if (disabled.has("stringparams")) item.line = undefined;
+proto.enqueue = function (this: unknown, item: SpoolItem, ...rest: unknown[]) {
+  if (disabled.has("stringparams") && item.line) {
+    item.trace = traceJsonOf(item);
+    item.line = undefined;
+  }
   return originalEnqueue.call(this, item, ...rest);
 };
 const originalPoll = (GatewayState.prototype as unknown as Record<string, QueryFn>).pollFingerprint;

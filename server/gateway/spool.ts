@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import type pg from "pg";
 import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "./usage-sql";
 import type { TraceRecord } from "./trace";
-import { TRACE_INSERT_SQL, traceParams } from "./trace-sql";
+import { TRACE_IN_LINE, TRACE_INSERT_SQL, traceJsonOf, traceParams } from "./trace-sql";
 import { serialiseTrace } from "./tracing";
 
 export type { UsageEntry };
@@ -40,7 +40,9 @@ export interface SpoolItem {
   /**
    * The line's bytes as spooled (`{"usage":…,"trace":…,"content":…}`), when it has a trace: the
    * trace INSERT's parameter is these bytes joined (trace-sql.ts), with no string work on the
-   * event loop (building it from `trace` took ≥ 3.5 ms per 100 traces; docs/benchmarks.md).
+   * event loop (building it from `trace` took ≥ 3.5 ms per 100 traces; docs/benchmarks.md). An
+   * appended item's `trace` is then TRACE_IN_LINE (read it with traceJsonOf): the string as built
+   * was a rope of ~8.9 KB of heap per queued record, the line's bytes are outside the heap.
    */
   line?: Buffer;
 }
@@ -239,7 +241,7 @@ export class UsageSpool {
     const traceJson = trace === null ? null : serialiseTrace(trace);
     const line = `{"usage":${usage === null ? "null" : JSON.stringify(usage)},"trace":${traceJson ?? "null"},"content":${content ?? "null"}}\n`;
     const buffer = Buffer.from(line);
-    const entry: SpoolItem = { usage, trace: traceJson, content, line: traceJson === null ? undefined : buffer };
+    const entry: SpoolItem = traceJson === null ? { usage, trace: null, content } : { usage, trace: TRACE_IN_LINE, content, line: buffer };
     const segment = this.active;
     // A short write would leave a torn line that replay skips: write until everything is out.
     let written = 0;
@@ -396,7 +398,7 @@ export class UsageSpool {
     if (item.usage && item.trace) {
       try {
         await this.write([{ usage: item.usage, trace: null, content: null }]);
-        this.reject({ usage: null, trace: item.trace, content: item.content }, error);
+        this.reject({ usage: null, trace: traceJsonOf(item), content: item.content }, error);
         return;
       } catch (again) {
         if (!badRecord(again)) throw again;
@@ -406,7 +408,7 @@ export class UsageSpool {
   }
 
   private reject(item: SpoolItem, error: unknown) {
-    const line = `{"entry":${item.usage ? JSON.stringify(item.usage) : "null"},"trace":${item.trace ?? "null"},"error":${JSON.stringify(String(error))}}\n`;
+    const line = `{"entry":${item.usage ? JSON.stringify(item.usage) : "null"},"trace":${traceJsonOf(item) ?? "null"},"error":${JSON.stringify(String(error))}}\n`;
     appendFileSync(path.join(this.options.dir, "..", "rejected-usage.jsonl"), line);
     this.options.log("error", `gateway set aside ${item.usage ? "a usage record" : "a trace"} PostgreSQL refused`, { requestId: item.usage?.requestId, error: String(error) });
   }

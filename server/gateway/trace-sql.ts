@@ -9,6 +9,15 @@
  * only for keys with content capture on. A trace of an organisation deleted meanwhile is dropped.
  */
 import type { SpoolItem } from "./spool";
+/** `trace` of an item whose trace is only in its `line`. */
+export const TRACE_IN_LINE = "\u0000in-line";
+
+/** The item's trace JSON (parsed back from its line when only the line holds it). */
+export function traceJsonOf(item: SpoolItem): string | null {
+  if (item.trace !== TRACE_IN_LINE) return item.trace;
+  return item.line ? JSON.stringify((JSON.parse(item.line.toString("utf8")) as { trace: unknown }).trace) : null;
+}
+
 
 export const TRACE_INSERT_SQL = `INSERT INTO "Trace" ("spanId", "startedAt", "traceId", "orgId", "requestId", "recordId", "apiKeyId",
   "deploymentId", "regionId", "model", "endpoint", "status", "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur",
@@ -36,7 +45,7 @@ export function traceParams(items: SpoolItem[], withContent = true): [Buffer] {
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (i > 0) parts.push(COMMA);
-    parts.push(withContent && item.line ? item.line : Buffer.from(`{"trace":${item.trace},"content":${withContent && item.content !== null ? item.content : "null"}}`));
+    parts.push(withContent && item.line ? item.line : Buffer.from(`{"trace":${traceJsonOf(item)},"content":${withContent && item.content !== null ? item.content : "null"}}`));
   }
   parts.push(CLOSE);
   return [Buffer.concat(parts)];

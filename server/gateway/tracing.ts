@@ -21,8 +21,17 @@ const NO_SPANS: SpanRecord[] = Object.freeze([]) as unknown as SpanRecord[];
 /** Microsecond precision, as SpanRecord asks. */
 const us = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** JSON escapes of NUL (which jsonb refuses), not preceded by an escaped backslash. */
-const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+/**
+ * JSON.stringify writes a lone surrogate (a client's malformed model name or prompt) as a `\\udXXX`
+ * escape, which PostgreSQL's JSON parser refuses; paired surrogates are written as they are, so every
+ * such escape (not preceded by an escaped backslash) is a lone one and becomes U+FFFD, like NUL.
+ */
+const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
+
+/** Makes JSON text storable as PostgreSQL json/jsonb: NUL and lone surrogates become U+FFFD. */
+export function storableJson(json: string): string {
+  return json.includes("\\u") ? json.replace(UNSTORABLE_ESCAPE, "$1\\ufffd") : json;
+}
 
 export class RequestTrace {
   readonly traceId: string;
@@ -184,14 +193,14 @@ function spanJson(span: SpanRecord): string {
 export function serialiseTrace(r: TraceRecord): string {
   let spans = "";
   for (let i = 0; i < r.spans.length; i++) spans += (i > 0 ? "," : "") + spanJson(r.spans[i]);
-  return (
+  return storableJson(
     `{"version":${r.version},"traceId":${str(r.traceId)},"spanId":${str(r.spanId)},"parentSpanId":${strOrNull(r.parentSpanId)},"sampled":${r.sampled},` +
     `"requestId":${str(r.requestId)},"recordId":${str(r.recordId)},"orgId":${str(r.orgId)},"apiKeyId":${strOrNull(r.apiKeyId)},` +
     `"deploymentId":${strOrNull(r.deploymentId)},"regionId":${strOrNull(r.regionId)},"model":${strOrNull(r.model)},"endpoint":${str(r.endpoint)},` +
     `"stream":${r.stream},"dataClass":${strOrNull(r.dataClass)},"status":${num(r.status)},"errorCode":${strOrNull(r.errorCode)},` +
     `"startedAt":${num(r.startedAt)},"durationMs":${num(r.durationMs)},"ttftMs":${r.ttftMs === null ? "null" : num(r.ttftMs)},` +
     `"tokensIn":${num(r.tokensIn)},"tokensOut":${num(r.tokensOut)},"costMicroEur":${num(r.costMicroEur)},"spans":[${spans}]` +
-    `${r.verdicts ? `,"verdicts":${JSON.stringify(r.verdicts)}` : ""}}`
+    `${r.verdicts ? `,"verdicts":${JSON.stringify(r.verdicts)}` : ""}}`,
   );
 }
 
@@ -217,5 +226,5 @@ export function clipCompletion(text: string): string {
 /** Serialised content for the spool and the database: NUL (refused by jsonb) becomes U+FFFD. */
 export function serialiseContent(content: { request: unknown; completion: string | null }): string {
   const json = JSON.stringify(content);
-  return json.includes("\\u0000") ? json.replace(NUL_ESCAPE, "$1\\ufffd") : json;
+  return storableJson(json);
 }

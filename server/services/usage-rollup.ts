@@ -1,6 +1,8 @@
 /**
  * Usage roll-ups (docs/usage.md): "UsageHourly" and "UsageDaily" rows per organisation × hour/day ×
- * deployment × key, which every dashboard reads instead of the raw "UsageRecord" rows.
+ * deployment × key, and their totals over keys, deployments or both ("UsageHourlyTotal",
+ * "UsageDailyTotal", "*" in those columns), which every dashboard reads instead of the raw
+ * "UsageRecord" rows.
  *
  * Exact under late and concurrent inserts without any cursor: the raw table's statement triggers
  * write a "UsageDelta" row (counts, sums, histograms, errors by status of the statement's rows) in
@@ -146,7 +148,7 @@ const days = (fallback: number) => z.coerce.number().int().positive().max(36_500
 const retentionSchema = z.object({
   // Six months: the AI Act's minimum for logs kept by deployers of high-risk systems (Art. 26(6)).
   TRACE_RETENTION_DAYS: days(180),
-  // Raw usage: 13 months, a year of billing disputes plus a month; roll-ups are kept.
+  // Raw usage: 13 months (last year's same month stays comparable); the roll-ups are kept.
   USAGE_RETENTION_DAYS: days(400),
 });
 
@@ -259,11 +261,13 @@ async function fold(client: Client, options: RollUpOptions, days: number) {
 }
 
 async function rebuildDays(client: Client, options: RollUpOptions): Promise<number> {
-  const { rows } = await client.query<{ first: Date | null; last: Date | null }>(
-    `SELECT min("createdAt") AS first, max("createdAt") AS last FROM "UsageRecord"`,
+  // Epoch milliseconds: pg would read a timestamp without time zone in the process's local zone.
+  const { rows } = await client.query<{ first: number | null; last: number | null }>(
+    `SELECT (extract(epoch FROM min("createdAt")) * 1000)::float8 AS first, (extract(epoch FROM max("createdAt")) * 1000)::float8 AS last FROM "UsageRecord"`,
   );
-  const { first, last } = rows[0];
-  if (!first || !last) return 0;
+  if (rows[0].first === null || rows[0].last === null) return 0;
+  const first = new Date(rows[0].first);
+  const last = new Date(rows[0].last);
   const retained = utcDay(new Date(Date.now() - retentionFromEnv().usageDays * DAY_MS + DAY_MS));
   // The first fully retained day: earlier days may have lost raw rows to retention, and their roll-ups are kept.
   const start = utcDay(options.from ?? (first > retained ? first : retained));
@@ -308,4 +312,3 @@ function requiredDatabaseUrl(): string {
   if (!url) throw new Error("DATABASE_URL is not set");
   return url;
 }
-export const FOLD_SQL_FOR_TESTS = FOLD_SQL;

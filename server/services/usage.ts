@@ -1,11 +1,11 @@
 /**
- * The usage dashboards' read models (docs/usage.md): requests, errors, tokens, cost and latency of
- * an organisation, and the platform administrators' views across organisations. They read the
- * roll-ups only (UsageHourly for 24 h and 7 d, UsageDaily for 30 d and 90 d; written by
- * usage-rollup.ts) plus the metered GPU time (GpuUsage), never the raw UsageRecord rows: each read
- * is one indexed range of roll-up rows summed in PostgreSQL, so its cost grows with the number of
- * buckets × deployments × keys, not with the number of requests. Percentiles come from the merged
- * histograms (lib/histogram.ts), never from averaged percentiles.
+ * The usage dashboards' read models (docs/usage-read-models.md): requests, errors, tokens, cost
+ * and latency of an organisation, and the platform administrators' views across organisations.
+ * They read the roll-ups only (UsageHourly for 24 h and 7 d, UsageDaily for 30 d and 90 d, and
+ * whole days of a 7 d total; written by usage-rollup.ts) plus the metered GPU time (GpuUsage),
+ * never the raw UsageRecord rows: each read is an indexed range of roll-up rows summed in
+ * PostgreSQL, so its cost grows with buckets × deployments × keys, not with requests.
+ * Percentiles come from the merged histograms (lib/histogram.ts), never from averaged percentiles.
  */
 import { BUCKET_COUNT, bucketUpperBound, emptyHistogram, percentile } from "../../lib/histogram";
 import { BUCKET_MS, USAGE_PERIOD_SPEC, type UsageBucket, type UsagePeriod } from "../../lib/usage-periods";

@@ -114,7 +114,6 @@ describe("a monthly budget", () => {
     const spent = await createApiKey(tenant.org.id, tenant.ownerId, { monthlyBudgetCents: 1 });
     const within = await createApiKey(tenant.org.id, tenant.ownerId, { monthlyBudgetCents: 1 });
     const usage = (apiKeyId: string, costMicroEur: number, createdAt = new Date()) => ({
-      requestId: `seed-${apiKeyId}-${costMicroEur}-${createdAt.getTime()}`,
       orgId: tenant.org.id,
       apiKeyId,
       endpoint: "/v1/chat/completions",

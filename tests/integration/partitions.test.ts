@@ -79,7 +79,7 @@ describe("monthly partitions", () => {
     expect(await placement(ids(e))).toEqual({ UsageRecord_default: 40 });
     await rollUpUsage({ client });
     const hourly = async () =>
-      (await client.query(`SELECT requests FROM "UsageHourly" WHERE "orgId" = $1 AND hour = $2`, [tenant.org.id, new Date(utc(2022, 6, 10, 8))])).rows;
+      (await client.query(`SELECT requests FROM "UsageHourly" WHERE "orgId" = $1 AND hour = $2`, [tenant.org.id, "2022-06-10 08:00:00"])).rows;
     expect(await hourly()).toEqual([{ requests: 40 }]);
 
     expect(await ensureMonthlyPartitions(client, USAGE_RECORDS, new Date(utc(2022, 6)), new Date(utc(2022, 6)))).toEqual(["UsageRecord_2022_06"]);

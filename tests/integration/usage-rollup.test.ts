@@ -14,6 +14,8 @@ import { ROLLUP_LOCK_KEY, rollUpUsage } from "@/server/services/usage-rollup";
 import { createTenant, unique, type Tenant } from "../helpers";
 
 const HOUR = 3_600_000;
+/** A UTC time as a `timestamp` literal (pg would send a Date in the process's own time zone). */
+const utcText = (t: number) => new Date(t).toISOString().replace("T", " ").replace("Z", "");
 const DAY = 24 * HOUR;
 
 let a: Tenant;
@@ -100,8 +102,8 @@ const blank = (): Figures => ({
 
 /** What the raw rows of our organisations say, per hour and per day, computed here from the rows themselves. */
 async function fromRawRows(c: pg.Client) {
-  const { rows } = await c.query<{ orgId: string; createdAt: Date; deploymentId: string; apiKeyId: string; latency: number; ttft: number | null; status: number; tokensIn: number; tokensOut: number; cost: number; stream: boolean }>(
-    `SELECT "orgId", "createdAt", coalesce("deploymentId", '') AS "deploymentId", coalesce("apiKeyId", '') AS "apiKeyId", "latencyMs"::float8 AS latency, "ttftMs"::float8 AS ttft,
+  const { rows } = await c.query<{ orgId: string; createdAt: number; deploymentId: string; apiKeyId: string; latency: number; ttft: number | null; status: number; tokensIn: number; tokensOut: number; cost: number; stream: boolean }>(
+    `SELECT "orgId", (extract(epoch FROM "createdAt") * 1000)::float8 AS "createdAt", coalesce("deploymentId", '') AS "deploymentId", coalesce("apiKeyId", '') AS "apiKeyId", "latencyMs"::float8 AS latency, "ttftMs"::float8 AS ttft,
             status, "tokensIn", "tokensOut", "costMicroEur" AS cost, stream
      FROM "UsageRecord" WHERE "orgId" = ANY($1)`,
     [orgs],
@@ -111,7 +113,7 @@ async function fromRawRows(c: pg.Client) {
   const hourTotals = new Map<string, Figures>();
   const dayTotals = new Map<string, Figures>();
   for (const r of rows) {
-    const t = r.createdAt.getTime();
+    const t = r.createdAt;
     const hour = new Date(Math.floor(t / HOUR) * HOUR).toISOString();
     const day = new Date(Math.floor(t / DAY) * DAY).toISOString().slice(0, 10);
     const targets: [Map<string, Figures>, string][] = [
@@ -324,18 +326,18 @@ describe("the usage roll-up", () => {
     await c.query(`DELETE FROM "UsageRecord" WHERE id = ANY($1::uuid[])`, [mine.slice(10, 20).map((e) => usageRecordId(e.requestId))]);
     await rollUpUsage({ client: c });
     await expectRollUpsExact(c);
-    await c.query(`DELETE FROM "UsageRecord" WHERE "orgId" = $1 AND "createdAt" = $2`, [a.org.id, new Date(at)]);
+    await c.query(`DELETE FROM "UsageRecord" WHERE "orgId" = $1 AND "createdAt" = $2`, [a.org.id, utcText(at)]);
     await rollUpUsage({ client: c });
     await expectRollUpsExact(c);
     for (const table of ["UsageHourly", "UsageHourlyTotal"]) {
-      const left = await c.query(`SELECT 1 FROM "${table}" WHERE "orgId" = $1 AND hour = $2`, [a.org.id, new Date(Date.UTC(2026, 5, 15, 9))]);
+      const left = await c.query(`SELECT 1 FROM "${table}" WHERE "orgId" = $1 AND hour = $2`, [a.org.id, utcText(Date.UTC(2026, 5, 15, 9))]);
       expect(left.rows).toEqual([]);
     }
   });
 
   it("counts a key's and an organisation's spend exactly before and after the fold (the budgets' starting point)", async () => {
     const c = await connect();
-    const monthStart = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
+    const monthStart = utcText(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
     const spend = async () => {
       const key = await c.query(keySpendSinceSql("$1", "$2::timestamp"), [a.apiKey.id, monthStart]);
       const org = await c.query(orgSpendSinceSql("$1", "$2::timestamp"), [a.org.id, monthStart]);
@@ -371,6 +373,28 @@ describe("the usage roll-up", () => {
       const t = percentile(ttft, q)!;
       const exactTtft = exactPercentile(raw.flatMap((r) => (r.ttft === null ? [] : [r.ttft])), q)!;
       expect(Math.abs(bucketOf(t) - bucketOf(exactTtft)), `ttft p${q * 100}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("is kept up by the workers' loop: a new record reaches the roll-ups without anyone asking", async () => {
+    process.env.ENCLAVE_USAGE_ROLLUP_MS = "100";
+    const { registerUsageRollup } = await import("@/workers/jobs/roll-up-usage");
+    const stop = await registerUsageRollup(process.env.DATABASE_URL!);
+    try {
+      const c = await connect();
+      const [one] = calls(1, () => Date.now(), 21).map((e) => ({ ...e, orgId: b.org.id, apiKeyId: b.apiKey.id, deploymentId: b.deployment.id }));
+      await insert(c, [one]);
+      const hour = utcText(Math.floor(one.at / HOUR) * HOUR);
+      const seen = async () =>
+        (await c.query(`SELECT requests FROM "UsageHourlyTotal" WHERE "orgId" = $1 AND hour = $2 AND "deploymentId" = '*' AND "apiKeyId" = '*'`, [b.org.id, hour])).rows[0]?.requests ?? 0;
+      const deadline = Date.now() + 30_000;
+      while ((await pendingDeltas(c)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await pendingDeltas(c)).toBe(0);
+      expect(await seen()).toBeGreaterThanOrEqual(1);
+      await expectRollUpsExact(c);
+    } finally {
+      await stop();
+      delete process.env.ENCLAVE_USAGE_ROLLUP_MS;
     }
   });
 
