@@ -1,5 +1,5 @@
 "use client";
-import { useId, type ReactNode } from "react";
+import { useId, useState, type ReactNode } from "react";
 
 export interface ChartTable {
   head: string[];
@@ -28,6 +28,8 @@ export function ChartFigure({
   children: ReactNode;
 }) {
   const titleId = useId();
+  // The table is only built once asked for: hundreds of hourly rows per chart otherwise.
+  const [tableOpen, setTableOpen] = useState(false);
   return (
     <figure aria-labelledby={titleId} data-testid={testId} className="min-w-0 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
       <figcaption className="mb-2">
@@ -43,33 +45,35 @@ export function ChartFigure({
           {children}
         </div>
       </div>
-      <details className="mt-2 text-sm">
+      <details className="mt-2 text-sm" onToggle={(e) => setTableOpen(e.currentTarget.open)}>
         <summary className="cursor-pointer select-none text-xs font-medium text-brand-700">Show the figures</summary>
-        <div className="mt-2 max-h-72 overflow-auto rounded border border-slate-200">
-          <table className="min-w-full text-xs">
-            <caption className="sr-only">{title}</caption>
-            <thead className="sticky top-0 bg-slate-50">
-              <tr>
-                {table.head.map((h) => (
-                  <th key={h} scope="col" className="whitespace-nowrap px-2 py-1 text-left font-semibold text-slate-600">
-                    {h}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {table.rows.map((row, i) => (
-                <tr key={i}>
-                  {row.map((cell, j) => (
-                    <td key={j} className={`whitespace-nowrap px-2 py-1 ${j > 0 ? "tabular-nums" : ""}`}>
-                      {cell}
-                    </td>
+        {tableOpen && (
+          <div className="mt-2 max-h-72 overflow-auto rounded border border-slate-200">
+            <table className="min-w-full text-xs">
+              <caption className="sr-only">{title}</caption>
+              <thead className="sticky top-0 bg-slate-50">
+                <tr>
+                  {table.head.map((h) => (
+                    <th key={h} scope="col" className="whitespace-nowrap px-2 py-1 text-left font-semibold text-slate-600">
+                      {h}
+                    </th>
                   ))}
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {table.rows.map((row, i) => (
+                  <tr key={i}>
+                    {row.map((cell, j) => (
+                      <td key={j} className={`whitespace-nowrap px-2 py-1 ${j > 0 ? "tabular-nums" : ""}`}>
+                        {cell}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
       </details>
     </figure>
   );

@@ -9,6 +9,7 @@
  * only for keys with content capture on. A trace of an organisation deleted meanwhile is dropped.
  */
 import type { SpoolItem } from "./spool";
+
 /** `trace` of an item whose trace is only in its `line`. */
 export const TRACE_IN_LINE = "\u0000in-line";
 
@@ -17,7 +18,6 @@ export function traceJsonOf(item: SpoolItem): string | null {
   if (item.trace !== TRACE_IN_LINE) return item.trace;
   return item.line ? JSON.stringify((JSON.parse(item.line.toString("utf8")) as { trace: unknown }).trace) : null;
 }
-
 
 export const TRACE_INSERT_SQL = `INSERT INTO "Trace" ("spanId", "startedAt", "traceId", "orgId", "requestId", "recordId", "apiKeyId",
   "deploymentId", "regionId", "model", "endpoint", "status", "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur",
