@@ -185,6 +185,8 @@ async function run(url: string) {
     log(`${fmt(size)}: rebuild from raw rows: ${rebuilt.days} days in ${secs(rebuildMs)}`);
     await sql.query(`VACUUM (ANALYZE) "UsageHourly", "UsageDaily", "UsageDelta", "GpuUsage"`);
     const rollupRows = (await sql.query(`SELECT (SELECT count(*) FROM "UsageHourly")::int AS hourly, (SELECT count(*) FROM "UsageDaily")::int AS daily`)).rows[0];
+    const raw = await rawSize(sql, "UsageRecord");
+    const rollups = await rollupSizes(sql);
 
     if (!storage) storage = await measureStorage(sql);
     if (!inserts) {
@@ -216,7 +218,7 @@ async function run(url: string) {
     await measure("API keys list", () => listApiKeys(orgId));
     await measure("admin organisations list", () => listOrganizationsForAdmins());
     for (const t of timings) log(`${fmt(size)}: ${t.name}: p50 ${ms(t.p50)} ms, p95 ${ms(t.p95)} ms`);
-    report.push({ size, added, loadMs, foldMs, folded: folded.deltas, deltas, rebuildMs, rebuiltDays: rebuilt.days, rollupRows, timings });
+    report.push({ size, added, loadMs, foldMs, folded: folded.deltas, deltas, rebuildMs, rebuiltDays: rebuilt.days, rollupRows, raw, rollups, timings });
   }
   await sql.end();
   const section = render(report, storage!, inserts!);
@@ -242,7 +244,22 @@ interface SizeReport {
   rebuildMs: number;
   rebuiltDays: number;
   rollupRows: { hourly: number; daily: number };
+  raw: RawSize;
+  rollups: RollupSize[];
   timings: Timing[];
+}
+interface RawSize {
+  rows: number;
+  heap: number;
+  total: number;
+}
+interface RollupSize {
+  table: string;
+  rows: number;
+  /** Average size of a row's data (pg_column_size of the row). */
+  rowBytes: number;
+  /** On disk, indexes included (dead versions from the fold's and the rebuild's updates too). */
+  totalBytes: number;
 }
 interface Storage {
   rows: number;
@@ -252,8 +269,6 @@ interface Storage {
   oldBytesPerRow: number;
   oldHeapPerRow: number;
   oldIndexPerRow: number;
-  hourlyBytes: number;
-  dailyBytes: number;
 }
 interface InsertCost {
   batch: number;
@@ -264,17 +279,34 @@ interface InsertCost {
   withoutTriggers: number;
 }
 
+/** Rows, heap bytes and total bytes (indexes included) of a table and all its partitions. */
+async function rawSize(sql: pg.Client, table: string): Promise<RawSize> {
+  const r = (
+    await sql.query<{ rows: string; heap: string; total: string }>(
+      `SELECT (SELECT count(*) FROM "${table}") AS rows,
+              coalesce(sum(pg_table_size(c.oid)), 0) AS heap, coalesce(sum(pg_total_relation_size(c.oid)), 0) AS total
+       FROM pg_class c WHERE c.oid = '"${table}"'::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = '"${table}"'::regclass)`,
+    )
+  ).rows[0];
+  return { rows: Number(r.rows), heap: Number(r.heap), total: Number(r.total) };
+}
+
+async function rollupSizes(sql: pg.Client): Promise<RollupSize[]> {
+  const out: RollupSize[] = [];
+  for (const table of ["UsageHourly", "UsageHourlyTotal", "UsageDaily", "UsageDailyTotal"]) {
+    const r = (await sql.query<{ rows: string; avg: string | null; total: string }>(`SELECT count(*) AS rows, avg(pg_column_size(t.*)) AS avg, pg_total_relation_size('"${table}"') AS total FROM "${table}" t`)).rows[0];
+    out.push({ table, rows: Number(r.rows), rowBytes: Number(r.avg ?? 0), totalBytes: Number(r.total) });
+  }
+  return out;
+}
+
 /** Bytes per raw row now, and for the same rows in the layout before (cuid id, unique request id, two indexes). */
 async function measureStorage(sql: pg.Client): Promise<Storage> {
   await sql.query("CHECKPOINT");
-  const sizes = async (table: string) =>
-    (
-      await sql.query<{ rows: string; heap: string; total: string }>(
-        `SELECT (SELECT count(*) FROM "${table}") AS rows,
-                coalesce(sum(pg_table_size(c.oid)), 0) AS heap, coalesce(sum(pg_total_relation_size(c.oid)), 0) AS total
-         FROM pg_class c WHERE c.oid = '"${table}"'::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = '"${table}"'::regclass)`,
-      )
-    ).rows[0];
+  const sizes = async (table: string) => {
+    const r = await rawSize(sql, table);
+    return { rows: String(r.rows), heap: String(r.heap), total: String(r.total) };
+  };
   const now = await sizes("UsageRecord");
   log("storage: copying the rows into the layout before this change, for comparison");
   await sql.query(`CREATE TABLE "UsageRecordBefore" (
@@ -290,7 +322,6 @@ async function measureStorage(sql: pg.Client): Promise<Storage> {
   await sql.query(`VACUUM (ANALYZE) "UsageRecordBefore"`);
   const before = await sizes("UsageRecordBefore");
   await sql.query(`DROP TABLE "UsageRecordBefore"`);
-  const rollups = (await sql.query<{ hourly: string; daily: string }>(`SELECT pg_total_relation_size('"UsageHourly"') AS hourly, pg_total_relation_size('"UsageDaily"') AS daily`)).rows[0];
   const rows = Number(now.rows);
   const per = (x: string, n: string) => Number(x) / Number(n);
   return {
@@ -301,8 +332,6 @@ async function measureStorage(sql: pg.Client): Promise<Storage> {
     oldBytesPerRow: per(before.total, before.rows),
     oldHeapPerRow: per(before.heap, before.rows),
     oldIndexPerRow: per(String(Number(before.total) - Number(before.heap)), before.rows),
-    hourlyBytes: Number(rollups.hourly),
-    dailyBytes: Number(rollups.daily),
   };
 }
 
@@ -402,6 +431,9 @@ project's own (\`server/services/usage.ts\`, \`api-keys.ts\`, \`organizations.ts
 
 ### Loading and rolling up
 
+The fold here is the worst case, a bulk load: its deltas cover 30 days, so nearly every delta updates rows
+of its own. In steady state the deltas of a 15-second tick share the current hour's rows.
+
 | records in the organisation | added | load | deltas | roll-up (fold) | rebuild from raw rows | hourly / daily roll-up rows |
 | --- | --- | --- | --- | --- | --- | --- |
 ${report.map((r) => `| ${fmt(r.size)} | ${fmt(r.added)} | ${secs(r.loadMs)} (${fmt(Math.round(r.added / (r.loadMs / 1000)))}/s) | ${fmt(r.deltas)} | ${secs(r.foldMs)} | ${secs(r.rebuildMs)} (${r.rebuiltDays} days) | ${fmt(r.rollupRows.hourly)} / ${fmt(r.rollupRows.daily)} |`).join("\n")}
@@ -424,7 +456,17 @@ Over ${fmt(storage.rows)} rows, all partitions with their indexes (\`pg_total_re
 | before (cuid \`id\`, unique \`requestId\`, indexes on org + time and key + time) | ${storage.oldHeapPerRow.toFixed(0)} | ${storage.oldIndexPerRow.toFixed(0)} | ${storage.oldBytesPerRow.toFixed(0)} |
 | now (uuid \`id\` from the request id, primary key (createdAt, id) only, monthly partitions) | ${storage.heapPerRow.toFixed(0)} | ${storage.indexPerRow.toFixed(0)} | **${storage.bytesPerRow.toFixed(0)}** |
 
-Roll-ups at that point: \`UsageHourly\` ${(storage.hourlyBytes / 2 ** 20).toFixed(1)} MiB, \`UsageDaily\` ${(storage.dailyBytes / 2 ** 20).toFixed(1)} MiB.
+The same layout at each size (the main organisation's records + the ${fmt(OTHERS)} others):
+
+| records | raw rows | on disk | bytes / row |
+| --- | --- | --- | --- |
+${report.map((r) => `| ${fmt(r.size)} | ${fmt(r.raw.rows)} | ${(r.raw.total / 2 ** 30).toFixed(2)} GiB | ${(r.raw.total / r.raw.rows).toFixed(0)} |`).join("\n")}
+
+Roll-ups at ${fmt(last.size)} (all organisations; "on disk" includes the dead versions the fold's updates and the rebuild leave until a vacuum reuses them):
+
+| table | rows | bytes / row (data) | on disk |
+| --- | --- | --- | --- |
+${last.rollups.map((t) => `| \`${t.table}\` | ${fmt(t.rows)} | ${t.rowBytes.toFixed(0)} | ${(t.totalBytes / 2 ** 20).toFixed(1)} MiB |`).join("\n")}
 
 ### The gateway's batch INSERT
 
