@@ -3,7 +3,7 @@
  * the input schemas (with the messages users see), and unit conversions. Imports nothing of the
  * project but lib/ (see ARCHITECTURE.md, "Layout"). docs/budgets.md explains the rules.
  */
-import { z } from "zod";
+import { z } from "./zod";
 
 /** Micro-euros in a euro: costs are stored as integers of micro-euros. */
 export const MICRO_EUR_PER_EUR = 1_000_000;
