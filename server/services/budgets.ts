@@ -39,7 +39,7 @@ export async function monthSpend(orgIds: string[], now = new Date()): Promise<Ma
   const at = now.toISOString();
   const rows = await db.$queryRaw<{ orgId: string; tokens: bigint; gpu: bigint }[]>`
     WITH tokens AS (
-      SELECT "orgId", sum("costMicroEur") AS c FROM "UsageDaily" WHERE "orgId" = ANY(${orgIds}::text[]) AND "day" >= ${month.slice(0, 10)}::date GROUP BY 1
+      SELECT "orgId", sum("costMicroEur") AS c FROM "UsageDailyTotal" WHERE "orgId" = ANY(${orgIds}::text[]) AND "day" >= ${month.slice(0, 10)}::date AND "deploymentId" = '*' AND "apiKeyId" = '*' GROUP BY 1
       UNION ALL
       SELECT "orgId", sum("costMicroEur") FROM "UsageDelta" WHERE "orgId" = ANY(${orgIds}::text[]) AND "hour" >= ${month}::timestamp GROUP BY 1
     ), gpu AS (

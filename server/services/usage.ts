@@ -1,8 +1,8 @@
 /**
  * The usage dashboards' read models (docs/usage-read-models.md): requests, errors, tokens, cost
  * and latency of an organisation, and the platform administrators' views across organisations.
- * They read the roll-ups only (UsageHourly for 24 h and 7 d, UsageDaily for 30 d and 90 d, and
- * whole days of a 7 d total; written by usage-rollup.ts) plus the metered GPU time (GpuUsage),
+ * They read the roll-ups only (hours for 24 h and 7 d, days for 30 d and 90 d and the whole days of
+ * a 7 d total; mostly the totals tables, see `grain`; written by usage-rollup.ts) plus the metered GPU time (GpuUsage),
  * never the raw UsageRecord rows: each read is an indexed range of roll-up rows summed in
  * PostgreSQL, so its cost grows with buckets × deployments × keys, not with requests.
  * Percentiles come from the merged histograms (lib/histogram.ts), never from averaged percentiles.
@@ -86,10 +86,31 @@ function mergeSums(into: RollupSums, s: RollupSums): RollupSums {
   return into;
 }
 
-const ROLLUP: Record<UsageBucket, { table: Prisma.Sql; time: Prisma.Sql }> = {
-  hour: { table: Prisma.raw(`"UsageHourly"`), time: Prisma.raw(`r."hour"`) },
-  day: { table: Prisma.raw(`"UsageDaily"`), time: Prisma.raw(`r."day"`) },
+const TIME: Record<UsageBucket, Prisma.Sql> = { hour: Prisma.raw(`r."hour"`), day: Prisma.raw(`r."day"`) };
+const TABLE: Record<"detail" | "totals", Record<UsageBucket, Prisma.Sql>> = {
+  detail: { hour: Prisma.raw(`"UsageHourly"`), day: Prisma.raw(`"UsageDaily"`) },
+  totals: { hour: Prisma.raw(`"UsageHourlyTotal"`), day: Prisma.raw(`"UsageDailyTotal"`) },
 };
+
+/**
+ * Which roll-up rows a read sums, by what it groups on: the totals tables hold, per organisation
+ * and bucket, one row per deployment (all keys: `apiKeyId` "*"), one per key (all deployments:
+ * `deploymentId` "*") and one for everything ("*", "*"), so a chart of the whole organisation
+ * reads one row per bucket instead of one per deployment × key. Only a deployment's figures
+ * split by key need the detailed tables. `deploymentId` narrows to one deployment.
+ */
+interface Grain {
+  rows: "detail" | "totals";
+  where: Prisma.Sql[];
+}
+
+function grain(by: "all" | "deployment" | "key", deploymentId?: string): Grain {
+  const one = deploymentId !== undefined ? [Prisma.sql`r."deploymentId" = ${deploymentId}`] : [];
+  if (by === "key" && deploymentId !== undefined) return { rows: "detail", where: one };
+  if (by === "key") return { rows: "totals", where: [Prisma.sql`r."deploymentId" = '*'`, Prisma.sql`r."apiKeyId" <> '*'`] };
+  if (by === "deployment") return { rows: "totals", where: [Prisma.sql`r."apiKeyId" = '*'`, Prisma.sql`r."deploymentId" <> '*'`, ...one] };
+  return { rows: "totals", where: [Prisma.sql`r."apiKeyId" = '*'`, deploymentId !== undefined ? one[0] : Prisma.sql`r."deploymentId" = '*'`] };
+}
 
 /** The end of the window's last (current) bucket: rows stamped later are not the period's. */
 const windowEnd = (w: UsageWindow) => new Date(w.points[w.points.length - 1].getTime() + BUCKET_MS[w.bucket]);
@@ -145,15 +166,17 @@ const SUMMED_TTFT = summedHistogram("ttftBuckets");
 interface SumOptions {
   /** The group: an SQL expression over the roll-up row `r` (and its deployment `d`, with `joinDeployment`). */
   key: Prisma.Sql;
-  where: Prisma.Sql[];
+  grain: Grain;
+  /** Further conditions on `r`. */
+  where?: Prisma.Sql[];
   joinDeployment?: boolean;
   histograms?: boolean;
 }
 
 /** Sums the roll-up rows of one range that match `where`, grouped by `key`, in one pass in PostgreSQL: one row per group comes back. */
 async function sumRange(range: RollupRange, options: SumOptions): Promise<RollupSums[]> {
-  const { table } = ROLLUP[range.bucket];
-  const where = Prisma.join([rangeClause(range), ...options.where], " AND ");
+  const table = TABLE[options.grain.rows][range.bucket];
+  const where = Prisma.join([rangeClause(range), ...options.grain.where, ...(options.where ?? [])], " AND ");
   const join = options.joinDeployment ? Prisma.sql`LEFT JOIN "Deployment" d ON d.id = r."deploymentId" AND d."orgId" = r."orgId"` : Prisma.empty;
   const histograms = options.histograms ?? true;
   const rows = await db.$queryRaw<
@@ -183,7 +206,7 @@ async function sumRange(range: RollupRange, options: SumOptions): Promise<Rollup
 }
 
 /** Per bucket of the window (the series): the window's own roll-up table, grouped by bucket. */
-const sumPerBucket = (w: UsageWindow, where: Prisma.Sql[]) => sumRange(bucketRange(w), { key: ROLLUP[w.bucket].time, where });
+const sumPerBucket = (w: UsageWindow, grain: Grain) => sumRange(bucketRange(w), { key: TIME[w.bucket], grain });
 
 /** Over the whole window, grouped by `key`: daily rows where whole days allow, hourly ones around them. */
 async function sumOverWindow(w: UsageWindow, options: SumOptions): Promise<RollupSums[]> {
@@ -242,23 +265,24 @@ async function checkDeployment(orgId: string, deploymentId: string | undefined) 
   if (!found) throw new DomainError("NOT_FOUND", "Deployment was not found", { field: "deploymentId" });
 }
 
-const orgWhere = (scope: UsageScope) => [
-  Prisma.sql`r."orgId" = ${scope.orgId}`,
-  ...(scope.deploymentId !== undefined ? [Prisma.sql`r."deploymentId" = ${scope.deploymentId}`] : []),
-];
+/** The organisation's (or its one deployment's) rows, grouped by `by`. */
+const orgGrain = (scope: UsageScope, by: "all" | "deployment" | "key" = "all"): Grain => {
+  const g = grain(by, scope.deploymentId);
+  return { rows: g.rows, where: [Prisma.sql`r."orgId" = ${scope.orgId}`, ...g.where] };
+};
 const orgGpuWhere = (scope: UsageScope) => [
   Prisma.sql`g."orgId" = ${scope.orgId}`,
   ...(scope.deploymentId !== undefined ? [Prisma.sql`g."deploymentId" = ${scope.deploymentId}`] : []),
 ];
 
 /** Error answers by HTTP status over the window ("errorsByStatus": {"429": 3}), most frequent first. */
-async function errorsByStatus(w: UsageWindow, where: Prisma.Sql[]) {
+async function errorsByStatus(w: UsageWindow, grain: Grain) {
   const parts = await Promise.all(
     coveringRanges(w).map(
       (range) => db.$queryRaw<{ status: string; count: number }[]>`
         SELECT e.key AS status, sum(e.value::int)::float8 AS count
-        FROM ${ROLLUP[range.bucket].table} r CROSS JOIN LATERAL jsonb_each_text(r."errorsByStatus") e
-        WHERE ${Prisma.join([rangeClause(range), ...where], " AND ")}
+        FROM ${TABLE[grain.rows][range.bucket]} r CROSS JOIN LATERAL jsonb_each_text(r."errorsByStatus") e
+        WHERE ${Prisma.join([rangeClause(range), ...grain.where], " AND ")}
         GROUP BY 1`,
     ),
   );
@@ -282,9 +306,9 @@ export async function usageSummary(scope: UsageScope) {
   await checkDeployment(scope.orgId, scope.deploymentId);
   const w = usageWindow(scope.period, scope.now);
   const [sums, gpu, statuses] = await Promise.all([
-    sumPerBucket(w, orgWhere(scope)),
+    sumPerBucket(w, orgGrain(scope)),
     sumGpuCost(w, { key: gpuTimeKey(w), where: orgGpuWhere(scope) }),
-    errorsByStatus(w, orgWhere(scope)),
+    errorsByStatus(w, orgGrain(scope)),
   ]);
   const byTime = new Map(sums.map((s) => [s.key, s]));
   const total = emptySums("total");
@@ -342,7 +366,7 @@ function histogramFigures(histogram: number[]) {
 export async function usageLatency(scope: UsageScope) {
   await checkDeployment(scope.orgId, scope.deploymentId);
   const w = usageWindow(scope.period, scope.now);
-  const [sums] = await sumOverWindow(w, { key: Prisma.sql`''`, where: orgWhere(scope) });
+  const [sums] = await sumOverWindow(w, { key: Prisma.sql`''`, grain: orgGrain(scope) });
   const s = sums ?? emptySums("");
   return { latency: histogramFigures(s.latency), ttft: histogramFigures(s.ttft) };
 }
@@ -367,7 +391,7 @@ export async function usageBreakdown(scope: UsageScope & { by: UsageBreakdownBy 
   const w = usageWindow(scope.period, scope.now);
   const rollupKey = { deployment: Prisma.sql`r."deploymentId"`, key: Prisma.sql`r."apiKeyId"`, region: Prisma.sql`coalesce(d."regionId", '')` }[scope.by];
   const [sums, gpu] = await Promise.all([
-    sumOverWindow(w, { key: rollupKey, where: orgWhere(scope), joinDeployment: scope.by === "region" }),
+    sumOverWindow(w, { key: rollupKey, grain: orgGrain(scope, scope.by === "key" ? "key" : "deployment"), joinDeployment: scope.by === "region" }),
     scope.by === "key"
       ? Promise.resolve(new Map<string, number>())
       : sumGpuCost(w, { key: scope.by === "deployment" ? Prisma.sql`g."deploymentId"` : Prisma.sql`g."regionId"`, where: orgGpuWhere(scope) }),
@@ -476,7 +500,7 @@ export async function capacityHistory(input: { period: UsagePeriod; now?: Date }
 export async function organizationsUsage(input: { period: UsagePeriod; now?: Date }) {
   const w = usageWindow(input.period, input.now);
   const [sums, gpu] = await Promise.all([
-    sumOverWindow(w, { key: Prisma.sql`r."orgId" || '/' || coalesce(d."regionId", '')`, where: [], joinDeployment: true, histograms: false }),
+    sumOverWindow(w, { key: Prisma.sql`r."orgId" || '/' || coalesce(d."regionId", '')`, grain: grain("deployment"), joinDeployment: true, histograms: false }),
     sumGpuCost(w, { key: Prisma.sql`g."orgId" || '/' || g."regionId"`, where: [] }),
   ]);
   const byKey = new Map(sums.map((s) => [s.key, s]));
@@ -516,7 +540,7 @@ export async function organizationsUsage(input: { period: UsagePeriod; now?: Dat
 /** The deployments with the slowest p95 latency over the period, across organisations. */
 export async function slowestDeployments(input: { period: UsagePeriod; limit: number; now?: Date }) {
   const w = usageWindow(input.period, input.now);
-  const sums = (await sumOverWindow(w, { key: Prisma.sql`r."deploymentId"`, where: [Prisma.sql`r."deploymentId" <> ''`] })).filter((s) => s.latency.some((c) => c > 0));
+  const sums = (await sumOverWindow(w, { key: Prisma.sql`r."deploymentId"`, grain: grain("deployment"), where: [Prisma.sql`r."deploymentId" <> ''`] })).filter((s) => s.latency.some((c) => c > 0));
   const ranked = sums
     .map((s) => ({ s, latency: latencyFigures(s) }))
     .sort((a, b) => (b.latency.p95 ?? 0) - (a.latency.p95 ?? 0) || (b.latency.p99 ?? 0) - (a.latency.p99 ?? 0) || b.s.requests - a.s.requests)
@@ -557,6 +581,7 @@ export async function requestTotalsByOrganization(period: UsagePeriod, orgIds?: 
   const w = usageWindow(period, now);
   const sums = await sumOverWindow(w, {
     key: Prisma.sql`r."orgId"`,
+    grain: grain("all"),
     where: orgIds ? [Prisma.sql`r."orgId" IN (${Prisma.join(orgIds.length ? orgIds : [""])})`] : [],
     histograms: false,
   });
@@ -573,7 +598,7 @@ export async function gpuCostByOrganization(period: UsagePeriod, orgIds?: string
 export async function spendByApiKey(orgId: string, since: Date): Promise<Map<string, number>> {
   const rows = await db.$queryRaw<{ apiKeyId: string; cost: number }[]>`
     SELECT r."apiKeyId", sum(r."costMicroEur")::float8 AS cost
-    FROM "UsageDaily" r WHERE r."orgId" = ${orgId} AND r."day" >= ${utcDate(since)}::date AND r."apiKeyId" <> ''
+    FROM "UsageDailyTotal" r WHERE r."orgId" = ${orgId} AND r."day" >= ${utcDate(since)}::date AND r."deploymentId" = '*' AND r."apiKeyId" NOT IN ('', '*')
     GROUP BY 1`;
   return new Map(rows.map((r) => [r.apiKeyId, r.cost]));
 }
