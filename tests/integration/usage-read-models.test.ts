@@ -278,6 +278,17 @@ describe("breakdowns", () => {
     expect(rows.find((r) => r.id === "")!.name).toBe("No key");
   });
 
+  it("by key within one deployment: only that deployment's requests, split by key (the detailed roll-ups, not the totals)", async () => {
+    const { rows } = await usageBreakdown({ orgId: a.org.id, period: "30d", by: "key", deploymentId: depB.id, now: new Date(now) });
+    const expected = groupBy(
+      inWindow("30d").filter((r) => r.deploymentId === depB.id),
+      (r) => r.apiKeyId ?? "",
+    );
+    expect(expected.size).toBeGreaterThan(1);
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(expected.keys()));
+    for (const row of rows) expect(row).toMatchObject({ requests: expected.get(row.id)!.length, costMicroEur: sum(expected.get(row.id)!, (r) => r.costMicroEur) });
+  });
+
   it("by region: the deployments' regions, with their GPU time; requests refused before routing as 'No region'", async () => {
     const { rows } = await usageBreakdown({ orgId: a.org.id, period: "30d", by: "region", now: new Date(now) });
     const regionOf = (deploymentId: string | null) => (deploymentId === null ? "" : deploymentId === depB.id ? regionB.id : a.region.id);
