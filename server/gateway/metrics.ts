@@ -25,7 +25,8 @@ const MAX_ERROR_KINDS = 32;
 const ERROR_KIND = /^[A-Za-z0-9_.]{1,40}$/;
 
 export interface MetricsSources {
-  spool: { readonly pending: number; readonly segmentCount?: number };
+  /** `unsent` (queued + spilled to disk while the queue was full) when the spool has it, else `pending`. */
+  spool: { readonly pending: number; readonly unsent?: number; readonly segmentCount?: number };
   /** Keys holding limit state in this process, by kind (`Limiter.heldAllowances`). */
   limiter?: { heldAllowances(): Record<AllowanceKind, number> } | null;
 }
@@ -123,7 +124,7 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
     help: "Usage and trace records in this process's spool, not yet in PostgreSQL.",
     registers: [registry],
     collect() {
-      this.set(sources?.spool.pending ?? 0);
+      this.set(sources?.spool.unsent ?? sources?.spool.pending ?? 0);
     },
   });
   new Gauge({

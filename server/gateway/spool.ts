@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import type pg from "pg";
 import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "./usage-sql";
 import type { TraceRecord } from "./trace";
-import { TRACE_IN_LINE, TRACE_INSERT_SQL, traceJsonOf, traceParams } from "./trace-sql";
+import { TRACE_IN_LINE, TRACE_INSERT_SQL, traceColumns, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
 import { serialiseTrace } from "./tracing";
 
 export type { UsageEntry };
@@ -45,6 +45,11 @@ export interface SpoolItem {
    * was a rope of ~8.9 KB of heap per queued record, the line's bytes are outside the heap.
    */
   line?: Buffer;
+  /** Where the trace's JSON is in `line` (byte offset, length), and the captured content's (null: none). */
+  traceAt?: readonly [number, number];
+  contentAt?: readonly [number, number] | null;
+  /** The trace's "Trace" columns (trace-sql.ts), read from the record when it was spooled or replayed. */
+  cols?: TraceColumns;
 }
 
 const fdatasyncAsync = promisify(fdatasync);
@@ -61,6 +66,8 @@ interface Segment {
   sealed: boolean;
   /** Written while the in-memory queue was full: replayed from the file, not from memory. */
   diskOnly: boolean;
+  /** Records written to a disk-only segment (what its replay will send). */
+  spilled: number;
 }
 
 const DEFAULT_SEGMENT_BYTES = 16 << 20;
@@ -130,7 +137,7 @@ function parseLine(line: string): SpoolItem {
     usage: obj.usage ?? null,
     trace: obj.trace ? JSON.stringify(obj.trace) : null,
     content: obj.content ? JSON.stringify(obj.content) : null,
-    line: obj.trace ? Buffer.from(line) : undefined,
+    cols: obj.trace && typeof obj.trace === "object" ? traceColumns(obj.trace as TraceRecord) : undefined,
   };
 }
 
@@ -154,7 +161,9 @@ export class UsageSpool {
   private timer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   /** Files to replay (left by a previous life of this directory or by dead processes), with the directory to remove after. */
-  private replayQueue: { file: string; dir: string | null }[] = [];
+  private replayQueue: { file: string; dir: string | null; spilled?: number }[] = [];
+  /** Records in disk-only segments not replayed yet (see `unsent`). */
+  private spilled = 0;
   private replaying: Promise<void> | null = null;
   private closed = false;
   /** Records committed to PostgreSQL by this process (appended + replayed). */
@@ -181,9 +190,18 @@ export class UsageSpool {
     return this.options.dir;
   }
 
-  /** Records appended and not yet in PostgreSQL. */
+  /** Records queued in memory and not yet in PostgreSQL. */
   get pending() {
     return this.queue.length - this.head;
+  }
+
+  /**
+   * Every record appended and not yet in PostgreSQL: the queue's, and those written to disk only
+   * while it was full, until their replay commits them (the metrics' figure; lines of other,
+   * dead processes' spools are not counted).
+   */
+  get unsent() {
+    return this.pending + this.spilled;
   }
 
   async open() {
@@ -210,7 +228,7 @@ export class UsageSpool {
 
   private openSegment(diskOnly: boolean): Segment {
     const file = path.join(this.options.dir, `usage-${this.tag}-${String(++this.segmentSeq).padStart(6, "0")}.jsonl`);
-    const segment: Segment = { path: file, fd: openSync(file, "a"), bytes: 0, unflushed: 0, sealed: false, diskOnly };
+    const segment: Segment = { path: file, fd: openSync(file, "a"), bytes: 0, unflushed: 0, sealed: false, diskOnly, spilled: 0 };
     this.segments.add(segment);
     return segment;
   }
@@ -239,9 +257,19 @@ export class UsageSpool {
       // No new segment (disk full): keep appending to the current one; the write below reports it.
     }
     const traceJson = trace === null ? null : serialiseTrace(trace);
-    const line = `{"usage":${usage === null ? "null" : JSON.stringify(usage)},"trace":${traceJson ?? "null"},"content":${content ?? "null"}}\n`;
+    const usageJson = usage === null ? "null" : JSON.stringify(usage);
+    const line = `{"usage":${usageJson},"trace":${traceJson ?? "null"},"content":${content ?? "null"}}\n`;
     const buffer = Buffer.from(line);
-    const entry: SpoolItem = traceJson === null ? { usage, trace: null, content } : { usage, trace: TRACE_IN_LINE, content, line: buffer };
+    let entry: SpoolItem;
+    if (traceJson === null) entry = { usage, trace: null, content };
+    else {
+      // Byte ranges of the trace and the content in the line: `{"usage":` U `,"trace":` T `,"content":` C `}\n`.
+      const traceStart = 18 + Buffer.byteLength(usageJson);
+      const contentLength = Buffer.byteLength(content ?? "null");
+      const traceLength = buffer.length - 2 - contentLength - 11 - traceStart;
+      const contentAt = content === null ? null : ([buffer.length - 2 - contentLength, contentLength] as const);
+      entry = { usage, trace: TRACE_IN_LINE, content, line: buffer, traceAt: [traceStart, traceLength], contentAt, cols: traceColumns(trace!) };
+    }
     const segment = this.active;
     // A short write would leave a torn line that replay skips: write until everything is out.
     let written = 0;
@@ -261,7 +289,11 @@ export class UsageSpool {
         return;
       }
     }
-    if (segment.diskOnly) return;
+    if (segment.diskOnly) {
+      segment.spilled++;
+      this.spilled++;
+      return;
+    }
     this.enqueue(entry, segment, line.length);
     if (this.pending >= this.options.batchSize && !this.flushSoon) {
       this.flushSoon = true;
@@ -311,7 +343,7 @@ export class UsageSpool {
       this.failures++;
       this.retryAt = Date.now() + Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
       if (this.failures === 1 || this.failures % 20 === 0) {
-        this.options.log("warn", "gateway could not write usage to PostgreSQL; records stay in the spool", { pending: this.pending, error: String(error) });
+        this.options.log("warn", "gateway could not write usage to PostgreSQL; records stay in the spool", { pending: this.unsent, error: String(error) });
       }
     } finally {
       this.flushing = false;
@@ -419,7 +451,7 @@ export class UsageSpool {
     for (const s of this.overflow.splice(0)) {
       closeSync(s.fd);
       this.segments.delete(s);
-      this.replayQueue.push({ file: s.path, dir: null });
+      this.replayQueue.push({ file: s.path, dir: null, spilled: s.spilled });
     }
     this.kickReplay();
   }
@@ -474,7 +506,7 @@ export class UsageSpool {
   /** Replays queued files one by one; a file is deleted only once all its records are committed. */
   private async replayAll() {
     while (this.replayQueue.length > 0) {
-      const { file, dir } = this.replayQueue[0];
+      const { file, dir, spilled } = this.replayQueue[0];
       try {
         await this.replayFile(file);
       } catch (error) {
@@ -484,6 +516,7 @@ export class UsageSpool {
         continue;
       }
       this.replayQueue.shift();
+      if (spilled) this.spilled -= spilled;
       if (dir && !this.replayQueue.some((q) => q.dir === dir)) this.removeClaimed(dir);
     }
   }
@@ -548,7 +581,7 @@ export class UsageSpool {
         // Files left (records not yet committed): the next gateway to start replays them.
       }
     } else {
-      this.options.log("warn", "gateway stopped with usage records not yet in PostgreSQL; the next gateway start replays them", { dir: this.options.dir, pending: this.pending });
+      this.options.log("warn", "gateway stopped with usage records not yet in PostgreSQL; the next gateway start replays them", { dir: this.options.dir, pending: this.unsent });
     }
   }
 }

@@ -102,6 +102,8 @@ describe("the usage spool during a long database outage", () => {
       for (let i = 0; i < 1000; i++) spool.append(entry(tag, i));
       // Memory holds at most maxQueued records; the rest are only in the files, all of them there.
       expect(spool.pending).toBeLessThanOrEqual(100);
+      // …and what is not yet in PostgreSQL counts both (the metrics' figure): none is forgotten.
+      expect(spool.unsent).toBe(1000);
       const lines = readdirSync(dir)
         .filter((f) => f.endsWith(".jsonl"))
         .flatMap((f) => readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean));
@@ -114,6 +116,7 @@ describe("the usage spool during a long database outage", () => {
       proxy.restore();
       expect(await spool.drain(30_000)).toBe(true);
       expect(await db.usageRecord.count({ where: { id: { in: recordIds(tag, 1000) } } })).toBe(1000);
+      expect(spool.unsent).toBe(0);
       // Committed segments are deleted, the active one emptied.
       expect(spoolBytes(dir)).toBe(0);
     } finally {
