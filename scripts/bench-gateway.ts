@@ -17,6 +17,12 @@
  *    report gives the median of the repetitions and their spread.
  * 3. Saturation: `wrk` (BENCH_WRK_THREADS 1, BENCH_WRK_CONNECTIONS 32, BENCH_WRK_SECONDS 15),
  *    BENCH_REPS repetitions interleaved direct/gateway.
+ * 4. Guardrails (docs/guardrails.md): the same open loop at BENCH_GUARDRAIL_RATE (200) req/s, for
+ *    (a) the JSON schema + personal-data checks on a 2 KB prompt and a 2 KB JSON answer, and (b)
+ *    the built-in groundedness check over 10 KB of sources; each straight to its upstream, through
+ *    the gateway with every rule off, and with the checks on, interleaved; the checks' cost is
+ *    "checks on − rules off". Then the time to first token a stream's redaction costs (its
+ *    lookahead), over BENCH_STREAM_CALLS (40) streamed calls at ~100 tokens/s.
  * Then: every answered request has its UsageRecord (and its Trace, when the table exists).
  * During every phase, the CPU used by the benchmark's own processes and by everything else on the
  * machine is measured (/proc), so the report says how busy the machine was.
@@ -28,7 +34,7 @@
  * BENCH_B_ENV / BENCH_B_NODE_ARGS / BENCH_B_MAIN start a second gateway "B", run right after the
  * first in every repetition (e.g. BENCH_B_ENV=BENCH_PROBE_DISABLE=traces, or GATEWAY_METRICS=off).
  * BENCH_NICE=-10 runs every process of the benchmark at that CPU priority (root; diagnosis on a
- * busy shared machine only). Other knobs: BENCH_ONLY=latency|saturation, BENCH_DUMP=<dir> (per-request timings),
+ * busy shared machine only). Other knobs: BENCH_ONLY=latency|saturation|guardrails, BENCH_DUMP=<dir> (per-request timings),
  * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_GATEWAY_ENV
  * (extra KEY=VALUE,… for the gateway), BENCH_OUTPUT (another file), BENCH_VERBOSE.
  * A run with any diagnosis knob set prints its figures and does not rewrite docs/benchmarks.md.
@@ -52,20 +58,23 @@ const SECTION_END = "<!-- gateway-bench:end -->";
 
 // ---- the bare upstream (this file, run as a child with the argument "upstream") ----
 
-function runUpstream() {
+/** `kind`: "fixed" (the short answer), "json" (GUARDED_ANSWER, ~2 KB of JSON), "grounded" (GROUNDED_ANSWER), "stream" (SSE at ~100 tokens/s). */
+function runUpstream(kind = "fixed") {
+  const content = kind === "json" ? GUARDED_ANSWER : kind === "grounded" ? GROUNDED_ANSWER : "Bonjour, comment puis-je vous aider ?";
   const body = Buffer.from(
     JSON.stringify({
       id: "chatcmpl-bench",
       object: "chat.completion",
       created: 1_700_000_000,
       model: MODEL,
-      choices: [{ index: 0, message: { role: "assistant", content: "Bonjour, comment puis-je vous aider ?", refusal: null }, logprobs: null, finish_reason: "stop" }],
+      choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
       usage: { prompt_tokens: 9, completion_tokens: 11, total_tokens: 20 },
     }),
   );
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     req.resume();
     req.on("end", () => {
+      if (kind === "stream") return streamAnswer(res);
       res.writeHead(200, ["content-type", "application/json", "content-length", String(body.length)]);
       res.end(body);
     });
@@ -73,9 +82,70 @@ function runUpstream() {
   server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ port: (server.address() as net.AddressInfo).port })}\n`));
 }
 
+/** A streamed answer: STREAM_TEXT in deltas of 4 characters, one every 10 ms (a model at ~100 tokens/s). */
+function streamAnswer(res: http.ServerResponse) {
+  res.writeHead(200, ["content-type", "text/event-stream", "cache-control", "no-cache"]);
+  const deltas = STREAM_TEXT.match(/[\s\S]{1,4}/g) ?? [];
+  const event = (delta: object, finish: string | null) => `data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created: 1_700_000_000, model: MODEL, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+  let i = 0;
+  const next = () => {
+    if (res.destroyed) return;
+    if (i < deltas.length) res.write(event({ content: deltas[i++] }, null));
+    else return res.end(`${event({}, "stop")}data: [DONE]\n\n`);
+    setTimeout(next, 10);
+  };
+  next();
+}
+
+// ---- guardrail scenarios (docs/guardrails.md) ----
+
+const GUARDED_MODEL = "bench-guarded";
+const GROUNDED_MODEL = "bench-grounded";
+const STREAM_MODEL = "bench-stream";
+const FILLER_FR =
+  "Le comité de pilotage s'est réuni pour examiner l'avancement du projet de modernisation du système d'information hospitalier. Les équipes ont présenté les résultats des tests de charge et le calendrier de déploiement dans les services de cardiologie et de pédiatrie. ";
+const FILLER_DE = "Die Projektgruppe hat die Ergebnisse der Lasttests vorgestellt und den Zeitplan für die Einführung in den Abteilungen besprochen. ";
+const repeatTo = (text: string, bytes: number) => text.repeat(Math.ceil(bytes / Buffer.byteLength(text))).slice(0, bytes);
+/** ~2 KB of prompt, with personal data for the detector to find (observe: nothing is changed). */
+const GUARDED_PROMPT = `${repeatTo(FILLER_FR + FILLER_DE, 1900)} Contact : claire.dupont@example.fr, +33 6 12 34 56 78.`;
+const GUARDED_SCHEMA = {
+  type: "json_schema",
+  json_schema: {
+    name: "compte_rendu",
+    strict: true,
+    schema: {
+      type: "object",
+      properties: { titre: { type: "string" }, points: { type: "array", items: { type: "string" } }, participants: { type: "integer", minimum: 1 }, contact: { type: "string" } },
+      required: ["titre", "points", "participants", "contact"],
+      additionalProperties: false,
+    },
+  },
+};
+/** ~2 KB of JSON valid against GUARDED_SCHEMA. */
+const GUARDED_ANSWER = JSON.stringify({
+  titre: "Compte rendu du comité de pilotage",
+  points: Array.from({ length: 7 }, (_, i) => `Point ${i + 1} : ${FILLER_FR.slice(0, 230)}`),
+  participants: 12,
+  contact: "secretariat@example.fr",
+});
+/** ~10 KB of sources with the facts (numbers, dates, amounts, names) the answer cites. */
+const GROUNDING_SOURCES = Array.from({ length: 8 }, (_, i) => ({
+  id: `doc${i + 1}`,
+  title: `Rapport ${i + 1}`,
+  text: repeatTo(
+    `Le rapport ${i + 1} indique que le contrat signé le 12 mars 2024 avec la société Arvalis porte sur ${45 + i} 000 euros et couvre ${3 + i} sites, dont Lyon et Grenoble. ${FILLER_FR}`,
+    1270,
+  ),
+}));
+const GROUNDED_ANSWER =
+  "Le contrat a été signé le 12 mars 2024 avec la société Arvalis [doc1]. Il porte sur 45 000 euros et couvre 3 sites, dont Lyon et Grenoble [doc1]. Le rapport 2 mentionne 46 000 euros pour 4 sites [doc2].";
+const STREAM_TEXT = "Bonjour. Le rendez-vous de contrôle est confirmé pour jeudi matin au service de cardiologie, deuxième étage. Apportez vos résultats d'analyse. ";
+
 // ---- requests ----
 
 const CHAT_BODY = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Bonjour" }], max_tokens: 16 });
+const GUARDED_BODY = JSON.stringify({ model: GUARDED_MODEL, messages: [{ role: "user", content: GUARDED_PROMPT }], max_tokens: 512, response_format: GUARDED_SCHEMA });
+const GROUNDED_BODY = JSON.stringify({ model: GROUNDED_MODEL, messages: [{ role: "user", content: "Résume les rapports." }], max_tokens: 256, grounding: { sources: GROUNDING_SOURCES } });
 
 function chatHeaders(key: string | null): Record<string, string> {
   return { "Content-Type": "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) };
@@ -83,11 +153,11 @@ function chatHeaders(key: string | null): Record<string, string> {
 
 /** The request's bytes, with an `X-Request-Id` of 12 digits the open-loop generator numbers (ID_SLOT). */
 const ID_SLOT = "000000000000";
-function chatRequest(key: string | null) {
-  const headers = Object.entries({ Host: "127.0.0.1", ...chatHeaders(key), "X-Request-Id": ID_SLOT, "Content-Length": String(Buffer.byteLength(CHAT_BODY)) })
+function chatRequest(key: string | null, body = CHAT_BODY) {
+  const headers = Object.entries({ Host: "127.0.0.1", ...chatHeaders(key), "X-Request-Id": ID_SLOT, "Content-Length": String(Buffer.byteLength(body)) })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("");
-  return Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\n${headers}\r\n${CHAT_BODY}`);
+  return Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\n${headers}\r\n${body}`);
 }
 
 /** Each of `concurrency` raw keep-alive connections sends its next request when the previous one is answered (memory phase). */
@@ -342,13 +412,38 @@ async function seed(databaseUrl: string) {
       createdById: user.id,
     },
   });
+  // The guardrail scenarios: one deployment per upstream kind, and keys whose overrides turn rules
+  // off (the baseline) or on. The main key has the defaults a new organisation gets (schema and
+  // personal data, observe).
+  const guarded: Record<string, string> = {};
+  for (const name of [GUARDED_MODEL, GROUNDED_MODEL, STREAM_MODEL]) {
+    const d = await db.deployment.create({
+      data: { orgId: org.id, name, catalogModelId: model.id, regionId: region.id, gpuTypeId: gpu.id, gpusPerReplica: 1, dataClassification: "INTERNAL", phase: "RUNNING", createdById: user.id },
+    });
+    guarded[name] = d.id;
+  }
+  const off = { "schema.output": "off", "pii.input": "off", "pii.output": "off", "grounded.output": "off" };
+  const guardKey = async (name: string, rules: Record<string, string>) => {
+    const k = generateApiKey();
+    const row = await db.apiKey.create({ data: { orgId: org.id, name, prefix: k.prefix, secretHash: k.secretHash, scopes: ["inference"], createdById: user.id } });
+    await db.guardrailPolicy.create({ data: { orgId: org.id, apiKeyId: row.id, rules } });
+    return k.key;
+  };
+  const guardrailKeys = {
+    off: await guardKey("bench rules off", off),
+    grounded: await guardKey("bench grounded", { ...off, "grounded.output": "observe" }),
+    redact: await guardKey("bench stream redact", { ...off, "pii.output": "redact" }),
+  };
   return {
     db,
     key: secret.key,
     deploymentId: deployment.id,
     orgId: org.id,
     prices,
+    guardrailKeys,
     addReplica: (endpoint: string) => db.deploymentReplica.create({ data: { deploymentId: deployment.id, ordinal: 0, revision: 1, state: "ready", endpoint, readyAt: new Date() } }),
+    addGuardedReplica: (name: string, endpoint: string) =>
+      db.deploymentReplica.create({ data: { deploymentId: guarded[name], ordinal: 0, revision: 1, state: "ready", endpoint, readyAt: new Date() } }),
   };
 }
 
@@ -596,7 +691,7 @@ async function main() {
   // gateway more than the neighbours. Never for the published figures.
   const nice = process.env.BENCH_NICE ? Number(process.env.BENCH_NICE) : null;
   if (nice !== null) os.setPriority(process.pid, nice);
-  const wrkVersion = only === "latency" ? "not used" : await wrkAvailable();
+  const wrkVersion = only === "latency" || only === "guardrails" ? "not used" : await wrkAvailable();
   if (!wrkVersion) throw new Error("wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)");
 
   let stopDatabase: (() => Promise<void>) | null = null;
@@ -638,6 +733,13 @@ async function main() {
     children.push(upstream.child);
     const upstreamPort = Number(upstream.match[1]);
     await fixture.addReplica(`http://127.0.0.1:${upstreamPort}`);
+    const guardrailUpstreams: Record<string, { port: number; pid: number }> = {};
+    for (const [name, kind] of [[GUARDED_MODEL, "json"], [GROUNDED_MODEL, "grounded"], [STREAM_MODEL, "stream"]] as const) {
+      const u = await startChild(["--import", "tsx", import.meta.filename, "upstream", kind], process.env, /\{"port":(\d+)\}/);
+      children.push(u.child);
+      guardrailUpstreams[name] = { port: Number(u.match[1]), pid: u.child.pid! };
+      await fixture.addGuardedReplica(name, `http://127.0.0.1:${u.match[1]}`);
+    }
 
     mkdirSync(spoolRoot, { recursive: true });
     const envList = (text: string | undefined) =>
@@ -684,7 +786,7 @@ async function main() {
       }
     })();
     const postgresPids = () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []);
-    const ourPids = () => [process.pid, upstream.child.pid!, gatewayPid, ...(gwB ? [gwB.pid] : []), ...postgresPids()];
+    const ourPids = () => [process.pid, upstream.child.pid!, ...Object.values(guardrailUpstreams).map((u) => u.pid), gatewayPid, ...(gwB ? [gwB.pid] : []), ...postgresPids()];
     const meter = cpuMeter(ourPids, gatewayPid, postgresPids, upstream.child.pid!);
     const meterB = gwB ? cpuMeter(ourPids, gwB.pid, postgresPids, upstream.child.pid!) : meter;
 
@@ -788,16 +890,16 @@ async function main() {
     // 2. Added latency at a fixed rate, open loop, interleaved.
     const repsOut: Rep[] = [];
     let runNumber = 0;
-    const openLoop = async (port: number, request: Buffer, label: string): Promise<LatencyRun> => {
+    const openLoop = async (port: number, request: Buffer, label: string, runRate = rate): Promise<LatencyRun> => {
       const out = path.join(tmp, `${label}.bin`);
       const done = (gwB && port === gwB.port ? meterB : meter)();
       const idBase = ++runNumber * 100_000_000;
       const stdout = await runChild(["--import", "tsx", OPEN_LOOP], {
         ...process.env,
-        OPEN_LOOP: JSON.stringify({ port, request: request.toString("base64"), rate, seconds, warmupSeconds, connections: 32, out, idOffset: request.indexOf(ID_SLOT), idBase }),
+        OPEN_LOOP: JSON.stringify({ port, request: request.toString("base64"), rate: runRate, seconds, warmupSeconds, connections: 32, out, idOffset: request.indexOf(ID_SLOT), idBase }),
       });
       // After the drain: the CPU its records cost the gateway and PostgreSQL belongs to this run.
-      const backlog = port === upstreamPort ? null : await drain(port);
+      const backlog = port === gatewayPort || port === gwB?.port ? await drain(port) : null;
       const cpu = done();
       if (backlog && backlog.pending > 0) log(`${label}: spool ${int(backlog.pending)} records behind at the end, drained in ${fmt(backlog.ms / 1000, 1)} s`);
       const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as Summary;
@@ -820,10 +922,10 @@ async function main() {
         end[i] = summary.epochMs + (Number.isFinite(t.done[i]) ? t.done[i] : t.scheduled[i] + 10_000);
       }
       rmSync(out, { force: true });
-      const firstId = idBase + Math.round(rate * warmupSeconds);
+      const firstId = idBase + Math.round(runRate * warmupSeconds);
       return { summary, latency: percentiles(latency), service: percentiles(service), cpu, timed: { label, start, end, latency, lag, sent: Float64Array.from(t.sent, (x) => summary.epochMs + x), firstId } };
     };
-    if (only !== "saturation") {
+    if (only === "" || only === "latency") {
       log(`open loop at ${rate} req/s: ${reps} × (${warmupSeconds} s warm-up + ${seconds} s), direct then gateway`);
       for (let rep = 1; rep <= reps; rep++) {
         const d = await openLoop(upstreamPort, direct, `direct-${rep}`);
@@ -861,7 +963,7 @@ async function main() {
     // 3. Saturation with wrk, interleaved.
     type WrkRun = WrkResult & { cpu: CpuUse; backlog: { pending: number; ms: number } | null };
     const saturation: { direct: WrkRun; gateway: WrkRun; b?: WrkRun }[] = [];
-    if (only !== "latency") {
+    if (only === "" || only === "saturation") {
       log(`wrk -t${wrkThreads} -c${wrkConnections} -d${wrkSeconds}s: ${reps} × direct then gateway`);
       const wrk = async (port: number, key: string | null) => {
         const done = (gwB && port === gwB.port ? meterB : meter)();
@@ -888,6 +990,55 @@ async function main() {
         saturation.push({ direct: d, gateway: g, b });
         log(`rep ${rep}: direct ${int(d.requestsPerSecond)} req/s (upstream CPU ${int((d.cpu.upstreamSeconds * 1e6) / d.requests)} µs/request), gateway ${int(g.requestsPerSecond)} req/s, CPU per request: gateway ${int((g.cpu.gatewaySeconds * 1e6) / g.requests)} µs, PostgreSQL ${int((g.cpu.postgresSeconds * 1e6) / g.requests)} µs (gateway non-2xx ${g.non2xx}, socket errors ${g.socketErrors}; other load ${fmt(d.cpu.others)}/${fmt(g.cpu.others)} cores)`);
       }
+    }
+    // 4. Guardrails: what the checks add, beside the direct path and the same gateway with every rule off.
+    const guardrailRate = Number(process.env.BENCH_GUARDRAIL_RATE ?? 200);
+    const scenarios = [
+      { name: "schema + personal data, 2 KB in / 2 KB out", target: 1, port: guardrailUpstreams[GUARDED_MODEL].port, body: GUARDED_BODY, checksKey: fixture.key },
+      { name: "built-in groundedness, 10 KB of sources", target: 5, port: guardrailUpstreams[GROUNDED_MODEL].port, body: GROUNDED_BODY, checksKey: fixture.guardrailKeys.grounded },
+    ];
+    const guardrailReps: { scenario: string; direct: LatencyRun; off: LatencyRun; checks: LatencyRun }[] = [];
+    let streamTtft: { direct: number[]; off: number[]; redact: number[] } | null = null;
+    if (only === "" || only === "guardrails") {
+      log(`guardrails: open loop at ${guardrailRate} req/s, ${reps} × (direct, rules off, checks on) per scenario`);
+      for (let rep = 1; rep <= reps; rep++) {
+        for (const sc of scenarios) {
+          const d = await openLoop(sc.port, chatRequest(null, sc.body), `guardrails-direct-${rep}`, guardrailRate);
+          const off = await openLoop(gatewayPort, chatRequest(fixture.guardrailKeys.off, sc.body), `guardrails-off-${rep}`, guardrailRate);
+          const on = await openLoop(gatewayPort, chatRequest(sc.checksKey, sc.body), `guardrails-on-${rep}`, guardrailRate);
+          for (const r of [off, on]) {
+            gatewayErrors += r.summary.errors;
+          }
+          guardrailReps.push({ scenario: sc.name, direct: d, off, checks: on });
+          log(
+            `rep ${rep}, ${sc.name}: p50 direct ${fmt(d.latency.p50, 3)}, rules off ${fmt(off.latency.p50, 3)}, checks ${fmt(on.latency.p50, 3)} ms → the checks add p50 ${fmt(on.latency.p50 - off.latency.p50, 3)} p99 ${fmt(on.latency.p99 - off.latency.p99, 3)} ms | CPU per request: gateway ${int((off.cpu.gatewaySeconds * 1e6) / off.summary.okAll)} → ${int((on.cpu.gatewaySeconds * 1e6) / on.summary.okAll)} µs | errors ${off.summary.errors}/${on.summary.errors}`,
+          );
+        }
+      }
+      // A stream's redaction holds back up to its lookahead: the first token waits for that much text.
+      const calls = Number(process.env.BENCH_STREAM_CALLS ?? 40);
+      const ttft = async (port: number, key: string | null) => {
+        const t0 = performance.now();
+        const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: "POST", headers: chatHeaders(key), body: JSON.stringify({ model: STREAM_MODEL, messages: [{ role: "user", content: "Bonjour" }], stream: true }) });
+        const reader = res.body!.getReader();
+        const decoder = new TextDecoder();
+        let text = "";
+        let first = Number.NaN;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+          if (Number.isNaN(first) && /"content":"[^"]/.test(text)) first = performance.now() - t0;
+        }
+        return first;
+      };
+      streamTtft = { direct: [], off: [], redact: [] };
+      for (let i = 0; i < calls; i++) {
+        streamTtft.direct.push(await ttft(guardrailUpstreams[STREAM_MODEL].port, null));
+        streamTtft.off.push(await ttft(gatewayPort, fixture.guardrailKeys.off));
+        streamTtft.redact.push(await ttft(gatewayPort, fixture.guardrailKeys.redact));
+      }
+      log(`stream TTFT (median of ${calls}, a delta of 4 characters every 10 ms): direct ${fmt(median(streamTtft.direct), 1)} ms, rules off ${fmt(median(streamTtft.off), 1)} ms, output redaction ${fmt(median(streamTtft.redact), 1)} ms`);
     }
     if (scraper) clearInterval(scraper);
     const rssEnd = rssMb(gatewayPid);
@@ -967,6 +1118,13 @@ async function main() {
     }
     if (saturation.length) table.push(`saturation through the gateway (median of ${saturation.length}): ${int(median(gatewayRps))} req/s (${int(Math.min(...gatewayRps))}–${int(Math.max(...gatewayRps))}); direct ${int(median(directRps))} req/s`);
     table.push(`other load on the machine: median ${fmt(othersMedian)} of ${cores} cores, max ${fmt(othersMax)}`);
+    const guardrailRows = scenarios.map((sc) => {
+      const runs = guardrailReps.filter((r) => r.scenario === sc.name);
+      const addedP50 = runs.map((r) => r.checks.latency.p50 - r.off.latency.p50);
+      const addedP99 = runs.map((r) => r.checks.latency.p99 - r.off.latency.p99);
+      return { sc, runs, addedP50, addedP99 };
+    });
+    for (const g of guardrailRows) if (g.runs.length) table.push(`guardrails, ${g.sc.name} at ${guardrailRate} req/s: the checks add p50 ${fmt(median(g.addedP50), 3)} ms (${spread(g.addedP50, 3)}), p99 ${fmt(median(g.addedP99), 3)} ms`);
     for (const line of table) log(line);
 
     if (!output) return;
@@ -1033,6 +1191,33 @@ ${saturation.map((s, i) => `| ${i + 1} | ${int(s.direct.requestsPerSecond)} | ${
     : ""
 }
 ${
+  guardrailReps.length
+    ? `#### Guardrails (open loop at ${guardrailRate} req/s, ms from the scheduled send time)
+
+Each scenario straight to its upstream, through the gateway with every rule off (a key whose override turns them off),
+and with the checks on; the checks' cost is "checks on − rules off", per repetition.
+
+| scenario | target (added p50) | checks add p50 (median, spread) | checks add p99 | direct p50 | rules off p50 | checks on p50 | gateway CPU µs/request off → on | |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${guardrailRows
+  .filter((g) => g.runs.length)
+  .map(
+    (g) =>
+      `| ${g.sc.name} | ≤ ${g.sc.target} ms | **${fmt(median(g.addedP50), 3)}** (${spread(g.addedP50, 3)}) | ${fmt(median(g.addedP99), 3)} | ${fmt(median(g.runs.map((r) => r.direct.latency.p50)), 3)} | ${fmt(median(g.runs.map((r) => r.off.latency.p50)), 3)} | ${fmt(median(g.runs.map((r) => r.checks.latency.p50)), 3)} | ${int(median(g.runs.map((r) => (r.off.cpu.gatewaySeconds * 1e6) / r.off.summary.okAll)))} → ${int(median(g.runs.map((r) => (r.checks.cpu.gatewaySeconds * 1e6) / r.checks.summary.okAll)))} | ${met(median(g.addedP50) <= g.sc.target)} |`,
+  )
+  .join("\n")}
+${
+  streamTtft
+    ? `
+A stream's redaction of personal data holds back up to its lookahead (\`GUARDRAILS_STREAM_LOOKAHEAD\`, 64 characters) so that a number split across chunks is still caught:
+the first token waits for that much text. Over ${streamTtft.direct.length} streamed calls (a delta of 4 characters every 10 ms, ~100 tokens/s), median time to the first content:
+direct ${fmt(median(streamTtft.direct), 1)} ms, rules off ${fmt(median(streamTtft.off), 1)} ms, output redaction ${fmt(median(streamTtft.redact), 1)} ms.
+`
+    : ""
+}`
+    : ""
+}
+${
   first && last
     ? `#### Memory
 
@@ -1064,7 +1249,7 @@ Re-run on a quiet machine: \`npm run bench\` (about ${Math.max(5, Math.round(((t
   }
 }
 
-if (process.argv[2] === "upstream") runUpstream();
+if (process.argv[2] === "upstream") runUpstream(process.argv[3]);
 else
   main().then(
     () => process.exit(0),

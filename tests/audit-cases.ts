@@ -133,6 +133,14 @@ async function newerVersion(t: Tenant) {
 /** A fresh API key of `t` (an inference key, as made in the console). */
 const freshKey = (t: Tenant, name: string) => callerFor(t.admin.user.id).apiKeys.create({ orgId: t.org.id, name, scopes: ["inference"], allowedDeploymentIds: [] });
 
+/** `t`'s own guardrail defaults, set through the router when it has none. */
+async function guardrailDefaultsOf(t: Tenant) {
+  const existing = await db.guardrailPolicy.findFirst({ where: { orgId: t.org.id, deploymentId: null, apiKeyId: null } });
+  if (existing) return existing;
+  await callerFor(t.admin.user.id).guardrails.set({ orgId: t.org.id, rules: { "pii.input": "observe" } });
+  return db.guardrailPolicy.findFirstOrThrow({ where: { orgId: t.org.id, deploymentId: null, apiKeyId: null } });
+}
+
 /** `t`'s webhook, enabled, created through the router when it has none. */
 async function webhookOf(t: Tenant) {
   const existing = await db.webhook.findUnique({ where: { orgId: t.org.id } });
@@ -174,6 +182,26 @@ export const AUDIT_CASES: Record<string, AuditCase> = {
   "webhooks.rotateSecret": async (t) => ({ input: { orgId: (await webhookOf(t)).orgId }, as: "admin", chain: t.org.id }),
   "webhooks.remove": async (t) => ({ input: { orgId: (await webhookOf(t)).orgId }, as: "admin", chain: t.org.id }),
   "webhooks.sendTest": async (t) => ({ input: { orgId: (await webhookOf(t)).orgId }, as: "admin", chain: t.org.id }),
+  // A different threshold each time: the case runs more than once on the same tenant, and unchanged defaults write nothing.
+  "guardrails.set": async (t) => ({
+    input: { orgId: t.org.id, rules: { "pii.input": "redact", "schema.output": "block" }, piiTypes: ["EMAIL", "IBAN"], judge: null, groundedThreshold: randomInt(1, 1_000_000) / 1_000_000 },
+    as: "admin",
+    chain: t.org.id,
+  }),
+  "guardrails.reset": async (t) => {
+    await guardrailDefaultsOf(t);
+    return { input: { orgId: t.org.id }, as: "admin", chain: t.org.id };
+  },
+  "guardrails.setDeploymentOverride": onDeployment({ rules: { "pii.output": "block", "grounded.output": "observe" } }),
+  "guardrails.removeDeploymentOverride": onDeployment({}, async (c, i) => {
+    await c.guardrails.setDeploymentOverride({ ...i, rules: { "pii.input": "off" } });
+  }),
+  "guardrails.setApiKeyOverride": async (t) => ({ input: { orgId: t.org.id, apiKeyId: (await freshKey(t, "Guardrail override")).id, rules: { "pii.input": "block" } }, as: "admin", chain: t.org.id }),
+  "guardrails.removeApiKeyOverride": async (t) => {
+    const key = await freshKey(t, "Guardrail override to remove");
+    await callerFor(t.admin.user.id).guardrails.setApiKeyOverride({ orgId: t.org.id, apiKeyId: key.id, rules: { "schema.output": "off" } });
+    return { input: { orgId: t.org.id, apiKeyId: key.id }, as: "admin", chain: t.org.id };
+  },
   "account.signUp": async () => ({
     input: { name: "New", email: `${unique("new")}@example.test`, password: "a long enough password", organizationName: "Fresh org" },
     as: "anonymous",

@@ -65,6 +65,7 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   "usage.latency": { scope: "org", input: (a) => ({ period: "7d", deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
   // Without a deployment id, so that B's own answer is checked for anything of A's.
   "usage.breakdown": { scope: "org", input: () => ({ period: "24h", by: "deployment" }) },
+  "usage.guardrails": { scope: "org", input: (a) => ({ period: "7d", deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
   // A's deployment and key as filters: B's list is empty, and nothing of A's shows.
   "traces.list": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, apiKeyId: a.apiKey.id, status: "ok", limit: 20 }) },
   "traces.get": { scope: "org", input: (a) => ({ traceId: a.trace.traceId }), foreignIds: ["traceId"] },
@@ -78,6 +79,17 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   "webhooks.remove": { scope: "org", input: () => ({}) },
   "webhooks.sendTest": { scope: "org", input: () => ({}) },
   "webhooks.deliveries": { scope: "org", input: () => ({ limit: 20 }) },
+  // Guardrail policies (docs/guardrails.md, "Policies"): the defaults through the organisation's id only; an
+  // override through A's deployment or key, which B's organisation does not know.
+  "guardrails.get": { scope: "org", input: () => ({}) },
+  "guardrails.set": { scope: "org", input: () => ({ rules: { "pii.input": "block", "pii.output": "redact" }, groundedThreshold: 0.9 }) },
+  "guardrails.reset": { scope: "org", input: () => ({}) },
+  "guardrails.overrides": { scope: "org", input: () => ({}) },
+  "guardrails.effective": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, apiKeyId: a.apiKey.id }), foreignIds: ["deploymentId", "apiKeyId"] },
+  "guardrails.setDeploymentOverride": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, rules: { "pii.output": "off" } }), foreignIds: ["deploymentId"] },
+  "guardrails.removeDeploymentOverride": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "guardrails.setApiKeyOverride": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id, rules: { "schema.output": "off" } }), foreignIds: ["apiKeyId"] },
+  "guardrails.removeApiKeyOverride": { scope: "org", input: (a) => ({ apiKeyId: a.apiKey.id }), foreignIds: ["apiKeyId"] },
   "compliance.auditTrail": { scope: "org", input: () => ({ limit: 100 }) },
   "compliance.verifyAuditTrail": { scope: "org", input: () => ({}) },
   "compliance.residencyPolicies": { scope: "org", input: () => ({}) },

@@ -7,6 +7,7 @@ import { api } from "../trpc";
 import { Badge, Card, PageHeader, Table, Td } from "../ui/layout";
 import { Button } from "../ui/button";
 import { EmptyState, ErrorState, LoadingState, QueryView } from "../ui/states";
+import { GuardrailComplianceCard } from "../usage/guardrails";
 
 export function CompliancePage() {
   const org = useCurrentOrg();
@@ -15,6 +16,7 @@ export function CompliancePage() {
       <PageHeader title="Compliance" description="Where each class of data may be processed, and the tamper-evident record of everything done in this organisation." />
       <div className="space-y-6">
         <ResidencyPolicies />
+        <GuardrailComplianceCard />
         {roleAtLeast(org.role, "ADMIN") ? (
           <AuditTrail />
         ) : (

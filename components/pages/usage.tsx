@@ -1,6 +1,7 @@
 "use client";
 import { PageHeader } from "../ui/layout";
 import { FirstCallHint, PeriodSelector, UsageDashboard, useUsagePeriod } from "../usage/dashboard";
+import { GuardrailsPanel } from "../usage/guardrails";
 import { periodPhrase } from "../charts/time-axis";
 
 export function UsagePage() {
@@ -13,6 +14,9 @@ export function UsagePage() {
         actions={<PeriodSelector value={period} onChange={setPeriod} />}
       />
       <UsageDashboard period={period} breakdowns={["deployment", "key", "region"]} empty={<FirstCallHint title={`No requests ${periodPhrase(period)}`} />} />
+      <div className="mt-8">
+        <GuardrailsPanel period={period} />
+      </div>
     </>
   );
 }

@@ -17,6 +17,7 @@ export const TENANT_NAV = [
   { href: "/api-reference", label: "API reference" },
   { href: "/usage", label: "Usage" },
   { href: "/traces", label: "Traces" },
+  { href: "/guardrails", label: "Guardrails" },
   { href: "/compliance", label: "Compliance" },
   { href: "/settings", label: "Settings" },
 ] as const;

@@ -5,9 +5,10 @@ import { formatNumber } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { CopyButton } from "../ui/copy-button";
-import { Badge, Card, PageHeader, Stat, Table, Td } from "../ui/layout";
+import { Badge, Card, PageHeader, Stat } from "../ui/layout";
 import { QueryView } from "../ui/states";
 import { attributeText, formatCost, formatMs, formatTime, statusLabel, statusTone } from "./format";
+import { GuardrailVerdicts } from "./guardrails";
 import { Waterfall, waterfallRows, type Span, type TraceRequest } from "./waterfall";
 
 export function TraceView({ traceId }: { traceId: string }) {
@@ -54,7 +55,7 @@ function TraceBody({ trace }: { trace: RouterOutputs["traces"]["get"] }) {
         <Residency request={request} />
         <Artifact request={request} />
       </div>
-      {request.verdicts.length > 0 && <Verdicts request={request} />}
+      <GuardrailVerdicts request={request} />
       {request.content && <Content content={request.content} />}
       {request.contentWithheld && (
         <Card title="Stored content">
@@ -271,28 +272,6 @@ function Artifact({ request }: { request: TraceRequest }) {
         <p className="text-sm text-slate-600">No model answered this request: it ended before routing.</p>
       )}
     </Card>
-  );
-}
-
-function Verdicts({ request }: { request: TraceRequest }) {
-  return (
-    <section>
-      <h2 className="mb-2 text-sm font-semibold text-slate-700">Checks</h2>
-      <Table head={["Check", "Stage", "Action", "Outcome", "Score", "Findings"]} caption="Guardrail verdicts">
-        {request.verdicts.map((v, i) => (
-          <tr key={i}>
-            <Td className="font-mono text-xs">{v.check}</Td>
-            <Td>{v.stage}</Td>
-            <Td>{v.action}</Td>
-            <Td>
-              <Badge tone={v.outcome === "pass" ? "good" : v.outcome === "blocked" || v.outcome === "error" ? "bad" : "warn"}>{v.outcome}</Badge>
-            </Td>
-            <Td className="tabular-nums">{v.score ?? "—"}</Td>
-            <Td className="whitespace-normal">{v.findings ? <code className="break-all font-mono text-xs">{JSON.stringify(v.findings)}</code> : "—"}</Td>
-          </tr>
-        ))}
-      </Table>
-    </section>
   );
 }
 

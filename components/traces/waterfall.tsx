@@ -1,6 +1,7 @@
 "use client";
 import type { RouterOutputs } from "../trpc";
 import { formatMs } from "./format";
+import { outcomeLabel, spanOutcome, SpanOutcomeTag } from "./guardrails";
 
 type Trace = RouterOutputs["traces"]["get"];
 export type TraceRequest = Trace["requests"][number];
@@ -58,7 +59,8 @@ function spanDescription(row: WaterfallRow): string {
   const requestOffset = row.atMs - s.startMs;
   const events = s.events.length ? `; ${s.events.map((e) => `${e.name.replace(/_/g, " ")} at ${formatMs(requestOffset + e.atMs)}`).join(", ")}` : "";
   const status = s.status === "error" ? ", failed" : s.status === "unset" ? "" : ", succeeded";
-  return `${s.name}: starts at ${formatMs(row.atMs)}, lasts ${formatMs(s.durationMs)}${status}${events}`;
+  const outcome = spanOutcome(s);
+  return `${s.name}${outcome ? ` (${outcomeLabel(outcome)})` : ""}: starts at ${formatMs(row.atMs)}, lasts ${formatMs(s.durationMs)}${status}${events}`;
 }
 
 /** The spans of a trace as bars on one time axis; each row is a button that selects the span. */
@@ -107,6 +109,7 @@ export function Waterfall({ trace, rows, selected, onSelect }: { trace: Trace; r
                     {s.status === "error" && <span className="mr-1 text-red-700">✕</span>}
                     {s.name}
                   </span>
+                  <SpanOutcomeTag span={s} />
                   <span className="block text-[11px] tabular-nums text-slate-500">
                     +{formatMs(row.atMs)} · {formatMs(s.durationMs)}
                     {s.status === "error" && " · error"}

@@ -1,6 +1,7 @@
 "use client";
 import { periodPhrase } from "../charts/time-axis";
 import { FirstCallHint, PeriodSelector, UsageDashboard, useUsagePeriod } from "./dashboard";
+import { GuardrailsPanel } from "./guardrails";
 
 /** The usage dashboard of one deployment, on its page: the organisation's charts filtered to it. */
 export function DeploymentUsage({ deploymentId, name }: { deploymentId: string; name: string }) {
@@ -14,6 +15,7 @@ export function DeploymentUsage({ deploymentId, name }: { deploymentId: string; 
         <PeriodSelector value={period} onChange={setPeriod} />
       </div>
       <UsageDashboard period={period} deploymentId={deploymentId} breakdowns={["key"]} empty={<FirstCallHint title={`No requests to ${name} ${periodPhrase(period)}`} model={name} />} />
+      <GuardrailsPanel period={period} deploymentId={deploymentId} />
     </section>
   );
 }

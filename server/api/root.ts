@@ -3,6 +3,7 @@ import { adminRouter } from "./routers/admin";
 import { apiKeysRouter } from "./routers/api-keys";
 import { budgetsRouter, webhooksRouter } from "./routers/budgets";
 import { deploymentsRouter } from "./routers/deployments";
+import { guardrailsRouter } from "./routers/guardrails";
 import { organizationRouter } from "./routers/organization";
 import { catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
 import { tracesRouter } from "./routers/traces";
@@ -20,6 +21,7 @@ export const appRouter = router({
   budgets: budgetsRouter,
   webhooks: webhooksRouter,
   traces: tracesRouter,
+  guardrails: guardrailsRouter,
   compliance: complianceRouter,
   admin: adminRouter,
 });

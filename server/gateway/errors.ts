@@ -217,7 +217,10 @@ const STATUS_TEXT: Record<number, string> = {
   431: "Request Header Fields Too Large",
 };
 
-/** The SSE event that ends a stream which broke after it started: never a silent clean end. */
-export function streamErrorEvent(message: string, code: string): Buffer {
-  return Buffer.from(`data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code } })}\n\n`);
+/**
+ * The SSE event that ends a stream which broke after it started, or that a guardrail blocked
+ * (`type` "guardrail_error"): never a silent clean end. The official SDKs raise it while iterating.
+ */
+export function streamErrorEvent(message: string, code: string, type = "server_error"): Buffer {
+  return Buffer.from(`data: ${JSON.stringify({ error: { message, type, param: null, code } })}\n\n`);
 }

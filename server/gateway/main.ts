@@ -19,6 +19,11 @@
  * METRICS_TOKEN                         scrapes must send `Authorization: Bearer <it>`; unset: loopback clients only
  * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME,
  * OTEL_BSP_*                            set: every request's spans are exported over OTLP/HTTP (JSON)
+ * Guardrails (docs/guardrails.md, "In the gateway"):
+ * GUARDRAILS_NER_URL                    a named-entity recogniser for person names (the sidecar contract); unset: no PERSON check
+ * GUARDRAILS_NER_TIMEOUT_MS             default 500
+ * GUARDRAILS_JUDGE_TIMEOUT_MS           default 10000: a groundedness judge slower than this is an `error` verdict
+ * GUARDRAILS_STREAM_LOOKAHEAD           default 64: characters a stream's redaction may hold back
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
@@ -44,6 +49,10 @@ const schema = z.object({
   GATEWAY_SPOOL_BATCH_MS: z.coerce.number().int().min(10).max(60_000).default(200),
   GATEWAY_METRICS: z.enum(["on", "off"], { message: "GATEWAY_METRICS must be on or off" }).default("on"),
   METRICS_TOKEN: z.string().trim().min(16, "METRICS_TOKEN must be at least 16 characters long").optional(),
+  GUARDRAILS_NER_URL: z.string().regex(/^https?:\/\//, "GUARDRAILS_NER_URL must be an http(s):// URL").optional(),
+  GUARDRAILS_NER_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  GUARDRAILS_JUDGE_TIMEOUT_MS: z.coerce.number().int().min(10).max(600_000).default(10_000),
+  GUARDRAILS_STREAM_LOOKAHEAD: z.coerce.number().int().min(0).max(4096).default(64),
 });
 
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}) {
@@ -89,6 +98,12 @@ async function main() {
     authFailureDelayMs: env.GATEWAY_AUTH_FAILURE_DELAY_MS,
     batchMs: env.GATEWAY_SPOOL_BATCH_MS,
     metrics: metrics ?? undefined,
+    guardrails: {
+      nerUrl: env.GUARDRAILS_NER_URL ?? null,
+      nerTimeoutMs: env.GUARDRAILS_NER_TIMEOUT_MS,
+      judgeTimeoutMs: env.GUARDRAILS_JUDGE_TIMEOUT_MS,
+      streamLookahead: env.GUARDRAILS_STREAM_LOOKAHEAD,
+    },
     onTrace,
     log,
   });

@@ -16,6 +16,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AllowanceKind, LeaseStore } from "./limits";
 import type { TraceRecord } from "./trace";
+import { GUARDRAIL_OUTCOMES, GUARDRAIL_RULE_NAMES, type GuardrailRule } from "../guardrails/types";
 
 /** Seconds. Covers a cached refusal (sub-millisecond) up to a long generation (5 min, the upstream timeout). */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -135,6 +136,15 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
       this.set(sources?.spool.segmentCount ?? 0);
     },
   });
+  const guardrailVerdicts = new Counter({
+    name: "enclave_guardrail_verdicts_total",
+    help: "Guardrail verdicts, by rule (schema.output, pii.input, pii.output, grounded.output) and outcome (pass, flagged, redacted, blocked, error).",
+    labelNames: ["rule", "outcome"] as const,
+    registers: [registry],
+  });
+  // Every (rule, outcome) child made once: a verdict costs a lookup, and the series exist from the start at 0.
+  const verdictChildren = new Map<string, { inc(value?: number): void }>();
+  for (const rule of GUARDRAIL_RULE_NAMES) for (const outcome of GUARDRAIL_OUTCOMES) verdictChildren.set(`${rule}|${outcome}`, guardrailVerdicts.labels({ rule, outcome }));
   const otlp = new Counter({
     name: "enclave_gateway_otlp_spans_total",
     help: "Spans handed to the OTLP exporter, by outcome (exported, failed, dropped: the queue was full).",
@@ -196,6 +206,14 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
         if (span.status !== "error") continue;
         if (span.name === "upstream") upstreamError(span.attributes["error.type"]);
         else if (span.name === "limits") limitRefusal(span.attributes["enclave.limits.refused"]);
+      }
+      const verdicts = trace.verdicts;
+      if (verdicts !== undefined) {
+        for (let i = 0; i < verdicts.length; i++) {
+          const v = verdicts[i];
+          const rule = (v.check === "pii" ? `pii.${v.stage}` : `${v.check}.output`) as GuardrailRule;
+          verdictChildren.get(`${rule}|${v.outcome}`)?.inc();
+        }
       }
     },
     attach(next) {

@@ -10,6 +10,12 @@
  * semantic conventions (`chat <model>`, `gen_ai.*`). Records are only queued on the request path;
  * they are converted after the current I/O turn and batched to the collector off the hot path.
  * Unsampled traces (W3C flag 00) are not exported. No prompt, completion or secret is exported.
+ *
+ * Guardrail checks are already spans of the record in the conventions' shape (`apply_guardrail
+ * <check>`, `gen_ai.operation.name` "apply_guardrail", `gen_ai.guardrail.*` attributes, one
+ * `gen_ai.guardrail.result` event per result with the check's own fields): they are exported like
+ * the other children, their events with their attributes. The record's `verdicts` repeat them and
+ * are not exported a second time.
  */
 import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
@@ -36,6 +42,9 @@ export const GEN_AI = {
   responseModel: "gen_ai.response.model",
   inputTokens: "gen_ai.usage.input_tokens",
   outputTokens: "gen_ai.usage.output_tokens",
+  /** The guardrail conventions (semantic-conventions-genai, docs/gen-ai/gen-ai-guardrails.md). */
+  guardrailOperation: "apply_guardrail",
+  guardrailResultEvent: "gen_ai.guardrail.result",
 } as const;
 
 /** `gen_ai.provider.name`: the platform that serves the model (the runtime is not the provider). */

@@ -37,6 +37,8 @@ import { RequestTrace, capturedRequest, clipCompletion, errorAttributes, seriali
 import type { GatewayMetrics } from "./metrics";
 import { checkBounds, estimatePromptTokens, jsonTooDeep, validateRequest } from "./validation";
 import { replicaAuthorization } from "../../workers/model-server/replica-auth";
+import { prepareGuardrails, type GuardrailOptions, type RequestGuardrails } from "../guardrails/apply";
+import type { UsageEntry } from "./usage-sql";
 import { DATA_CLASS_RANK, GatewayState, secretAccepted, type DataClass, type KeyEntry, type Replica, type Route } from "./state";
 
 export type GatewayLog = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
@@ -78,6 +80,8 @@ export interface GatewayOptions {
   onTrace?: (trace: TraceRecord) => void;
   /** Prometheus metrics (metrics.ts): served at `GET /metrics`, reading the spool, the limiter and its leases. */
   metrics?: GatewayMetrics;
+  /** The guardrails' process settings (docs/guardrails.md, "In the gateway"): NER sidecar, judge timeout, stream lookahead. */
+  guardrails?: Omit<GuardrailOptions, "deploymentJudge">;
   log?: GatewayLog;
 }
 
@@ -144,6 +148,12 @@ class SseMeter {
   firstTokenAt = 0;
   /** The streamed text, kept only when the key captures content (docs/traces.md). */
   text: string | null = null;
+  /** A guarded stream's last chunk id, time and model, for the chunks the gateway adds. */
+  chunkId = "";
+  chunkCreated = 0;
+  chunkModel = "";
+  /** A guarded stream's usage chunk (`stream_options.include_usage`), held so that it stays the last chunk, after the verdict event. */
+  heldUsage = "";
 
   /** Returns true when this chunk carries the final `[DONE]`. */
   push(chunk: Buffer, now: number): boolean {
@@ -195,7 +205,110 @@ class SseMeter {
   get hasPartialEvent() {
     return this.partial.length > 0;
   }
+
+  /**
+   * A guarded stream (output guardrails): the same reading, but each content delta goes through
+   * the request's guardrails (redaction with a bounded lookahead, or block) and the bytes to send
+   * are returned, up to and without the upstream's `[DONE]` (the gateway sends its verdict event
+   * first). `blocked`: a delta was refused; nothing of it was sent. The first token is the first
+   * content sent to the client (what the lookahead costs shows there).
+   */
+  pushGuarded(chunk: Buffer, now: number, guard: RequestGuardrails): { out: string; done: boolean; blocked: boolean } {
+    const text = this.partial + this.decoder.write(chunk);
+    const last = text.lastIndexOf("\n");
+    if (last === -1) {
+      this.partial = text;
+      return { out: "", done: false, blocked: false };
+    }
+    this.partial = text.slice(last + 1);
+    let out = "";
+    let start = 0;
+    while (start <= last) {
+      let end = text.indexOf("\n", start);
+      if (end === -1 || end > last) end = last;
+      if (text.startsWith("data:", start)) {
+        const payload = text.slice(start + 5, end).trim();
+        if (payload === "[DONE]") {
+          this.done = true;
+          this.partial = "";
+          return { out, done: true, blocked: false };
+        }
+        const rewritten = payload ? this.guardedEvent(payload, now, guard) : null;
+        if (rewritten === BLOCKED) return { out, done: false, blocked: true };
+        if (rewritten === HELD) this.heldUsage += `data: ${payload}\n\n`;
+        else out += rewritten === null ? text.slice(start, end + 1) : `data: ${rewritten}\n`;
+      } else out += text.slice(start, end + 1);
+      start = end + 1;
+    }
+    return { out, done: false, blocked: false };
+  }
+
+  /** One event of a guarded stream: its new JSON when a delta changed, null when it goes as received. */
+  private guardedEvent(payload: string, now: number, guard: RequestGuardrails): string | null | typeof BLOCKED | typeof HELD {
+    let obj: { error?: unknown; id?: unknown; created?: unknown; model?: unknown; choices?: StreamChoiceJson[] };
+    try {
+      obj = JSON.parse(payload);
+    } catch {
+      return null;
+    }
+    if (obj === null || typeof obj !== "object") return null;
+    if (obj.error) {
+      this.upstreamError = true;
+      return null;
+    }
+    const usage = usageOf(obj);
+    if (usage) this.usage = usage;
+    if (typeof obj.id === "string") this.chunkId = obj.id;
+    if (typeof obj.created === "number") this.chunkCreated = obj.created;
+    if (typeof obj.model === "string") this.chunkModel = obj.model;
+    const choices = obj.choices;
+    if (!Array.isArray(choices)) return null;
+    if (usage && choices.length === 0) return HELD;
+    let changed = false;
+    for (const choice of choices) {
+      if (!choice || typeof choice !== "object") continue;
+      const index = typeof choice.index === "number" ? choice.index : 0;
+      const chat = choice.delta !== undefined && choice.delta !== null;
+      const content = chat ? choice.delta!.content : choice.text;
+      const finish = typeof choice.finish_reason === "string" ? choice.finish_reason : null;
+      let sent: string | null;
+      if (typeof content === "string" && content.length > 0) {
+        this.contentEvents++;
+        sent = guard.streamDelta(index, content, finish);
+      } else if (finish !== null) sent = guard.streamFinish(index, finish);
+      else continue;
+      if (sent === null) return BLOCKED;
+      if (sent !== content && !(sent === "" && typeof content !== "string")) {
+        if (chat) choice.delta = { ...choice.delta, content: sent };
+        else choice.text = sent;
+        changed = true;
+      }
+      if (sent.length > 0) {
+        if (this.firstTokenAt === 0) this.firstTokenAt = now;
+        if (index === 0 && this.text !== null && this.text.length < CONTENT_TEXT_MAX) this.text += sent;
+      }
+    }
+    return changed ? JSON.stringify(obj) : null;
+  }
+
+  /** A chunk carrying text the gateway held back (released when the upstream ended without a finish_reason). */
+  contentEvent(index: number, content: string, chat: boolean): Buffer {
+    if (this.text !== null && index === 0 && this.text.length < CONTENT_TEXT_MAX) this.text += content;
+    const choice = chat ? { index, delta: { content }, logprobs: null, finish_reason: null } : { index, text: content, logprobs: null, finish_reason: null };
+    const payload = { id: this.chunkId, object: chat ? "chat.completion.chunk" : "text_completion", created: this.chunkCreated, model: this.chunkModel, choices: [choice] };
+    return Buffer.from(`data: ${JSON.stringify(payload)}\n\n`);
+  }
 }
+
+interface StreamChoiceJson {
+  index?: unknown;
+  delta?: { content?: unknown } | null;
+  text?: unknown;
+  finish_reason?: unknown;
+}
+
+const BLOCKED = Symbol("blocked");
+const HELD = Symbol("held");
 
 /** The response's trace, also found by the edge (edge.ts) for the answers it gives. */
 const TRACE = Symbol("enclave.trace");
@@ -253,6 +366,8 @@ interface Exchange {
   firstByteAt: number;
   /** Set once a streamed answer started: what a client hanging up mid-stream has used. */
   meter: SseMeter | null;
+  /** The request's guardrails, when a check applies (server/guardrails/apply.ts). */
+  guard: RequestGuardrails | null;
   recorded: boolean;
   finished: boolean;
 }
@@ -293,6 +408,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const bodyMinRate = options.bodyMinBytesPerSecond ?? 64 << 10;
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? 10_000;
   const authFailureDelayMs = options.authFailureDelayMs ?? 20;
+  const guardrailOptions: GuardrailOptions = { ...options.guardrails, deploymentJudge: callJudgeDeployment };
 
   // Request ids unique across processes and restarts without a syscall per request.
   const idPrefix = `req_${Date.now().toString(36)}${randomBytes(5).toString("hex")}_`;
@@ -329,11 +445,11 @@ export function createGateway(options: GatewayOptions): Gateway {
    * A request answered without a usage record (a refusal, the model list, health): its trace is
    * spooled when the organisation is known (authenticated), and handed to onTrace in any case.
    */
-  function answered(t: RequestTrace, status: number, errorCode: string | null) {
+  function answered(t: RequestTrace, status: number, errorCode: string | null, usage: UsageEntry | null = null) {
     if (t.done) return;
     const content = contentOf(t, null);
     const trace = t.finish(performance.now(), status, errorCode, 0, 0, 0, 0);
-    if (t.orgId !== "") spool.append(null, trace, content ? serialiseContent(content) : null);
+    if (t.orgId !== "") spool.append(usage, trace, content ? serialiseContent(content) : null);
     if (content) trace.content = content;
     emit(trace);
   }
@@ -489,7 +605,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     upstreamSpan(x, now, failed ? "error" : "ok", failed ? (errorCode ?? (status === 499 ? "client_closed" : String(status))) : null, tokensOut, x.meter ? x.meter.firstTokenAt : x.firstByteAt);
     const content = contentOf(x.t, x.meter ? x.meter.text : x.completion);
     const trace = x.t.finish(now, status, errorCode, ttftAt, tokensIn, tokensOut, cost);
-    const metered = {
+    const metered: UsageEntry = {
       requestId: x.recordId,
       orgId: x.route.orgId,
       apiKeyId: x.entry.id,
@@ -504,6 +620,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       at: x.at,
       stream: x.meter !== null,
     };
+    if (x.guard !== null && x.guard.codes.length > 0) metered.guardrails = x.guard.codes;
     // One line, one write: the usage record and its trace travel together.
     spool.append(metered, trace, content ? serialiseContent(content) : null);
     if (content) trace.content = content;
@@ -627,6 +744,26 @@ export function createGateway(options: GatewayOptions): Gateway {
     else bufferResponse(x, ures, status, contentType);
   }
 
+  /** Sends a whole answer (after its output guardrails, when any): metered first, then written in one go. */
+  function deliverAnswer(x: Exchange, status: number, contentType: string, body: Buffer, answer: { choices?: { message?: { content?: unknown }; text?: unknown }[] } | null, usage: Usage | null, estimateOut: number) {
+    if (x.t.capture && answer) {
+      const text = answer.choices?.[0]?.message?.content ?? answer.choices?.[0]?.text;
+      if (typeof text === "string") x.completion = text;
+    }
+    if (!reachable(x)) {
+      // The client cannot receive it: metered as the hang-up it is.
+      record(x, 499, usage, x.firstByteAt, estimateOut);
+      return finish(x);
+    }
+    // The record is in the spool before the client can see the end of its response.
+    record(x, status, usage, x.firstByteAt, estimateOut);
+    const headers: (string | number)[] = ["content-type", contentType, "content-length", body.length, "x-request-id", x.requestId, "traceparent", x.t.traceparent];
+    if (x.guard !== null && x.guard.verdicts.length > 0) headers.push("x-enclave-guardrails", x.guard.summary());
+    x.res.writeHead(status, headers as unknown as string[]);
+    x.res.end(body);
+    finish(x);
+  }
+
   function bufferResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -643,32 +780,54 @@ export function createGateway(options: GatewayOptions): Gateway {
     ures.on("end", () => {
       if (done || x.finished) return;
       done = true;
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      let body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
       // A replica's refusal or failure: the model produced nothing to bill.
       if (status >= 400) return failExchange(x, replicaError(x, status, body), false);
       let usage: Usage | null = null;
       let estimateOut = 0;
-      if (status < 400) {
-        try {
-          const parsed = JSON.parse(body.toString("utf8")) as { choices?: { message?: { content?: unknown }; text?: unknown }[] };
-          usage = usageOf(parsed);
-          const text = parsed.choices?.[0]?.message?.content ?? parsed.choices?.[0]?.text;
-          if (!usage) estimateOut = typeof text === "string" ? Math.ceil(text.length / 4) : 0;
-          if (x.t.capture && typeof text === "string") x.completion = text;
-        } catch {
-          // Not JSON: relayed as is, metered without tokens.
-        }
+      type Answer = { choices?: { message?: { content?: unknown }; text?: unknown }[] } | null;
+      let answer: Answer = null;
+      try {
+        const parsedAnswer = JSON.parse(body.toString("utf8")) as Answer;
+        answer = parsedAnswer;
+        usage = usageOf(parsedAnswer);
+        const text = parsedAnswer?.choices?.[0]?.message?.content ?? parsedAnswer?.choices?.[0]?.text;
+        if (!usage) estimateOut = typeof text === "string" ? Math.ceil(text.length / 4) : 0;
+      } catch {
+        // Not JSON: relayed as is, metered without tokens.
       }
-      if (!reachable(x)) {
-        // The client cannot receive it: metered as the hang-up it is.
-        record(x, 499, usage, x.firstByteAt, estimateOut);
-        return finish(x);
+      const guard = x.guard;
+      if (guard !== null && guard.checksOutput && answer !== null && typeof answer === "object") {
+        // The model's part ends here; the output checks' spans follow it.
+        upstreamSpan(x, performance.now(), "ok", null, usage ? usage.tokensOut : estimateOut, x.firstByteAt);
+        guard
+          .checkAnswer(answer)
+          .then(
+            (result) => {
+              if (x.finished) return;
+              if (result.blocked) {
+                // The model worked: the call is billed, the answer withheld.
+                record(x, result.blocked.status, usage, x.firstByteAt, estimateOut, true, result.blocked.code);
+                if (reachable(x)) {
+                  x.res.setHeader("x-enclave-guardrails", guard.summary());
+                  sendError(x.res, x.requestId, result.blocked, x.t.traceparent);
+                }
+                return finish(x);
+              }
+              if (result.changed) body = Buffer.from(JSON.stringify(answer));
+              deliverAnswer(x, status, contentType, body, answer, usage, estimateOut);
+            },
+            (error: unknown) => {
+              log("error", "gateway output guardrails failed", { requestId: x.requestId, error: error instanceof Error ? error.message : String(error) });
+              if (x.finished) return;
+              record(x, 500, usage, x.firstByteAt, estimateOut, true, ERRORS.internal.code);
+              sendError(x.res, x.requestId, ERRORS.internal, x.t.traceparent);
+              finish(x);
+            },
+          );
+        return;
       }
-      // The record is in the spool before the client can see the end of its response.
-      record(x, status, usage, x.firstByteAt, estimateOut);
-      x.res.writeHead(status, ["content-type", contentType, "content-length", body.length, "x-request-id", x.requestId, "traceparent", x.t.traceparent] as unknown as string[]);
-      x.res.end(body);
-      finish(x);
+      deliverAnswer(x, status, contentType, body, answer, usage, estimateOut);
     });
     ures.on("close", () => {
       if (done || x.finished) return;
@@ -696,6 +855,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   function streamResponse(x: Exchange, ures: IncomingMessage, status: number, contentType: string) {
+    if (x.guard !== null && x.guard.checksOutput) return streamGuarded(x, x.guard, ures, status, contentType);
     const res = x.res;
     const meter = (x.meter = new SseMeter());
     if (x.t.capture) meter.text = "";
@@ -730,6 +890,169 @@ export function createGateway(options: GatewayOptions): Gateway {
     ures.on("close", () => {
       if (!ures.complete && x.replica) markUnhealthy(x.replica, performance.now());
       broken();
+    });
+  }
+
+  /**
+   * A stream with output guardrails (docs/guardrails.md, "Streams"): every delta passes through
+   * the request's guardrails (redacted with a bounded lookahead, or the stream ends with an error
+   * event when personal data is blocked); when the upstream sends `[DONE]`, the checks on the
+   * accumulated text run, the call is metered, and the client gets the verdict event (or the error
+   * event of a block) before the gateway's own `[DONE]`.
+   */
+  function streamGuarded(x: Exchange, guard: RequestGuardrails, ures: IncomingMessage, status: number, contentType: string) {
+    const res = x.res;
+    const meter = (x.meter = new SseMeter());
+    if (x.t.capture) meter.text = "";
+    const chat = x.path === EP_CHAT;
+    let ended = false;
+    let finishing = false;
+    // The last characters sent: whether an event the gateway adds starts on an event boundary.
+    let tail = "\n\n";
+    res.writeHead(status, ["content-type", contentType, "cache-control", "no-cache", "x-request-id", x.requestId, "traceparent", x.t.traceparent] as unknown as string[]);
+    const recordStream = (finalStatus: number, errorCode: string | null = null) =>
+      record(x, reachable(x) ? finalStatus : 499, meter.usage, meter.firstTokenAt || x.firstByteAt, meter.usage ? 0 : meter.contentEvents, true, errorCode);
+    const write = (data: string | Buffer) => {
+      if (data.length === 0 || res.writableEnded) return;
+      tail = (tail + (typeof data === "string" ? data.slice(-4) : data.toString("latin1", Math.max(0, data.length - 4)))).slice(-4);
+      if (!res.write(data)) {
+        ures.pause();
+        res.once("drain", () => ures.resume());
+      }
+    };
+    const boundary = () => {
+      if (!tail.endsWith("\n\n") && !tail.endsWith("\r\n\r\n")) write(tail.endsWith("\n") ? "\n" : "\n\n");
+    };
+    const block = (e: GatewayErrorBody) => {
+      ended = true;
+      // Stop the generation: nothing more of it may reach the client.
+      x.upstream?.destroy();
+      recordStream(e.status, e.code);
+      boundary();
+      write(streamErrorEvent(e.message, e.code ?? "guardrail_blocked", e.type));
+      res.end();
+      finish(x);
+    };
+    const closeUpstream = (status: "ok" | "error", errorType: string | null) =>
+      upstreamSpan(x, performance.now(), status, errorType, meter.usage ? meter.usage.tokensOut : meter.contentEvents, meter.firstTokenAt);
+    const complete = async () => {
+      closeUpstream("ok", null);
+      const held = guard.streamRelease();
+      if (held === null) return block(guard.streamBlockedError());
+      boundary();
+      for (const [index, text] of held) write(meter.contentEvent(index, text, chat));
+      if (held.length > 0 && meter.firstTokenAt === 0) meter.firstTokenAt = performance.now();
+      let blocked: GatewayErrorBody | null;
+      try {
+        blocked = await guard.finishStream();
+      } catch (error) {
+        log("error", "gateway output guardrails failed", { requestId: x.requestId, error: error instanceof Error ? error.message : String(error) });
+        blocked = ERRORS.internal;
+      }
+      if (x.finished) return;
+      if (blocked) return block(blocked);
+      ended = true;
+      boundary();
+      // The record goes to the spool before the client receives the final [DONE].
+      recordStream(meter.upstreamError ? 502 : status, meter.upstreamError ? "upstream_error" : null);
+      write(guard.verdictEvent(meter.chunkId, meter.chunkCreated, meter.chunkModel));
+      // OpenAI documents the usage chunk as the last one before [DONE]: it stays there.
+      write(meter.heldUsage);
+      write("data: [DONE]\n\n");
+      res.end();
+      finish(x);
+    };
+    ures.on("data", (chunk: Buffer) => {
+      if (ended || finishing || x.finished) return;
+      const r = meter.pushGuarded(chunk, performance.now(), guard);
+      write(r.out);
+      if (r.blocked) {
+        closeUpstream("error", "guardrail_blocked");
+        return block(guard.streamBlockedError());
+      }
+      if (r.done) {
+        finishing = true;
+        void complete();
+      }
+    });
+    const broken = () => {
+      if (ended || finishing || x.finished) return;
+      ended = true;
+      if (!meter.upstreamError) {
+        // Never a silent clean end: what the redactor held back is dropped with the broken stream.
+        recordStream(502, "stream_interrupted");
+        boundary();
+        write(streamErrorEvent("The model server closed the stream before it finished. The response is incomplete.", "stream_interrupted"));
+        log("warn", "gateway stream broke after it started", { requestId: x.requestId, deploymentId: x.route.id, replicaId: x.replica?.id });
+      } else {
+        recordStream(502, "upstream_error");
+      }
+      res.end();
+      finish(x);
+    };
+    ures.on("end", broken);
+    ures.on("close", () => {
+      if (!ures.complete && !ended && !finishing && x.replica) markUnhealthy(x.replica, performance.now());
+      broken();
+    });
+  }
+
+  // ---- judges ----
+
+  /**
+   * Groundedness judged by one of the organisation's own deployments, through the gateway's own
+   * routing (docs/guardrails.md, "Judges"): the deployment must be the organisation's, running, and
+   * allowed by the residency policy for the request's data class, so the sources and the answer
+   * never go where the request could not. Resolves with the judge's reply text.
+   */
+  function callJudgeDeployment(scope: { orgId: string; dataClass: string }, deploymentId: string, messages: unknown, signal: AbortSignal): Promise<string> {
+    const fail = (code: string) => Promise.reject(Object.assign(new Error(`judge: ${code}`), { code }));
+    const route = state.routesById.get(deploymentId);
+    if (!route || route.orgId !== scope.orgId) return fail("judge_not_found");
+    if (route.desiredState !== "RUNNING" || route.replicas.length === 0) return fail("no_healthy_replica");
+    const dataClass = scope.dataClass as DataClass;
+    if (!(dataClass in DATA_CLASS_RANK) || DATA_CLASS_RANK[dataClass] > DATA_CLASS_RANK[route.dataClass] || !state.verdict(route, dataClass).allowed) return fail("residency_refused");
+    const replica = pickReplica(route, null, performance.now());
+    if (!replica) return fail("no_healthy_replica");
+    const payload = Buffer.from(JSON.stringify({ model: route.name, messages, temperature: 0, max_tokens: 512, stream: false }));
+    replica.inFlight++;
+    return new Promise<string>((resolve, reject) => {
+      const upstream = http.request(
+        {
+          agent,
+          host: replica.host,
+          port: replica.port,
+          method: "POST",
+          path: EP_CHAT,
+          signal,
+          headers: { "content-type": "application/json", "content-length": payload.length, authorization: replicaAuthorization(route.id, replica.id) },
+        },
+        (ures) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          ures.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > 1 << 20) ures.destroy(Object.assign(new Error("judge reply too large"), { code: "judge_bad_reply" }));
+            else chunks.push(c);
+          });
+          ures.on("error", (e) => reject(Object.assign(e, { code: signal.aborted ? "timeout" : ((e as NodeJS.ErrnoException).code ?? "judge_failed") })));
+          ures.on("end", () => {
+            if ((ures.statusCode ?? 502) >= 400) return reject(Object.assign(new Error("judge refused"), { code: `http_${ures.statusCode}` }));
+            try {
+              const reply = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { choices?: { message?: { content?: unknown } }[] };
+              const text = reply.choices?.[0]?.message?.content;
+              if (typeof text === "string") resolve(text);
+              else reject(Object.assign(new Error("judge reply"), { code: "judge_bad_reply" }));
+            } catch {
+              reject(Object.assign(new Error("judge reply"), { code: "judge_bad_reply" }));
+            }
+          });
+        },
+      );
+      upstream.on("error", (e) => reject(Object.assign(e, { code: signal.aborted ? "timeout" : ((e as NodeJS.ErrnoException).code ?? "judge_failed") })));
+      upstream.end(payload);
+    }).finally(() => {
+      replica.inFlight--;
     });
   }
 
@@ -855,6 +1178,32 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
+  /**
+   * A request a guardrail refused before the model saw it: answered like a refusal, but metered
+   * (no tokens, no cost) so that the dashboards count the verdict (docs/guardrails.md).
+   */
+  function refuseGuarded(res: ServerResponse, t: RequestTrace, entry: KeyEntry, route: Route, path: string, recordId: string, started: number, at: number, e: GatewayErrorBody, guard: RequestGuardrails) {
+    const now = performance.now();
+    const usage: UsageEntry = {
+      requestId: recordId,
+      orgId: route.orgId,
+      apiKeyId: entry.id,
+      deploymentId: route.id,
+      endpoint: path,
+      tokensIn: 0,
+      tokensOut: 0,
+      latencyMs: Math.round((now - started) * 1000) / 1000,
+      ttftMs: null,
+      status: e.status,
+      costMicroEur: 0,
+      at,
+      stream: t.stream,
+      guardrails: guard.codes.length > 0 ? guard.codes : null,
+    };
+    answered(t, e.status, e.code, usage);
+    sendError(res, t.requestId, e, t.traceparent);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, t: RequestTrace, path: string, requestId: string, recordId: string, started: number, at: number) {
     const method = req.method;
     const isModels = path === "/v1/models" || path.startsWith("/v1/models/");
@@ -894,21 +1243,21 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
-    const body = await readBody(req, started);
+    const rawBody = await readBody(req, started);
     // The client went away (or the edge answered a broken body, and traced it).
-    if (body === null) return answered(t, res.headersSent ? res.statusCode : 499, null);
-    if (body === "too-large") return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
-    if (body === "timeout") return refuse(req, res, requestId, ERRORS.requestTimeout, false);
+    if (rawBody === null) return answered(t, res.headersSent ? res.statusCode : 499, null);
+    if (rawBody === "too-large") return refuse(req, res, requestId, ERRORS.bodyTooLarge, false);
+    if (rawBody === "timeout") return refuse(req, res, requestId, ERRORS.requestTimeout, false);
     // Before parsing: nothing downstream (validation, metering, the replica) meets absurd nesting.
-    if (jsonTooDeep(body)) return refuse(req, res, requestId, ERRORS.jsonTooDeep);
+    if (jsonTooDeep(rawBody)) return refuse(req, res, requestId, ERRORS.jsonTooDeep);
     let parsed: Record<string, unknown>;
     try {
-      parsed = JSON.parse(body.toString("utf8"));
+      parsed = JSON.parse(rawBody.toString("utf8"));
     } catch {
       return refuse(req, res, requestId, ERRORS.invalidJson);
     }
     if (parsed !== null && typeof parsed === "object") {
-      if (t.capture) t.capturedRequest = capturedRequest(body, parsed);
+      if (t.capture) t.capturedRequest = capturedRequest(rawBody, parsed);
       if (typeof parsed.stream === "boolean") t.stream = parsed.stream;
     }
     if (parsed === null || typeof parsed !== "object" || typeof parsed.model !== "string" || parsed.model.length === 0) {
@@ -924,6 +1273,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (entry.allowed && !entry.allowed.has(route.id)) return refuse(req, res, requestId, modelNotAllowed(route.name));
     const outOfBounds = checkBounds(path, parsed, route);
     if (outOfBounds) return refuse(req, res, requestId, outOfBounds);
+    // Guardrails: nothing is allocated when no rule applies (one WeakMap lookup).
+    let guard: RequestGuardrails | null = null;
+    let rewrite = false;
+    const prepared = prepareGuardrails(state.guardrailsFor(entry.orgId, route.id, entry.id), path, parsed, t, guardrailOptions);
+    if (prepared !== null) {
+      if (isError(prepared)) return refuse(req, res, requestId, prepared);
+      guard = prepared.guard;
+      rewrite = prepared.rewrite;
+    }
 
     // Residency: the data class the caller declares (the deployment's own by default).
     const residencyAt = performance.now();
@@ -962,6 +1320,21 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (refusal) return refuse(req, res, requestId, refusal);
     if (res.destroyed) return answered(t, 499, null);
 
+    let body = rawBody;
+    if (guard !== null) {
+      guard.judgeScope = { orgId: entry.orgId, dataClass };
+      const input = await guard.checkInput(parsed);
+      if (input !== true && input !== false) return refuseGuarded(res, t, entry, route, path, recordId, started, at, input, guard);
+      if (input) rewrite = true;
+      if (res.destroyed) return answered(t, 499, null);
+    }
+    // The body the model receives: the original bytes, unless a guardrail changed it.
+    if (rewrite) {
+      body = Buffer.from(JSON.stringify(parsed));
+      // A captured request is what the model received: redacted when the policy redacts.
+      if (t.capture) t.capturedRequest = capturedRequest(body, parsed);
+    }
+
     const x: Exchange = {
       req,
       res,
@@ -985,6 +1358,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       upstream: null,
       firstByteAt: 0,
       meter: null,
+      guard,
       recorded: false,
       finished: false,
     };

@@ -3,12 +3,15 @@
  * table (organisation + deployment name → ready replicas, region facts, residency verdicts).
  *
  * Kept fresh by PostgreSQL LISTEN/NOTIFY (`enclave_api_keys`: reload that key; `enclave_routes`:
- * reload that deployment), a one-query poll every second for the rarer changes nobody notifies
+ * reload that deployment; `enclave_guardrails`: reload that organisation's guardrail policies), a
+ * one-query poll every second for the rarer changes nobody notifies
  * (organisation status, residency policies, regions), and a full refresh as a safety net. Every
  * load takes a sequence number when it starts; a result never overwrites an entry loaded by a load
  * that started later, so a slow full refresh cannot resurrect a key revoked meanwhile.
  */
 import pg from "pg";
+import { DEFAULT_EFFECTIVE_GUARDRAILS, organizationGuardrails, storedRules, withOverrides, type GuardrailRuleOverrides } from "../guardrails/policy";
+import type { EffectiveGuardrails } from "../guardrails/types";
 import { GATEWAY_CHANNELS } from "../services/api-key-secrets";
 import { evaluateResidency, type RegionFacts, type ResidencyPolicyRule, type ResidencyVerdict } from "../services/policy";
 import { NO_TOKEN_CHARGE, tokenPriceOf, type TokenPrice } from "../services/pricing";
@@ -93,6 +96,30 @@ export interface OrgEntry {
 
 type Log = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 
+/** One organisation's guardrail policies (docs/guardrails.md, "Policies"), with the effective result per (deployment, key) resolved once. */
+interface OrgGuardrails {
+  base: EffectiveGuardrails;
+  deployments: Map<string, GuardrailRuleOverrides>;
+  keys: Map<string, GuardrailRuleOverrides>;
+  /** "<deploymentId>\n<apiKeyId>" (either "" when it has no override) → effective; dropped with the entry on reload. */
+  resolved: Map<string, EffectiveGuardrails>;
+  loadSeq: number;
+}
+
+interface GuardrailRow {
+  orgId: string;
+  deploymentId: string | null;
+  apiKeyId: string | null;
+  rules: unknown;
+  piiTypes: string[] | null;
+  judge: unknown;
+  groundedThreshold: number | null;
+}
+
+const GUARDRAIL_SELECT = `SELECT "orgId", "deploymentId", "apiKeyId", rules, "piiTypes", judge, "groundedThreshold" FROM "GuardrailPolicy"`;
+/** Resolved (deployment, key) pairs kept per organisation before the cache starts over. */
+const GUARDRAIL_RESOLVED_MAX = 4096;
+
 const KEY_COLUMNS = `k.id, k."orgId", k.name, k."captureContent", k.prefix, k."secretHash", k."previousSecretHash",
   floor(extract(epoch from k."previousSecretExpiresAt") * 1000)::float8 AS "previousSecretExpiresAt",
   COALESCE(k.scopes, '{}') AS scopes, COALESCE(k."allowedDeploymentIds", '{}') AS "allowedDeploymentIds", floor(extract(epoch from k."expiresAt") * 1000)::float8 AS "expiresAt",
@@ -119,7 +146,8 @@ const FINGERPRINT_SQL = `SELECT concat_ws('|',
   (SELECT max("updatedAt") || ':' || count(*) FROM "Region"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "RegionCapacity"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "CatalogModel")) AS f,
-  (SELECT count(*) FROM "ApiKey" WHERE "revokedAt" IS NOT NULL)::text AS revoked`;
+  (SELECT count(*) FROM "ApiKey" WHERE "revokedAt" IS NOT NULL)::text AS revoked,
+  (SELECT concat_ws(':', max("updatedAt"), count(*)) FROM "GuardrailPolicy") AS guardrails`;
 
 interface KeyRow {
   id: string;
@@ -230,6 +258,9 @@ export class GatewayState {
   readonly routesById = new Map<string, Route>();
   private readonly replicaState = new Map<string, Replica>();
   private policies = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
+  /** orgId → guardrail policies; an organisation absent here has none of its own (DEFAULT_EFFECTIVE_GUARDRAILS). */
+  private readonly guardrails = new Map<string, OrgGuardrails>();
+  private guardrailFingerprint = "";
 
   private seq = 0;
   private hasPreviousPrefix = false;
@@ -242,6 +273,7 @@ export class GatewayState {
   // NOTIFY payloads arriving in the same tick are reloaded in one query.
   private readonly keyReloads = batchPerTick((ids) => void this.reloadKeys(ids));
   private readonly routeReloads = batchPerTick((ids) => void this.reloadRoutes(ids));
+  private readonly guardrailReloads = batchPerTick((orgIds) => void this.reloadGuardrails(orgIds));
   /** Prefixes looked up and not found, with when to forget them (protects the database from guessing). */
   private missing = new Map<string, number>();
   private missLookups = new Map<string, Promise<KeyEntry | undefined>>();
@@ -554,11 +586,12 @@ export class GatewayState {
           `SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'ApiKey' AND column_name = 'previousPrefix'`,
         );
         this.hasPreviousPrefix = (column.rowCount ?? 0) > 0;
-        const fingerprint = await this.pool.query<{ f: string; revoked: string }>(FINGERPRINT_SQL);
+        const fingerprint = await this.pool.query<{ f: string; revoked: string; guardrails: string }>(FINGERPRINT_SQL);
         await this.loadOrgsAndPolicies();
-        await Promise.all([this.loadAllKeys(), this.loadAllRoutes()]);
+        await Promise.all([this.loadAllKeys(), this.loadAllRoutes(), this.loadAllGuardrails()]);
         this.fingerprint = fingerprint.rows[0].f;
         this.revokedCount = fingerprint.rows[0].revoked;
+        this.guardrailFingerprint = fingerprint.rows[0].guardrails;
         if (this.missing.size > 10_000) this.missing.clear();
       } finally {
         this.refreshing = null;
@@ -573,10 +606,15 @@ export class GatewayState {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const { rows } = await this.pool.query<{ f: string; revoked: string }>(FINGERPRINT_SQL);
+      const { rows } = await this.pool.query<{ f: string; revoked: string; guardrails: string }>(FINGERPRINT_SQL);
       if (rows[0].revoked !== this.revokedCount) {
         await this.loadAllKeys();
         this.revokedCount = rows[0].revoked;
+      }
+      // A guardrail change whose NOTIFY was lost (or a row written by hand) still lands within a second.
+      if (rows[0].guardrails !== this.guardrailFingerprint) {
+        await this.loadAllGuardrails();
+        this.guardrailFingerprint = rows[0].guardrails;
       }
       if (rows[0].f !== this.fingerprint) {
         await this.loadOrgsAndPolicies();
@@ -594,6 +632,54 @@ export class GatewayState {
     }
   }
 
+  // ---- guardrail policies ----
+
+  private buildGuardrails(rows: GuardrailRow[], seq: number): Map<string, OrgGuardrails> {
+    const byOrg = new Map<string, OrgGuardrails>();
+    const entry = (orgId: string) => {
+      let e = byOrg.get(orgId);
+      if (!e) byOrg.set(orgId, (e = { base: DEFAULT_EFFECTIVE_GUARDRAILS, deployments: new Map(), keys: new Map(), resolved: new Map(), loadSeq: seq }));
+      return e;
+    };
+    for (const row of rows) {
+      const e = entry(row.orgId);
+      if (row.apiKeyId) e.keys.set(row.apiKeyId, storedRules(row.rules));
+      else if (row.deploymentId) e.deployments.set(row.deploymentId, storedRules(row.rules));
+      else e.base = organizationGuardrails(row);
+    }
+    return byOrg;
+  }
+
+  /**
+   * Replaces an organisation's entry unless a later load set it. `undefined` (no policy left) leaves
+   * an empty entry rather than none, so that a slower, older load cannot bring the old policy back.
+   */
+  private setGuardrails(orgId: string, entry: OrgGuardrails | undefined, seq: number) {
+    const existing = this.guardrails.get(orgId);
+    if (existing && existing.loadSeq > seq) return;
+    this.guardrails.set(orgId, entry ?? { base: DEFAULT_EFFECTIVE_GUARDRAILS, deployments: new Map(), keys: new Map(), resolved: new Map(), loadSeq: seq });
+  }
+
+  async reloadGuardrails(orgIds: string[], attempt = 0): Promise<void> {
+    const seq = ++this.seq;
+    try {
+      const { rows } = await this.pool.query<GuardrailRow>(`${GUARDRAIL_SELECT} WHERE "orgId" = ANY($1::text[])`, [orgIds]);
+      const byOrg = this.buildGuardrails(rows, seq);
+      for (const orgId of orgIds) this.setGuardrails(orgId, byOrg.get(orgId), seq);
+    } catch (error) {
+      this.options.log("warn", "gateway guardrail reload failed", { error: String(error), attempt });
+      if (attempt < 5 && !this.closed) setTimeout(() => void this.reloadGuardrails(orgIds, attempt + 1), 100 * 2 ** attempt).unref();
+    }
+  }
+
+  private async loadAllGuardrails() {
+    const seq = ++this.seq;
+    const { rows } = await this.pool.query<GuardrailRow>(GUARDRAIL_SELECT);
+    const byOrg = this.buildGuardrails(rows, seq);
+    for (const [orgId, entry] of byOrg) this.setGuardrails(orgId, entry, seq);
+    for (const [orgId, entry] of this.guardrails) if (!byOrg.has(orgId) && (entry.deployments.size > 0 || entry.keys.size > 0 || entry.base !== DEFAULT_EFFECTIVE_GUARDRAILS)) this.setGuardrails(orgId, undefined, seq);
+  }
+
   // ---- LISTEN ----
 
   private async connectListener(): Promise<void> {
@@ -609,6 +695,7 @@ export class GatewayState {
       if (!n.payload) return;
       if (n.channel === GATEWAY_CHANNELS.apiKeys) this.keyReloads(n.payload);
       else if (n.channel === GATEWAY_CHANNELS.routes) this.routeReloads(n.payload);
+      else if (n.channel === GATEWAY_CHANNELS.guardrails) this.guardrailReloads(n.payload);
     });
     const lost = (error?: unknown) => {
       if (this.listener !== client) return;
@@ -622,7 +709,7 @@ export class GatewayState {
     client.on("end", () => lost());
     try {
       await client.connect();
-      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}`);
+      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}; LISTEN ${GATEWAY_CHANNELS.guardrails}`);
       this.listener = client;
       this.listenerRetry = 0;
       // A connection that died silently (no RST) would swallow notifications: ping it.
@@ -677,6 +764,29 @@ export class GatewayState {
       });
     }
     return v;
+  }
+
+  /**
+   * The guardrails to apply to one request (docs/guardrails.md, "Policies"): the organisation's
+   * defaults (DEFAULT_GUARDRAIL_RULES when it has none), overridden by the deployment's, then by the
+   * key's. Synchronous and O(1): one map lookup, or two and a cached merge when an override applies.
+   * The object is frozen and shared: do not modify it. A change reaches every gateway process on
+   * NOTIFY `enclave_guardrails` (the poll and the full refresh as safety nets).
+   */
+  guardrailsFor(orgId: string, deploymentId: string | null, apiKeyId: string | null): EffectiveGuardrails {
+    const org = this.guardrails.get(orgId);
+    if (!org) return DEFAULT_EFFECTIVE_GUARDRAILS;
+    const deployment = deploymentId === null ? undefined : org.deployments.get(deploymentId);
+    const key = apiKeyId === null ? undefined : org.keys.get(apiKeyId);
+    if (!deployment && !key) return org.base;
+    const cacheKey = `${deployment ? deploymentId : ""}\n${key ? apiKeyId : ""}`;
+    let effective = org.resolved.get(cacheKey);
+    if (!effective) {
+      if (org.resolved.size >= GUARDRAIL_RESOLVED_MAX) org.resolved.clear();
+      effective = withOverrides(org.base, deployment, key);
+      org.resolved.set(cacheKey, effective);
+    }
+    return effective;
   }
 
   /** The `residency` span's attributes for a verdict given by verdict(). */

@@ -6,11 +6,12 @@
  *
  * A W3C trace may span many services and many requests: the gateway's part of it is one root span
  * (kind "server", parented by the caller's `traceparent` when there is one) and its children. The
- * record is designed to grow: guardrail checks add spans named `guardrail.<check>` and entries in
- * `verdicts`; audit proofs add an `audit` entry. Readers must ignore span names and attributes they
+ * record is designed to grow: guardrail checks add spans named `apply_guardrail <check>` and entries
+ * in `verdicts`; audit proofs add an `audit` entry. Readers must ignore span names and attributes they
  * do not know.
  */
 import { randomBytes } from "node:crypto";
+import type { GuardrailAction, GuardrailCheck, GuardrailOutcome, GuardrailStage, PiiType } from "../guardrails/types";
 
 /** Scalar attribute values, as OpenTelemetry allows them (arrays of one scalar type included). */
 export type AttributeValue = string | number | boolean | string[] | number[] | boolean[];
@@ -31,7 +32,13 @@ export type SpanStatus = "ok" | "error" | "unset";
  * - `upstream` (kind "client", one per attempt; a failed attempt has status "error" and `error.type`):
  *   `server.address`, `server.port`, events `connected` and `first_token` (atMs), `enclave.upstream.status`,
  *   `gen_ai.usage.output_tokens`, `enclave.upstream.output_tokens_per_second`
- * - later issues: `guardrail.<check>` (stage input|output), `audit.append`.
+ * - `apply_guardrail <check>` (one per check that ran, OpenTelemetry GenAI guardrail conventions):
+ *   `gen_ai.operation.name` "apply_guardrail", `gen_ai.provider.name`, `gen_ai.guardrail.component.name`
+ *   (the check), `gen_ai.guardrail.policy.id` (the rule, e.g. "pii.input"), `gen_ai.guardrail.source`
+ *   (input | output), `gen_ai.guardrail.result.type` "outcome", `gen_ai.guardrail.result.value` (the
+ *   outcome), `enclave.guardrail.action`; events `gen_ai.guardrail.result` with the check's own fields
+ *   (server/guardrails/apply.ts). Never the checked text.
+ * - later issues: `audit.append`.
  */
 export interface SpanRecord {
   /** 16 lowercase hex digits. */
@@ -56,16 +63,63 @@ export interface SpanEvent {
   attributes?: Attributes;
 }
 
-/** One check's verdict on a request or its answer (built by the guardrails issue; the shape is fixed here). */
+/**
+ * One check's verdict on a request or its answer (server/guardrails/apply.ts). Types, counts,
+ * positions (UTF-16 offsets into the checked text) and scores only: never the data a check found,
+ * nor any of the text it read.
+ */
 export interface GuardrailVerdict {
-  check: string;
-  stage: "input" | "output";
-  action: "observe" | "redact" | "block";
-  outcome: "pass" | "flagged" | "redacted" | "blocked" | "error";
-  /** Types, counts, positions and scores only: never the personal data found. */
-  findings?: Record<string, unknown>;
+  check: GuardrailCheck;
+  stage: GuardrailStage;
+  action: Exclude<GuardrailAction, "off">;
+  outcome: GuardrailOutcome;
+  /** Low-cardinality, written by the gateway (never the checked text): why the outcome is not a pass. */
+  reason?: string;
+  /** The check's own fields: PiiVerdictFindings, SchemaVerdictFindings or GroundedVerdictFindings. */
+  findings?: PiiVerdictFindings | SchemaVerdictFindings | GroundedVerdictFindings | Record<string, unknown>;
+  /** grounded: the score (0..1) the outcome was decided on. */
   score?: number;
 }
+
+/** Personal data found: how many of each type, and where (at most GUARDRAIL_MAX_POSITIONS of them). */
+export interface PiiVerdictFindings {
+  count: number;
+  types: Partial<Record<PiiType, number>>;
+  /**
+   * `message`: the index in `messages` (input of a chat completion), of the prompt (a list of
+   * prompts), or of the choice (output); `part`: the content part, when the message has parts.
+   */
+  positions: { type: PiiType; start: number; end: number; score: number; message?: number; part?: number }[];
+  /** More were found than positions listed. */
+  truncated?: boolean;
+}
+
+export interface SchemaVerdictFindings {
+  valid: boolean;
+  /** The validator's reason for an invalid answer (e.g. "truncated", "invalid_json", "schema"). */
+  reason: string | null;
+  /** Failing paths of the answer (JSON pointers) with the schema keyword that failed; at most GUARDRAIL_MAX_POSITIONS. */
+  errors: { path: string; keyword: string; message: string }[];
+}
+
+export interface GroundedVerdictFindings {
+  score: number;
+  threshold: number;
+  /** The built-in deterministic check's score, and the judge's when one answered. */
+  builtinScore: number;
+  judgeScore?: number;
+  judge?: "deployment" | "http";
+  /** Why the judge gave no score (a low-cardinality code: timeout, http_502, residency_refused, …). */
+  judgeError?: string;
+  sentences: number;
+  unsupportedSentences: number;
+  /** Unsupported spans of the answer: offsets and what made them unsupported (number, date, entity, citation…). */
+  unsupported: { start: number; end: number; kind: string }[];
+  sources: number;
+}
+
+/** At most this many positions (PII) or errors (schema) or spans (grounded) are kept in a verdict. */
+export const GUARDRAIL_MAX_POSITIONS = 50;
 
 export interface TraceRecord {
   version: 1;

@@ -9,7 +9,19 @@
  * them.
  */
 import type { GatewayErrorBody } from "./errors";
-import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, type Attributes, type SpanEvent, type SpanKind, type SpanRecord, type SpanStatus, type TraceRecord } from "./trace";
+import {
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  type Attributes,
+  type GuardrailVerdict,
+  type SpanEvent,
+  type SpanKind,
+  type SpanRecord,
+  type SpanStatus,
+  type TraceRecord,
+} from "./trace";
 
 /** The most of a request body kept in a trace when content capture is on (bytes of its JSON). */
 export const CONTENT_REQUEST_MAX_BYTES = 64 << 10;
@@ -52,6 +64,8 @@ export class RequestTrace {
   capture = false;
   /** The request as captured (capturedRequest()), when `capture`. */
   capturedRequest: unknown = undefined;
+  /** The guardrail verdicts (server/guardrails/apply.ts), when a check ran: they go into the record. */
+  verdicts: GuardrailVerdict[] | null = null;
   /** Set once answered: the record is built once. */
   done = false;
 
@@ -120,7 +134,9 @@ export class RequestTrace {
     // the record's parts go with the record.
     this.spans = NO_SPANS;
     this.capturedRequest = undefined;
-    return {
+    const verdicts = this.verdicts;
+    this.verdicts = null;
+    const record: TraceRecord = {
       version: 1,
       traceId: this.traceId,
       spanId: this.spanId,
@@ -146,6 +162,8 @@ export class RequestTrace {
       costMicroEur,
       spans,
     };
+    if (verdicts !== null && verdicts.length > 0) record.verdicts = verdicts;
+    return record;
   }
 }
 

@@ -6,7 +6,8 @@
  * (`usageRecordId`), and createdAt the arrival time the spool line carries, so a replay of the same
  * line — minutes or days later, from another process — hits the same key in the same monthly
  * partition and is skipped. The table's statement trigger writes the rows' "UsageDelta" in the same
- * statement (docs/usage.md); nothing else here knows about roll-ups.
+ * statement (docs/usage.md); nothing else here knows about roll-ups. A row's guardrail verdicts are
+ * its `guardrails` outcome codes (NULL when no check ran), counted by the roll-ups.
  */
 import { createHash } from "node:crypto";
 
@@ -26,14 +27,19 @@ export interface UsageEntry {
   at: number;
   /** A streamed (SSE) answer; absent in spool lines written before the field existed. */
   stream?: boolean;
+  /**
+   * One outcome code per guardrail verdict of the request (`outcomeCode(rule, outcome)`,
+   * server/guardrails/types.ts); absent or null when no check ran (and in older spool lines).
+   */
+  guardrails?: number[] | null;
 }
 
 export const INSERT_SQL = `WITH rows AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[], $10::int[], $11::int[], $12::timestamp[], $13::bool[])
-    AS t(rid, org, apikey, dep, endpoint, tin, tout, lat, ttft, status, cost, at, stream)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[], $10::int[], $11::int[], $12::timestamp[], $13::bool[], $14::text[])
+    AS t(rid, org, apikey, dep, endpoint, tin, tout, lat, ttft, status, cost, at, stream, guardrails)
 ), inserted AS (
-  INSERT INTO "UsageRecord" ("createdAt", id, "orgId", "apiKeyId", "deploymentId", endpoint, "tokensIn", "tokensOut", "latencyMs", "ttftMs", status, stream, "costMicroEur")
-  SELECT r.at, md5(r.rid)::uuid, o.id, k.id, d.id, r.endpoint, r.tin, r.tout, r.lat, r.ttft, r.status, coalesce(r.stream, false), r.cost
+  INSERT INTO "UsageRecord" ("createdAt", id, "orgId", "apiKeyId", "deploymentId", endpoint, "tokensIn", "tokensOut", "latencyMs", "ttftMs", status, stream, "costMicroEur", "guardrails")
+  SELECT r.at, md5(r.rid)::uuid, o.id, k.id, d.id, r.endpoint, r.tin, r.tout, r.lat, r.ttft, r.status, coalesce(r.stream, false), r.cost, r.guardrails::smallint[]
   FROM rows r
   JOIN "Organization" o ON o.id = r.org
   LEFT JOIN "ApiKey" k ON k.id = r.apikey
@@ -53,7 +59,7 @@ export const BAD_RECORD_SQLSTATE = /^(22|23)/;
 
 export function insertParams(entries: UsageEntry[]) {
   const n = entries.length;
-  const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(n));
+  const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(n));
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     cols[0][i] = e.requestId;
@@ -69,8 +75,18 @@ export function insertParams(entries: UsageEntry[]) {
     cols[10][i] = Math.min(2 ** 31 - 1, Math.round(e.costMicroEur));
     cols[11][i] = new Date(e.at).toISOString();
     cols[12][i] = e.stream === true;
+    // A list per row: unnest would flatten an array of arrays, so each travels as its array literal.
+    cols[13][i] = guardrailCodes(e.guardrails);
   }
   return cols;
+}
+
+/** A row's verdict codes as a PostgreSQL array literal ("{9,17}"), or null; anything but small integers is dropped. */
+function guardrailCodes(codes: unknown): string | null {
+  if (!Array.isArray(codes) || codes.length === 0) return null;
+  let out = "";
+  for (const c of codes) if (Number.isInteger(c) && c >= 0 && c < 32768) out += (out ? "," : "") + c;
+  return out ? `{${out}}` : null;
 }
 
 /** "UsageRecord".id of the record the spool wrote as `requestId` (what `md5(requestId)::uuid` gives in SQL). */

@@ -7,8 +7,11 @@
 /** A deployment's desired state changed: the workers reconcile it now rather than at the next sweep. */
 export const RECONCILE_CHANNEL = "enclave_reconcile";
 
-/** What the gateway caches: an API key (reload that key) or a deployment's route (reload that route). */
-export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes" } as const;
+/**
+ * What the gateway caches: an API key (reload that key), a deployment's route (reload that route), or
+ * an organisation's guardrail policies (payload: the organisation's id; reload its defaults and overrides).
+ */
+export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes", guardrails: "enclave_guardrails" } as const;
 
 /** A webhook delivery is due (server/services/webhooks.ts): the workers deliver it now rather than at the next poll. */
 export const WEBHOOK_CHANNEL = "enclave_webhooks";

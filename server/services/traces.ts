@@ -193,6 +193,8 @@ export interface TraceVerdict {
   stage: string;
   action: string;
   outcome: string;
+  /** Why the outcome is not a pass (a low-cardinality code written by the gateway), if it said. */
+  reason: string | null;
   findings: Record<string, unknown> | null;
   score: number | null;
 }
@@ -250,6 +252,7 @@ function verdictOf(v: unknown): TraceVerdict | null {
     stage: text(v.stage, "unknown"),
     action: text(v.action, "unknown"),
     outcome: text(v.outcome, "unknown"),
+    reason: typeof v.reason === "string" ? v.reason : null,
     findings: isRecord(v.findings) ? v.findings : null,
     score: typeof v.score === "number" && Number.isFinite(v.score) ? v.score : null,
   };

@@ -5,7 +5,7 @@
  * "UsageRecord" rows.
  *
  * Exact under late and concurrent inserts without any cursor: the raw table's statement triggers
- * write a "UsageDelta" row (counts, sums, histograms, errors by status of the statement's rows) in
+ * write a "UsageDelta" row (counts, sums, histograms, errors by status, guardrail verdicts of the statement's rows) in
  * the same transaction as the rows themselves, and a fold deletes deltas and adds them to the
  * hourly and daily rows in one transaction. A record committed after a fold's snapshot leaves its
  * delta for the next fold; one replayed hours late lands in its own (past) hour. Roll-ups plus the
@@ -33,7 +33,9 @@ const SUMS = ["requests", "errors", "tokensIn", "tokensOut", "costMicroEur", "la
 const INTS = new Set(["requests", "errors", "ttftCount"]);
 const BIGINTS = new Set(["tokensIn", "tokensOut", "costMicroEur", "tokensOutStreamed"]);
 const HISTOGRAMS = ["latencyBuckets", "ttftBuckets"] as const;
-const VALUES = [...SUMS, ...HISTOGRAMS, "errorsByStatus"].map((c) => `"${c}"`).join(", ");
+/** Counts keyed by a small integer ({"429": 3}; guardrail verdicts by outcome code, {"9": 2}), summed key by key. */
+const COUNTS = ["errorsByStatus", "guardrails"] as const;
+const VALUES = [...SUMS, ...HISTOGRAMS, ...COUNTS].map((c) => `"${c}"`).join(", ");
 const buckets = Array.from({ length: BUCKET_COUNT }, (_, i) => i + 1);
 
 const cast = (c: string) => (INTS.has(c) ? "::integer" : BIGINTS.has(c) ? "::bigint" : "");
@@ -45,13 +47,13 @@ const cast = (c: string) => (INTS.has(c) ? "::integer" : BIGINTS.has(c) ? "::big
 const SUM_SELECT = [
   ...SUMS.map((c) => `sum(s."${c}")${cast(c)} AS "${c}"`),
   ...HISTOGRAMS.map((c) => `ARRAY[${buckets.map((i) => `coalesce(sum(s."${c}"[${i}]), 0)`).join(", ")}]::integer[] AS "${c}"`),
-  `usage_status_sum(s."errorsByStatus") AS "errorsByStatus"`,
+  ...COUNTS.map((c) => `usage_status_sum(s."${c}") AS "${c}"`),
 ].join(",\n  ");
 /** ON CONFLICT: the new sums added to the row's. */
 const ADD_SET = [
   ...SUMS.map((c) => `"${c}" = t."${c}" + excluded."${c}"`),
   ...HISTOGRAMS.map((c) => `"${c}" = ARRAY[${buckets.map((i) => `coalesce(t."${c}"[${i}], 0) + coalesce(excluded."${c}"[${i}], 0)`).join(", ")}]::integer[]`),
-  `"errorsByStatus" = usage_status_add(t."errorsByStatus", excluded."errorsByStatus")`,
+  ...COUNTS.map((c) => `"${c}" = usage_status_add(t."${c}", excluded."${c}")`),
 ].join(",\n  ");
 
 /** The three totals of the per deployment × key rows `s` of one time bucket ($time): over keys, over deployments, over both ("*"). */
@@ -86,7 +88,8 @@ const FOLD_SQL = `WITH taken AS (
   -- Materialized: otherwise each bucket's sum below would call usage_histogram again.
   SELECT "orgId", hour, "deploymentId", "apiKeyId", ${SUMS.map((c) => `"${c}"`).join(", ")},
          usage_histogram("latencyBuckets", sign) AS "latencyBuckets", usage_histogram("ttftBuckets", sign) AS "ttftBuckets",
-         usage_status_counts("errorStatuses"::integer[], sign) AS "errorsByStatus"
+         usage_status_counts("errorStatuses"::integer[], sign) AS "errorsByStatus",
+         usage_status_counts("guardrails"::integer[], sign) AS "guardrails"
   FROM taken
 ), g AS (
   SELECT s."orgId", s.hour, s."deploymentId", s."apiKeyId", ${SUM_SELECT}
@@ -110,7 +113,8 @@ WHERE t.requests = 0 AND t."orgId" = e->>0 AND t.${time} = (e->>1)::${time === "
 
 /**
  * The hourly rows of [$1, $2) from the raw rows: the same figures as the trigger's deltas
- * (migration 20261202010000_usage_rollups, `usage_record_deltas`); a test checks they agree.
+ * (`usage_record_deltas`: migrations 20261202010000_usage_rollups and 20261203010000_guardrail_usage);
+ * a test checks they agree.
  */
 const HOURS_FROM_RAW_SQL = `INSERT INTO "UsageHourly" ("orgId", hour, "deploymentId", "apiKeyId", ${VALUES})
 SELECT r."orgId", date_trunc('hour', r."createdAt"), coalesce(r."deploymentId", ''), coalesce(r."apiKeyId", ''),
@@ -121,7 +125,8 @@ SELECT r."orgId", date_trunc('hour', r."createdAt"), coalesce(r."deploymentId", 
        coalesce(sum(r."tokensOut") FILTER (WHERE r.stream AND r."ttftMs" IS NOT NULL), 0),
        usage_histogram(array_agg(width_bucket(r."latencyMs"::float8, usage_histogram_bounds())::smallint), 1),
        usage_histogram(array_agg(width_bucket(r."ttftMs"::float8, usage_histogram_bounds())::smallint) FILTER (WHERE r."ttftMs" IS NOT NULL), 1),
-       usage_status_counts(array_agg(r.status::integer) FILTER (WHERE r.status >= 400), 1)
+       usage_status_counts(array_agg(r.status::integer) FILTER (WHERE r.status >= 400), 1),
+       usage_status_counts(usage_codes_cat(r.guardrails)::integer[], 1)
 FROM "UsageRecord" r WHERE r."createdAt" >= $1::timestamp AND r."createdAt" < $2::timestamp
 GROUP BY 1, 2, 3, 4`;
 

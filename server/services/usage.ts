@@ -12,6 +12,7 @@ import { BUCKET_MS, USAGE_PERIOD_SPEC, type UsageBucket, type UsagePeriod } from
 import { db } from "../db";
 import { DomainError } from "../errors";
 import { Prisma } from "../generated/prisma/client";
+import { decodeOutcome, GUARDRAIL_RULE_NAMES, type GuardrailRule } from "../guardrails/types";
 
 export { USAGE_PERIODS, type UsagePeriod } from "../../lib/usage-periods";
 
@@ -601,4 +602,108 @@ export async function spendByApiKey(orgId: string, since: Date): Promise<Map<str
     FROM "UsageDailyTotal" r WHERE r."orgId" = ${orgId} AND r."day" >= ${utcDate(since)}::date AND r."deploymentId" = '*' AND r."apiKeyId" NOT IN ('', '*')
     GROUP BY 1`;
   return new Map(rows.map((r) => [r.apiKeyId, r.cost]));
+}
+
+// ─── Guardrail verdicts (docs/guardrails.md, "Dashboards") ───────────────────
+
+/** Verdicts of one check at one stage, by outcome (the roll-ups' `guardrails` counts, decoded). */
+export interface GuardrailCounts {
+  /** Verdicts: every request the check ran on. */
+  checked: number;
+  passed: number;
+  /** Failed, recorded only (observe). */
+  flagged: number;
+  redacted: number;
+  blocked: number;
+  /** The check could not decide (a judge unreachable, …). */
+  errors: number;
+  /** flagged + redacted + blocked: the check found something, whatever its action. */
+  failed: number;
+}
+
+const OUTCOME_FIELD = { pass: "passed", flagged: "flagged", redacted: "redacted", blocked: "blocked", error: "errors" } as const;
+const emptyCounts = (): GuardrailCounts => ({ checked: 0, passed: 0, flagged: 0, redacted: 0, blocked: 0, errors: 0, failed: 0 });
+const emptyRuleCounts = () => new Map<GuardrailRule, GuardrailCounts>(GUARDRAIL_RULE_NAMES.map((rule) => [rule, emptyCounts()]));
+
+/** Adds `n` verdicts of outcome code `code` (unknown codes, of a later version, are skipped). */
+function addOutcome(into: Map<GuardrailRule, GuardrailCounts>, code: number, n: number) {
+  const decoded = decodeOutcome(code);
+  if (!decoded || !Number.isInteger(code) || code < 0) return;
+  const c = into.get(decoded.rule)!;
+  c[OUTCOME_FIELD[decoded.outcome]] += n;
+  c.checked += n;
+  if (decoded.outcome === "flagged" || decoded.outcome === "redacted" || decoded.outcome === "blocked") c.failed += n;
+}
+
+function sumCounts(counts: Iterable<GuardrailCounts>): GuardrailCounts {
+  const total = emptyCounts();
+  for (const c of counts) for (const k of Object.keys(total) as (keyof GuardrailCounts)[]) total[k] += c[k];
+  return total;
+}
+
+const ruleRows = (m: Map<GuardrailRule, GuardrailCounts>) =>
+  GUARDRAIL_RULE_NAMES.map((rule) => {
+    const [check, stage] = rule.split(".") as [string, "input" | "output"];
+    return { rule, check, stage, ...m.get(rule)! };
+  });
+
+/** Verdict counts of the rows of `ranges` matching `grain`, per `key` (an SQL expression over the roll-up row `r`) and rule. */
+async function guardrailCountsBy(ranges: RollupRange[], grain: Grain, key: Prisma.Sql) {
+  const parts = await Promise.all(
+    ranges.map(
+      (range) => db.$queryRaw<{ key: string | Date; code: string; count: number }[]>`
+        SELECT ${key} AS key, e.key AS code, sum(e.value::int)::float8 AS count
+        FROM ${TABLE[grain.rows][range.bucket]} r CROSS JOIN LATERAL jsonb_each_text(r.guardrails) e
+        WHERE ${Prisma.join([rangeClause(range), ...grain.where, Prisma.sql`r.guardrails <> '{}'::jsonb`], " AND ")}
+        GROUP BY 1, 2`,
+    ),
+  );
+  const byKey = new Map<string, Map<GuardrailRule, GuardrailCounts>>();
+  for (const row of parts.flat()) {
+    const k = row.key instanceof Date ? String(row.key.getTime()) : row.key;
+    const m = byKey.get(k) ?? byKey.set(k, emptyRuleCounts()).get(k)!;
+    addOutcome(m, Number(row.code), row.count);
+  }
+  return byKey;
+}
+
+/**
+ * Guardrail verdicts of the organisation (or of one deployment) over a period, from the roll-ups:
+ * per rule (check × stage) the verdicts by outcome; the same per deployment and per key (rows with
+ * at least one verdict, most failures first); and per bucket of the whole period the verdicts that
+ * failed (flagged, redacted, blocked) and the errors. Records written before verdicts were recorded
+ * count none.
+ */
+export async function usageGuardrails(scope: UsageScope) {
+  await checkDeployment(scope.orgId, scope.deploymentId);
+  const w = usageWindow(scope.period, scope.now);
+  const ranges = coveringRanges(w);
+  const [overall, perBucket, perDeployment, perKey] = await Promise.all([
+    guardrailCountsBy(ranges, orgGrain(scope), Prisma.sql`''`),
+    guardrailCountsBy([bucketRange(w)], orgGrain(scope), TIME[w.bucket]),
+    guardrailCountsBy(ranges, orgGrain(scope, "deployment"), Prisma.sql`r."deploymentId"`),
+    guardrailCountsBy(ranges, orgGrain(scope, "key"), Prisma.sql`r."apiKeyId"`),
+  ]);
+  const breakdown = async (by: "deployment" | "key", m: Map<string, Map<GuardrailRule, GuardrailCounts>>) => {
+    const names = await rowNames(scope.orgId, by, [...m.keys()].filter((id) => id !== ""));
+    const rows = [...m].map(([id, rules]) => ({ id, name: names(id), ...sumCounts(rules.values()), rules: ruleRows(rules) }));
+    rows.sort((a, b) => b.failed - a.failed || b.checked - a.checked || a.name.localeCompare(b.name));
+    return rows;
+  };
+  const rules = overall.get("") ?? emptyRuleCounts();
+  const [byDeployment, byKey] = await Promise.all([breakdown("deployment", perDeployment), breakdown("key", perKey)]);
+  return {
+    period: w.period,
+    from: w.from,
+    to: w.to,
+    bucket: w.bucket,
+    totals: sumCounts(rules.values()),
+    rules: ruleRows(rules),
+    byDeployment,
+    byKey,
+    series: w.points.map((t) => {
+      const c = sumCounts((perBucket.get(String(t.getTime())) ?? emptyRuleCounts()).values());
+      return { t, checked: c.checked, flagged: c.flagged, redacted: c.redacted, blocked: c.blocked, errors: c.errors };
+    }),
+  };
 }

@@ -616,6 +616,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orgs/{orgId}/usage/guardrails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Guardrail verdicts over a period per check, deployment and API key, with a series per hour or day */
+        get: operations["usage-guardrails"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{orgId}/budget": {
         parameters: {
             query?: never;
@@ -764,6 +781,122 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/guardrails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the organisation's guardrail defaults
+         * @description The action of each rule (check × stage), the personal-data types checked, the groundedness judge and threshold. An organisation that set none gets the built-in defaults (`configured: false`).
+         */
+        get: operations["guardrails-get"];
+        /**
+         * Set the organisation's guardrail defaults
+         * @description Replaces them: a rule left out of `rules` gets its built-in default; null types, judge or threshold: every type, no judge, 0.7. Effective on every gateway process within a second.
+         */
+        put: operations["guardrails-set"];
+        post?: never;
+        /**
+         * Return to the built-in guardrail defaults
+         * @description Overrides of deployments and keys stay. Effective on every gateway process within a second.
+         */
+        delete: operations["guardrails-reset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/guardrails/overrides": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the guardrail overrides of deployments and keys
+         * @description Each with the rules it sets and the effective result.
+         */
+        get: operations["guardrails-overrides"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/guardrails/effective": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The guardrails a request gets
+         * @description Through a deployment, with a key (both optional): each rule's action and which level decided it (organisation < deployment < key), as the gateways apply them.
+         */
+        get: operations["guardrails-effective"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/deployments/{deploymentId}/guardrails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Override guardrail rules for a deployment
+         * @description Only the rules given; the others inherit the organisation's. Effective on every gateway process within a second.
+         */
+        put: operations["guardrails-setDeploymentOverride"];
+        post?: never;
+        /**
+         * Remove a deployment's guardrail override
+         * @description It inherits every rule again. Effective on every gateway process within a second.
+         */
+        delete: operations["guardrails-removeDeploymentOverride"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/api-keys/{apiKeyId}/guardrails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Override guardrail rules for an API key
+         * @description Only the rules given; the others inherit (the deployment's, then the organisation's). Effective on every gateway process within a second.
+         */
+        put: operations["guardrails-setApiKeyOverride"];
+        post?: never;
+        /**
+         * Remove an API key's guardrail override
+         * @description It inherits every rule again. Effective on every gateway process within a second.
+         */
+        delete: operations["guardrails-removeApiKeyOverride"];
         options?: never;
         head?: never;
         patch?: never;
@@ -5461,6 +5594,233 @@ export interface operations {
             };
         };
     };
+    "usage-guardrails": {
+        parameters: {
+            query: {
+                period: "24h" | "7d" | "30d" | "90d";
+                deploymentId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        period: "24h" | "7d" | "30d" | "90d";
+                        /**
+                         * Format: date-time
+                         * @description The start of the first bucket
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description Now: the last bucket is the current, partial one
+                         */
+                        to: string;
+                        /** @enum {string} */
+                        bucket: "hour" | "day";
+                        /** @description Over every rule */
+                        totals: {
+                            /** @description Verdicts: the requests (or answers) the check ran on */
+                            checked: number;
+                            passed: number;
+                            /** @description Failed, recorded only (action observe) */
+                            flagged: number;
+                            /** @description Failed, the data found replaced by placeholders */
+                            redacted: number;
+                            /** @description Failed, the request or answer refused */
+                            blocked: number;
+                            /** @description The check could not decide (e.g. a judge unreachable) */
+                            errors: number;
+                            /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                            failed: number;
+                        };
+                        /** @description Every rule, in GUARDRAIL_RULES order, zero where no verdict was recorded */
+                        rules: {
+                            /**
+                             * @description The check and its stage (server/guardrails/types.ts GUARDRAIL_RULES)
+                             * @enum {string}
+                             */
+                            rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                            check: string;
+                            /** @enum {string} */
+                            stage: "input" | "output";
+                            /** @description Verdicts: the requests (or answers) the check ran on */
+                            checked: number;
+                            passed: number;
+                            /** @description Failed, recorded only (action observe) */
+                            flagged: number;
+                            /** @description Failed, the data found replaced by placeholders */
+                            redacted: number;
+                            /** @description Failed, the request or answer refused */
+                            blocked: number;
+                            /** @description The check could not decide (e.g. a judge unreachable) */
+                            errors: number;
+                            /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                            failed: number;
+                        }[];
+                        /** @description Deployments with at least one verdict, most failures first */
+                        byDeployment: {
+                            /** @description The deployment's or key's id; "" for none */
+                            id: string;
+                            /** @description Its name; deleted ones are named as such; "No deployment" / "No key" for none */
+                            name: string;
+                            /** @description Verdicts: the requests (or answers) the check ran on */
+                            checked: number;
+                            passed: number;
+                            /** @description Failed, recorded only (action observe) */
+                            flagged: number;
+                            /** @description Failed, the data found replaced by placeholders */
+                            redacted: number;
+                            /** @description Failed, the request or answer refused */
+                            blocked: number;
+                            /** @description The check could not decide (e.g. a judge unreachable) */
+                            errors: number;
+                            /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                            failed: number;
+                            /** @description Every rule, in GUARDRAIL_RULES order */
+                            rules: {
+                                /**
+                                 * @description The check and its stage (server/guardrails/types.ts GUARDRAIL_RULES)
+                                 * @enum {string}
+                                 */
+                                rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                                check: string;
+                                /** @enum {string} */
+                                stage: "input" | "output";
+                                /** @description Verdicts: the requests (or answers) the check ran on */
+                                checked: number;
+                                passed: number;
+                                /** @description Failed, recorded only (action observe) */
+                                flagged: number;
+                                /** @description Failed, the data found replaced by placeholders */
+                                redacted: number;
+                                /** @description Failed, the request or answer refused */
+                                blocked: number;
+                                /** @description The check could not decide (e.g. a judge unreachable) */
+                                errors: number;
+                                /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                                failed: number;
+                            }[];
+                        }[];
+                        /** @description API keys with at least one verdict, most failures first */
+                        byKey: {
+                            /** @description The deployment's or key's id; "" for none */
+                            id: string;
+                            /** @description Its name; deleted ones are named as such; "No deployment" / "No key" for none */
+                            name: string;
+                            /** @description Verdicts: the requests (or answers) the check ran on */
+                            checked: number;
+                            passed: number;
+                            /** @description Failed, recorded only (action observe) */
+                            flagged: number;
+                            /** @description Failed, the data found replaced by placeholders */
+                            redacted: number;
+                            /** @description Failed, the request or answer refused */
+                            blocked: number;
+                            /** @description The check could not decide (e.g. a judge unreachable) */
+                            errors: number;
+                            /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                            failed: number;
+                            /** @description Every rule, in GUARDRAIL_RULES order */
+                            rules: {
+                                /**
+                                 * @description The check and its stage (server/guardrails/types.ts GUARDRAIL_RULES)
+                                 * @enum {string}
+                                 */
+                                rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                                check: string;
+                                /** @enum {string} */
+                                stage: "input" | "output";
+                                /** @description Verdicts: the requests (or answers) the check ran on */
+                                checked: number;
+                                passed: number;
+                                /** @description Failed, recorded only (action observe) */
+                                flagged: number;
+                                /** @description Failed, the data found replaced by placeholders */
+                                redacted: number;
+                                /** @description Failed, the request or answer refused */
+                                blocked: number;
+                                /** @description The check could not decide (e.g. a judge unreachable) */
+                                errors: number;
+                                /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                                failed: number;
+                            }[];
+                        }[];
+                        /** @description Verdicts over every rule, one point per bucket of the whole period, oldest first, zero where nothing happened */
+                        series: {
+                            /**
+                             * Format: date-time
+                             * @description The bucket's start
+                             */
+                            t: string;
+                            checked: number;
+                            flagged: number;
+                            redacted: number;
+                            blocked: number;
+                            errors: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "budgets-get": {
         parameters: {
             query?: never;
@@ -6697,7 +7057,7 @@ export interface operations {
                             spans: {
                                 spanId: string;
                                 parentSpanId: string | null;
-                                /** @description gateway.request, auth, residency, limits, route, upstream; later guardrail.<check>, audit.append. Readers must show names they do not know as they are */
+                                /** @description gateway.request, auth, residency, limits, route, upstream, apply_guardrail <check> (one per guardrail check: OpenTelemetry GenAI guardrail attributes and gen_ai.guardrail.result events); later audit.append. Readers must show names they do not know as they are */
                                 name: string;
                                 /** @enum {string} */
                                 kind: "server" | "internal" | "client";
@@ -6728,6 +7088,8 @@ export interface operations {
                                 action: string;
                                 /** @description pass, flagged, redacted, blocked or error */
                                 outcome: string;
+                                /** @description Why the outcome is not a pass, as a short code (e.g. truncated, invalid_json, judge_timeout); null when none was given */
+                                reason: string | null;
                                 /** @description Types, counts, positions and scores only: never the personal data found */
                                 findings: {
                                     [key: string]: unknown;
@@ -6774,6 +7136,1400 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description False: the organisation uses the built-in defaults (schema and personal data on input and output, observed) */
+                        configured: boolean;
+                        /** @description Rule (check.stage) → action */
+                        rules: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output": "off" | "observe" | "redact" | "block";
+                        };
+                        /** @description The personal-data types checked; null: every built-in type */
+                        piiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[] | null;
+                        /** @description The groundedness judge besides the built-in check; null: the built-in check only */
+                        judge: {
+                            /**
+                             * @description deployment: one of the organisation's deployments, called through the platform; http: a verifier service (docs/guardrails.md)
+                             * @enum {string}
+                             */
+                            kind: "deployment" | "http";
+                            deploymentId: string | null;
+                            /** @description The judge deployment's name; null when it was deleted since (the built-in check still runs) */
+                            deploymentName: string | null;
+                            url: string | null;
+                        } | null;
+                        /** @description A groundedness score under this fails the check (0..1) */
+                        groundedThreshold: number;
+                        updatedAt: string | null;
+                        /** @description Every rule, its allowed actions and built-in default */
+                        catalogue: {
+                            /** @enum {string} */
+                            rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                            /** @enum {string} */
+                            check: "schema" | "pii" | "grounded";
+                            /** @enum {string} */
+                            stage: "input" | "output";
+                            /** @description The actions this rule allows */
+                            actions: ("off" | "observe" | "redact" | "block")[];
+                            /**
+                             * @description Its action for an organisation that set none (DEFAULT_GUARDRAIL_RULES)
+                             * @enum {string}
+                             */
+                            defaultAction: "off" | "observe" | "redact" | "block";
+                        }[];
+                        availablePiiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Rule → action; a rule left out gets its built-in default (schema.output: observe, pii.input: observe, pii.output: observe, grounded.output: off) */
+                    rules: {
+                        /**
+                         * @description The action of schema.output: off, observe or block
+                         * @enum {string}
+                         */
+                        "schema.output"?: "off" | "observe" | "block";
+                        /**
+                         * @description The action of pii.input: off, observe, redact or block
+                         * @enum {string}
+                         */
+                        "pii.input"?: "off" | "observe" | "redact" | "block";
+                        /**
+                         * @description The action of pii.output: off, observe, redact or block
+                         * @enum {string}
+                         */
+                        "pii.output"?: "off" | "observe" | "redact" | "block";
+                        /**
+                         * @description The action of grounded.output: off, observe or block
+                         * @enum {string}
+                         */
+                        "grounded.output"?: "off" | "observe" | "block";
+                    };
+                    /** @default null */
+                    piiTypes?: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[] | null;
+                    /** @default null */
+                    judge?: ({
+                        /** @constant */
+                        kind: "deployment";
+                        /** @description One of the organisation's own deployments, called through the platform (the data stays in its region) */
+                        deploymentId: string;
+                    } | {
+                        /** @constant */
+                        kind: "http";
+                        /** @description The HTTP verifier's endpoint (http:// or https://; no credentials, query string or fragment). Its contract: docs/guardrails.md */
+                        url: string;
+                    }) | null;
+                    /** @default null */
+                    groundedThreshold?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description False: the organisation uses the built-in defaults (schema and personal data on input and output, observed) */
+                        configured: boolean;
+                        /** @description Rule (check.stage) → action */
+                        rules: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output": "off" | "observe" | "redact" | "block";
+                        };
+                        /** @description The personal-data types checked; null: every built-in type */
+                        piiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[] | null;
+                        /** @description The groundedness judge besides the built-in check; null: the built-in check only */
+                        judge: {
+                            /**
+                             * @description deployment: one of the organisation's deployments, called through the platform; http: a verifier service (docs/guardrails.md)
+                             * @enum {string}
+                             */
+                            kind: "deployment" | "http";
+                            deploymentId: string | null;
+                            /** @description The judge deployment's name; null when it was deleted since (the built-in check still runs) */
+                            deploymentName: string | null;
+                            url: string | null;
+                        } | null;
+                        /** @description A groundedness score under this fails the check (0..1) */
+                        groundedThreshold: number;
+                        updatedAt: string | null;
+                        /** @description Every rule, its allowed actions and built-in default */
+                        catalogue: {
+                            /** @enum {string} */
+                            rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                            /** @enum {string} */
+                            check: "schema" | "pii" | "grounded";
+                            /** @enum {string} */
+                            stage: "input" | "output";
+                            /** @description The actions this rule allows */
+                            actions: ("off" | "observe" | "redact" | "block")[];
+                            /**
+                             * @description Its action for an organisation that set none (DEFAULT_GUARDRAIL_RULES)
+                             * @enum {string}
+                             */
+                            defaultAction: "off" | "observe" | "redact" | "block";
+                        }[];
+                        availablePiiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description False: the organisation uses the built-in defaults (schema and personal data on input and output, observed) */
+                        configured: boolean;
+                        /** @description Rule (check.stage) → action */
+                        rules: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output": "off" | "observe" | "redact" | "block";
+                        };
+                        /** @description The personal-data types checked; null: every built-in type */
+                        piiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[] | null;
+                        /** @description The groundedness judge besides the built-in check; null: the built-in check only */
+                        judge: {
+                            /**
+                             * @description deployment: one of the organisation's deployments, called through the platform; http: a verifier service (docs/guardrails.md)
+                             * @enum {string}
+                             */
+                            kind: "deployment" | "http";
+                            deploymentId: string | null;
+                            /** @description The judge deployment's name; null when it was deleted since (the built-in check still runs) */
+                            deploymentName: string | null;
+                            url: string | null;
+                        } | null;
+                        /** @description A groundedness score under this fails the check (0..1) */
+                        groundedThreshold: number;
+                        updatedAt: string | null;
+                        /** @description Every rule, its allowed actions and built-in default */
+                        catalogue: {
+                            /** @enum {string} */
+                            rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                            /** @enum {string} */
+                            check: "schema" | "pii" | "grounded";
+                            /** @enum {string} */
+                            stage: "input" | "output";
+                            /** @description The actions this rule allows */
+                            actions: ("off" | "observe" | "redact" | "block")[];
+                            /**
+                             * @description Its action for an organisation that set none (DEFAULT_GUARDRAIL_RULES)
+                             * @enum {string}
+                             */
+                            defaultAction: "off" | "observe" | "redact" | "block";
+                        }[];
+                        availablePiiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-overrides": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deployments: {
+                            deploymentId: string;
+                            deploymentName: string;
+                            /** @description The rules this override sets; a rule absent here inherits */
+                            rules: {
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "schema.output"?: "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.input"?: "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.output"?: "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "grounded.output"?: "off" | "observe" | "redact" | "block";
+                            };
+                            /** @description The organisation's defaults with this override applied (a key's override still wins over it) */
+                            effective: {
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "schema.output": "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.input": "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.output": "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "grounded.output": "off" | "observe" | "redact" | "block";
+                            };
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        apiKeys: {
+                            apiKeyId: string;
+                            apiKeyName: string;
+                            prefix: string;
+                            /** @description The rules this override sets; a rule absent here inherits */
+                            rules: {
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "schema.output"?: "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.input"?: "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.output"?: "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "grounded.output"?: "off" | "observe" | "redact" | "block";
+                            };
+                            /** @description The organisation's defaults with this override applied, on a deployment without one of its own */
+                            effective: {
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "schema.output": "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.input": "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, redact, block
+                                 * @enum {string}
+                                 */
+                                "pii.output": "off" | "observe" | "redact" | "block";
+                                /**
+                                 * @description One of off, observe, block
+                                 * @enum {string}
+                                 */
+                                "grounded.output": "off" | "observe" | "redact" | "block";
+                            };
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-effective": {
+        parameters: {
+            query?: {
+                deploymentId?: string;
+                apiKeyId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Rule (check.stage) → action */
+                        rules: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output": "off" | "observe" | "redact" | "block";
+                        };
+                        /** @description Which level decided each rule: default (built-in), organization, deployment or apiKey */
+                        sources: {
+                            /** @enum {string} */
+                            "schema.output": "default" | "organization" | "deployment" | "apiKey";
+                            /** @enum {string} */
+                            "pii.input": "default" | "organization" | "deployment" | "apiKey";
+                            /** @enum {string} */
+                            "pii.output": "default" | "organization" | "deployment" | "apiKey";
+                            /** @enum {string} */
+                            "grounded.output": "default" | "organization" | "deployment" | "apiKey";
+                        };
+                        /** @description The personal-data types checked; null: every built-in type */
+                        piiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[] | null;
+                        /** @description The groundedness judge besides the built-in check; null: the built-in check only */
+                        judge: {
+                            /**
+                             * @description deployment: one of the organisation's deployments, called through the platform; http: a verifier service (docs/guardrails.md)
+                             * @enum {string}
+                             */
+                            kind: "deployment" | "http";
+                            deploymentId: string | null;
+                            /** @description The judge deployment's name; null when it was deleted since (the built-in check still runs) */
+                            deploymentName: string | null;
+                            url: string | null;
+                        } | null;
+                        /** @description A groundedness score under this fails the check (0..1) */
+                        groundedThreshold: number;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-setDeploymentOverride": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                deploymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The rules this override sets; the others inherit (organisation < deployment < key) */
+                    rules: {
+                        /**
+                         * @description The action of schema.output: off, observe or block
+                         * @enum {string}
+                         */
+                        "schema.output"?: "off" | "observe" | "block";
+                        /**
+                         * @description The action of pii.input: off, observe, redact or block
+                         * @enum {string}
+                         */
+                        "pii.input"?: "off" | "observe" | "redact" | "block";
+                        /**
+                         * @description The action of pii.output: off, observe, redact or block
+                         * @enum {string}
+                         */
+                        "pii.output"?: "off" | "observe" | "redact" | "block";
+                        /**
+                         * @description The action of grounded.output: off, observe or block
+                         * @enum {string}
+                         */
+                        "grounded.output"?: "off" | "observe" | "block";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "deployment" | "apiKey";
+                        id: string;
+                        name: string;
+                        /** @description The key's prefix; null for a deployment */
+                        prefix: string | null;
+                        /** @description The rules this override sets; a rule absent here inherits */
+                        rules: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output"?: "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input"?: "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output"?: "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output"?: "off" | "observe" | "redact" | "block";
+                        };
+                        /** @description The organisation's defaults with this override applied */
+                        effective: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output": "off" | "observe" | "redact" | "block";
+                        };
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-removeDeploymentOverride": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                deploymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "deployment" | "apiKey";
+                        id: string;
+                        /** @constant */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-setApiKeyOverride": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                apiKeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The rules this override sets; the others inherit (organisation < deployment < key) */
+                    rules: {
+                        /**
+                         * @description The action of schema.output: off, observe or block
+                         * @enum {string}
+                         */
+                        "schema.output"?: "off" | "observe" | "block";
+                        /**
+                         * @description The action of pii.input: off, observe, redact or block
+                         * @enum {string}
+                         */
+                        "pii.input"?: "off" | "observe" | "redact" | "block";
+                        /**
+                         * @description The action of pii.output: off, observe, redact or block
+                         * @enum {string}
+                         */
+                        "pii.output"?: "off" | "observe" | "redact" | "block";
+                        /**
+                         * @description The action of grounded.output: off, observe or block
+                         * @enum {string}
+                         */
+                        "grounded.output"?: "off" | "observe" | "block";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "deployment" | "apiKey";
+                        id: string;
+                        name: string;
+                        /** @description The key's prefix; null for a deployment */
+                        prefix: string | null;
+                        /** @description The rules this override sets; a rule absent here inherits */
+                        rules: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output"?: "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input"?: "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output"?: "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output"?: "off" | "observe" | "redact" | "block";
+                        };
+                        /** @description The organisation's defaults with this override applied */
+                        effective: {
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "schema.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.input": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, redact, block
+                             * @enum {string}
+                             */
+                            "pii.output": "off" | "observe" | "redact" | "block";
+                            /**
+                             * @description One of off, observe, block
+                             * @enum {string}
+                             */
+                            "grounded.output": "off" | "observe" | "redact" | "block";
+                        };
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "guardrails-removeApiKeyOverride": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                apiKeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "deployment" | "apiKey";
+                        id: string;
+                        /** @constant */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -162,7 +162,8 @@ describe("a request through a real deployment", () => {
     expect(row).toMatchObject({ traceId, orgId, apiKeyId: keyRow.id, deploymentId, regionId: f.region.id, model: name, endpoint: "/v1/chat/completions", status: 200, errorCode: null, dataClass: "INTERNAL", content: null });
     expect(record).toMatchObject({ version: 1, traceId, parentSpanId: parent, requestId: r.requestId, stream: false, status: 200, errorCode: null });
     expect(record.content).toBeUndefined();
-    expect(record.spans.map((s) => s.name)).toEqual(["gateway.request", "auth", "residency", "limits", "route", "upstream"]);
+    // The default guardrail policy (personal data observed on the input and the output) adds its two checks.
+    expect(record.spans.map((s) => s.name)).toEqual(["gateway.request", "auth", "residency", "limits", "apply_guardrail pii", "route", "upstream", "apply_guardrail pii"]);
     expectWellFormed(record);
 
     expect(only(record, "auth").attributes).toEqual({
@@ -375,7 +376,7 @@ describe("failover", () => {
       if (spansNamed(s.record, "upstream").length === 2) record = s.record;
     }
     expect(record, "a request whose first attempt hit the dead replica").not.toBeNull();
-    expect(record!.spans.map((s) => s.name)).toEqual(["gateway.request", "auth", "residency", "limits", "route", "upstream", "route", "upstream"]);
+    expect(record!.spans.map((s) => s.name)).toEqual(["gateway.request", "auth", "residency", "limits", "apply_guardrail pii", "route", "upstream", "route", "upstream", "apply_guardrail pii"]);
     expectWellFormed(record!);
     const [route1, route2] = spansNamed(record!, "route");
     const [failed, answered] = spansNamed(record!, "upstream");

@@ -277,7 +277,7 @@ describe("one trace", () => {
     const pii = request.spans.find((s) => s.name === "guardrail.pii")!;
     expect(pii.attributes).toEqual({ "enclave.guardrail.stage": "input", "enclave.guardrail.detail": '{"types":["email"]}' });
     expect(request.spans.find((s) => s.name === "audit.append")).toMatchObject({ kind: "internal", parentSpanId: r.spanId });
-    expect(request.verdicts).toEqual([{ check: "pii", stage: "input", action: "redact", outcome: "redacted", findings: { email: 2, positions: [[3, 20]] }, score: 0.98 }]);
+    expect(request.verdicts).toEqual([{ check: "pii", stage: "input", action: "redact", outcome: "redacted", reason: null, findings: { email: 2, positions: [[3, 20]] }, score: 0.98 }]);
   });
 
   it("returns the prompt and completion only when they were stored, only to admins and owners, and the list says which requests have them", async () => {

@@ -1,7 +1,7 @@
 /**
  * The usage roll-ups are exact: whatever order batches commit in, however late a replayed record
  * arrives, the hourly and daily rows and their totals equal what the raw rows say (counts, tokens,
- * cost, errors by status and every histogram bucket), and the rebuild from raw rows gives the same rows as the
+ * cost, errors by status, guardrail verdicts by outcome code and every histogram bucket), and the rebuild from raw rows gives the same rows as the
  * continuous fold. Everything goes through the gateway's own INSERT (server/gateway/usage-sql.ts)
  * on a real PostgreSQL.
  */
@@ -9,6 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUCKET_COUNT, LATENCY_BUCKETS_MS, bucketOf, emptyHistogram, exactPercentile, mergeAll, percentile } from "@/lib/histogram";
 import { db } from "@/server/db";
+import { GUARDRAIL_OUTCOMES, GUARDRAIL_RULE_NAMES, outcomeCode } from "@/server/guardrails/types";
 import { INSERT_SQL, insertParams, keySpendSinceSql, orgSpendSinceSql, usageRecordId, type UsageEntry } from "@/server/gateway/usage-sql";
 import { ROLLUP_LOCK_KEY, rollUpUsage } from "@/server/services/usage-rollup";
 import { createTenant, unique, type Tenant } from "../helpers";
@@ -54,6 +55,10 @@ function calls(n: number, at: () => number, seed: number): UsageEntry[] {
     const latency = r() < 0.02 ? [0.5, 1020, 661_000, 700_000, 0][Math.floor(r() * 5)] : Math.exp(r() * 13) / 8;
     const ttft = r() < 0.1 ? null : latency * r();
     const status = r() < 0.85 ? 200 : [400, 429, 499, 502, 503][Math.floor(r() * 5)];
+    // Zero to four verdicts (a record of a request no check ran on has none).
+    const guardrails = Array.from({ length: Math.floor(r() * 5) }, () =>
+      outcomeCode(GUARDRAIL_RULE_NAMES[Math.floor(r() * GUARDRAIL_RULE_NAMES.length)], GUARDRAIL_OUTCOMES[Math.floor(r() * GUARDRAIL_OUTCOMES.length)]),
+    );
     return {
       requestId: `${runTag}_${(++counter).toString(36)}`,
       orgId: t.orgId,
@@ -68,6 +73,7 @@ function calls(n: number, at: () => number, seed: number): UsageEntry[] {
       costMicroEur: Math.floor(r() * 5000),
       at: Math.floor(at()),
       stream,
+      guardrails,
     };
   });
 }
@@ -93,18 +99,20 @@ interface Figures {
   latencyBuckets: number[];
   ttftBuckets: number[];
   errorsByStatus: Record<string, number>;
+  /** Verdicts by outcome code. */
+  guardrails: Record<string, number>;
 }
 
 const blank = (): Figures => ({
   requests: 0, errors: 0, tokensIn: 0, tokensOut: 0, costMicroEur: 0, latencySumMs: 0, ttftCount: 0, ttftSumMs: 0, generationMs: 0, tokensOutStreamed: 0,
-  latencyBuckets: emptyHistogram(), ttftBuckets: emptyHistogram(), errorsByStatus: {},
+  latencyBuckets: emptyHistogram(), ttftBuckets: emptyHistogram(), errorsByStatus: {}, guardrails: {},
 });
 
 /** What the raw rows of our organisations say, per hour and per day, computed here from the rows themselves. */
 async function fromRawRows(c: pg.Client) {
-  const { rows } = await c.query<{ orgId: string; createdAt: number; deploymentId: string; apiKeyId: string; latency: number; ttft: number | null; status: number; tokensIn: number; tokensOut: number; cost: number; stream: boolean }>(
+  const { rows } = await c.query<{ orgId: string; createdAt: number; deploymentId: string; apiKeyId: string; latency: number; ttft: number | null; status: number; tokensIn: number; tokensOut: number; cost: number; stream: boolean; guardrails: number[] | null }>(
     `SELECT "orgId", (extract(epoch FROM "createdAt") * 1000)::float8 AS "createdAt", coalesce("deploymentId", '') AS "deploymentId", coalesce("apiKeyId", '') AS "apiKeyId", "latencyMs"::float8 AS latency, "ttftMs"::float8 AS ttft,
-            status, "tokensIn", "tokensOut", "costMicroEur" AS cost, stream
+            status, "tokensIn", "tokensOut", "costMicroEur" AS cost, stream, guardrails
      FROM "UsageRecord" WHERE "orgId" = ANY($1)`,
     [orgs],
   );
@@ -136,6 +144,7 @@ async function fromRawRows(c: pg.Client) {
         f.errors++;
         f.errorsByStatus[String(r.status)] = (f.errorsByStatus[String(r.status)] ?? 0) + 1;
       }
+      for (const code of r.guardrails ?? []) f.guardrails[String(code)] = (f.guardrails[String(code)] ?? 0) + 1;
       if (r.ttft !== null) {
         f.ttftCount++;
         f.ttftSumMs += r.ttft;
@@ -158,7 +167,7 @@ async function rollUps(c: pg.Client) {
       map.set(`${r.orgId}|${r.at}|${r.deploymentId}|${r.apiKeyId}`, {
         requests: r.requests, errors: r.errors, tokensIn: Number(r.tokensIn), tokensOut: Number(r.tokensOut), costMicroEur: Number(r.costMicroEur),
         latencySumMs: r.latencySumMs, ttftCount: r.ttftCount, ttftSumMs: r.ttftSumMs, generationMs: r.generationMs, tokensOutStreamed: Number(r.tokensOutStreamed),
-        latencyBuckets: r.latencyBuckets, ttftBuckets: r.ttftBuckets, errorsByStatus: r.errorsByStatus,
+        latencyBuckets: r.latencyBuckets, ttftBuckets: r.ttftBuckets, errorsByStatus: r.errorsByStatus, guardrails: r.guardrails,
       });
     }
     return map;
@@ -253,6 +262,8 @@ describe("the usage roll-up", () => {
     await rollUpUsage({ client: c3 });
     const raw = await expectRollUpsExact(c3);
     expect(await pendingDeltas(c3)).toBe(0);
+    // The gateway's INSERT carried the verdict codes: the comparison above counted some.
+    expect([...raw.hourTotals.values()].reduce((n, f) => n + Object.values(f.guardrails).reduce((x, y) => x + y, 0), 0)).toBeGreaterThan(1000);
 
     // Replayed again (another process claims the same spool): nothing inserted, nothing to roll up.
     expect(await insert(c2, [...slow, ...late.slice(0, 100)])).toBe(0);
@@ -322,10 +333,13 @@ describe("the usage roll-up", () => {
     await rollUpUsage({ client: c });
     await expectRollUpsExact(c);
     const ids = mine.slice(0, 10).map((e) => usageRecordId(e.requestId));
-    await c.query(`UPDATE "UsageRecord" SET status = 503, "tokensOut" = 0 WHERE id = ANY($1::uuid[])`, [ids]);
+    // An answer blocked after the fact: its verdicts change with it.
+    const blocked = outcomeCode("pii.output", "blocked");
+    await c.query(`UPDATE "UsageRecord" SET status = 503, "tokensOut" = 0, guardrails = ARRAY[$2::smallint, $2::smallint] WHERE id = ANY($1::uuid[])`, [ids, blocked]);
     await c.query(`DELETE FROM "UsageRecord" WHERE id = ANY($1::uuid[])`, [mine.slice(10, 20).map((e) => usageRecordId(e.requestId))]);
     await rollUpUsage({ client: c });
-    await expectRollUpsExact(c);
+    const raw = await expectRollUpsExact(c);
+    expect(raw.hours.get(`${a.org.id}|${new Date(Date.UTC(2026, 5, 15, 9)).toISOString()}|${a.deployment.id}|${a.apiKey.id}`)?.guardrails[String(blocked)]).toBeGreaterThanOrEqual(20);
     await c.query(`DELETE FROM "UsageRecord" WHERE "orgId" = $1 AND "createdAt" = $2`, [a.org.id, utcText(at)]);
     await rollUpUsage({ client: c });
     await expectRollUpsExact(c);

@@ -42,7 +42,7 @@ export const traceListOutput = page(traceListItem);
 const span = z.object({
   spanId: z.string(),
   parentSpanId: z.string().nullable(),
-  name: z.string().meta({ description: "gateway.request, auth, residency, limits, route, upstream; later guardrail.<check>, audit.append. Readers must show names they do not know as they are" }),
+  name: z.string().meta({ description: "gateway.request, auth, residency, limits, route, upstream, apply_guardrail <check> (one per guardrail check: OpenTelemetry GenAI guardrail attributes and gen_ai.guardrail.result events); later audit.append. Readers must show names they do not know as they are" }),
   kind: z.enum(["server", "internal", "client"]),
   startMs: z.number().meta({ description: "Milliseconds from the request's startedAt" }),
   durationMs: z.number(),
@@ -56,6 +56,7 @@ const verdict = z.object({
   stage: z.string().meta({ description: "input or output" }),
   action: z.string().meta({ description: "observe, redact or block" }),
   outcome: z.string().meta({ description: "pass, flagged, redacted, blocked or error" }),
+  reason: z.string().nullable().meta({ description: "Why the outcome is not a pass, as a short code (e.g. truncated, invalid_json, judge_timeout); null when none was given" }),
   findings: z.record(z.string(), json).nullable().meta({ description: "Types, counts, positions and scores only: never the personal data found" }),
   score: z.number().nullable(),
 });

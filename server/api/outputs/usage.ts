@@ -79,6 +79,42 @@ export const usageBreakdownOutput = z.object({
     .meta({ description: "Most expensive first" }),
 });
 
+const guardrailCounts = {
+  checked: count.meta({ description: "Verdicts: the requests (or answers) the check ran on" }),
+  passed: count,
+  flagged: count.meta({ description: "Failed, recorded only (action observe)" }),
+  redacted: count.meta({ description: "Failed, the data found replaced by placeholders" }),
+  blocked: count.meta({ description: "Failed, the request or answer refused" }),
+  errors: count.meta({ description: "The check could not decide (e.g. a judge unreachable)" }),
+  failed: count.meta({ description: "flagged + redacted + blocked: the check found something, whatever its action" }),
+};
+const guardrailRule = z.object({
+  rule: z.enum(["schema.output", "pii.input", "pii.output", "grounded.output"]).meta({ description: "The check and its stage (server/guardrails/types.ts GUARDRAIL_RULES)" }),
+  check: text,
+  stage: z.enum(["input", "output"]),
+  ...guardrailCounts,
+});
+const guardrailBreakdownRow = z.object({
+  id: text.meta({ description: "The deployment's or key's id; \"\" for none" }),
+  name: text.meta({ description: "Its name; deleted ones are named as such; \"No deployment\" / \"No key\" for none" }),
+  ...guardrailCounts,
+  rules: z.array(guardrailRule).meta({ description: "Every rule, in GUARDRAIL_RULES order" }),
+});
+
+export const usageGuardrailsOutput = z.object({
+  period: z.enum(["24h", "7d", "30d", "90d"]),
+  from: dateTime.meta({ description: "The start of the first bucket" }),
+  to: dateTime.meta({ description: "Now: the last bucket is the current, partial one" }),
+  bucket: z.enum(["hour", "day"]),
+  totals: z.object(guardrailCounts).meta({ description: "Over every rule" }),
+  rules: z.array(guardrailRule).meta({ description: "Every rule, in GUARDRAIL_RULES order, zero where no verdict was recorded" }),
+  byDeployment: z.array(guardrailBreakdownRow).meta({ description: "Deployments with at least one verdict, most failures first" }),
+  byKey: z.array(guardrailBreakdownRow).meta({ description: "API keys with at least one verdict, most failures first" }),
+  series: z
+    .array(z.object({ t: dateTime.meta({ description: "The bucket's start" }), checked: count, flagged: count, redacted: count, blocked: count, errors: count }))
+    .meta({ description: "Verdicts over every rule, one point per bucket of the whole period, oldest first, zero where nothing happened" }),
+});
+
 // ─── Platform administration ─────────────────────────────────────────────────
 
 const gpuCount = z.number().int().nonnegative().meta({ description: "GPUs: the bucket's highest sample" });

@@ -3,7 +3,7 @@ import { listCatalogModels } from "../../services/catalog";
 import { auditTrail, listResidencyPolicies, verifyTrail } from "../../services/compliance";
 import { cancelQuotaRequest, listQuotas, requestQuotaIncrease } from "../../services/quotas";
 import { listRegionsForTenants, regionsForOrg } from "../../services/regions";
-import { usageBreakdown, usageLatency, usageSummary } from "../../services/usage";
+import { usageBreakdown, usageGuardrails, usageLatency, usageSummary } from "../../services/usage";
 import { pageInput } from "../outputs/common";
 import {
   auditTrailOutput,
@@ -16,7 +16,7 @@ import {
   regionsListOutput,
   residencyPoliciesOutput,
 } from "../outputs/tenant";
-import { usageBreakdownOutput, usageLatencyOutput, usageSummaryOutput } from "../outputs/usage";
+import { usageBreakdownOutput, usageGuardrailsOutput, usageLatencyOutput, usageSummaryOutput } from "../outputs/usage";
 import { dataClassification, id, quotaRequestInput, usageBreakdownBy, usagePeriod } from "../schemas";
 import { authenticatedProcedure, orgProcedure, router } from "../trpc";
 
@@ -91,6 +91,11 @@ export const usageRouter = router({
     .input(usageInput.extend({ by: usageBreakdownBy }))
     .output(usageBreakdownOutput)
     .query(({ ctx, input }) => usageBreakdown({ ...input, orgId: ctx.org.id })),
+  guardrails: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/usage/guardrails", tags: ["Usage"], summary: "Guardrail verdicts over a period per check, deployment and API key, with a series per hour or day" } })
+    .input(usageInput)
+    .output(usageGuardrailsOutput)
+    .query(({ ctx, input }) => usageGuardrails({ ...input, orgId: ctx.org.id })),
 });
 
 export const complianceRouter = router({
