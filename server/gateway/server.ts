@@ -387,6 +387,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   // An idle connection dropped by a database restart must not take the gateway down.
   pool.on("error", (error) => log("warn", "gateway database connection lost", { error: String(error) }));
+  // Nor one that is checked out: pg's Client emits "error" (as well as failing its query) when its
+  // socket breaks mid-query, and the pool listens only to idle clients — an unhandled "error" event
+  // killed the gateway when PostgreSQL stopped during a batch (tests/integration/gateway-database-restart).
+  // The query's own rejection is what callers act on; this only keeps the event handled.
+  pool.on("connect", (client) => client.on("error", () => {}));
 
   const state = new GatewayState(pool, {
     databaseUrl: options.databaseUrl,

@@ -155,7 +155,8 @@ const AMOUNT_RE = new RegExp(
 const NUMBER_RE = new RegExp(`${NUM_START}(?<n>${NUMBER})${NUM_END}(?:${SP}?(?<s>${SCALE_WORD}))?`, "gu");
 const TIME_RE = /(?<![\p{N}])([01]?\d|2[0-3]) ?(?::|h ?)([0-5]\d)(?![\p{N}])/gu;
 
-const DATE_RES: { re: RegExp; parts(m: RegExpExecArray): DateParts[] }[] = [
+/** `afterLetters`: every match starts with a word (a month's name) followed by spaces and a digit (see monthStarts). */
+const DATE_RES: { re: RegExp; afterLetters?: boolean; parts(m: RegExpExecArray): DateParts[] }[] = [
   { re: /(?<![\p{N}])(\d{4})-(\d{2})-(\d{2})(?![\p{N}])/gu, parts: (m) => [{ y: +m[1], m: +m[2], d: +m[3] }] },
   {
     re: /(?<![\p{N}.\/])(\d{1,2})([./])(\d{1,2})\2(\d{4})(?![\p{N}]|[.\/]\d)/gu,
@@ -172,10 +173,12 @@ const DATE_RES: { re: RegExp; parts(m: RegExpExecArray): DateParts[] }[] = [
   },
   {
     re: new RegExp(`(?<![\\p{L}])(\\p{L}{3,9})\\.?${SP}+(\\d{1,2})(?:st|nd|rd|th)?(?![\\p{N}])(?:,?${SP}+(\\d{4})(?![\\p{N}]))?`, "gu"),
+    afterLetters: true,
     parts: (m) => (month(m[1]) ? [{ y: m[3] ? +m[3] : null, m: month(m[1])!, d: +m[2] }] : []),
   },
   {
     re: new RegExp(`(?<![\\p{L}])(\\p{L}{3,9})\\.?${SP}+(\\d{4})(?![\\p{N}])`, "gu"),
+    afterLetters: true,
     parts: (m) => (month(m[1]) ? [{ y: +m[2], m: month(m[1])!, d: null }] : []),
   },
 ];
@@ -211,6 +214,7 @@ interface ParsedNumber {
 }
 
 function parseNumber(raw: string): ParsedNumber {
+  if (/^\d+$/.test(raw)) return { values: [Number(raw)], decimals: 0 }; // most of them: the same as below, sooner
   const s = raw.replace(/[ \u00a0\u202f\u2009'’]/g, "");
   const lastDot = s.lastIndexOf("."), lastComma = s.lastIndexOf(",");
   if (lastDot >= 0 && lastComma >= 0) {
@@ -270,43 +274,197 @@ const MEASURE_UNIT = /^[ \u00a0]?(?:mg|g|kg|t|ml|cl|l|km|m|cm|mm|kwh|mwh|gwh|kw|
 const APPROX_RE = /(?:environ|près de|presque|quelque|autour de|about|around|approximately|roughly|nearly|almost|some|over|more than|plus de|rund|etwa|ungefähr|circa|ca\.|knapp|fast|über|mehr als|gut)\s*$/i;
 
 // ─── Text ────────────────────────────────────────────────────────────────────
+//
+// Speed: a regular expression with Unicode property classes that scans a whole text (a lookbehind
+// tried at every position) costs ~0.4 ms per 10 KB of text on this hardware, and folding a text
+// (NFD, a `\p{M}` replace, lower case) costs as much again. So texts are read with tables per
+// UTF-16 unit (its classes and its fold, computed once per character, never per text), and the
+// costly expressions run only where a match can start. A text holding surrogate pairs (or, for
+// folding, characters outside the tables) takes the plain regular-expression path instead, which
+// gives the same results.
 
 /** Words; letters glued to a number ("2FA", "5G") are not a word of their own. */
 const WORD_RE = /(?<![\p{N}])[\p{L}\p{M}][\p{L}\p{M}\p{N}'’\-]*/gu;
 const ELISION_RE = /^(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)['’](?=\p{L})/iu;
+const SURROGATE = /[\ud800-\udfff]/;
 
-function fold(s: string): string {
+const IS_L = 2, IS_M = 4, IS_N = 8;
+/** Per UTF-16 unit: 0 until first asked, then 1 | IS_L | IS_M | IS_N as `\p{L}`, `\p{M}`, `\p{N}` say of it. */
+const CLASSES = new Uint8Array(0x10000);
+function classOf(c: number): number {
+  let v = CLASSES[c];
+  if (v === 0) {
+    const ch = String.fromCharCode(c);
+    v = 1 | (/\p{L}/u.test(ch) ? IS_L : 0) | (/\p{M}/u.test(ch) ? IS_M : 0) | (/\p{N}/u.test(ch) ? IS_N : 0);
+    CLASSES[c] = v;
+  }
+  return v;
+}
+
+function foldSlow(s: string): string {
   return s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+}
+/**
+ * The fold of one UTF-16 unit below U+0370 (Latin, combining marks) or in U+2000–U+20CF
+ * (punctuation, currency signs): a char code, -1 for none (a mark), -2 to take the slow path. In
+ * these ranges folding a text is folding each of its characters: no lower case depends on context
+ * (Greek final sigma is outside), and the only characters NFD reorders are the marks removed.
+ */
+const FOLD_LOW = new Int32Array(0x370);
+const FOLD_PUNCT = new Int32Array(0xd0);
+for (const [table, base] of [[FOLD_LOW, 0], [FOLD_PUNCT, 0x2000]] as const) {
+  for (let i = 0; i < table.length; i++) {
+    const f = foldSlow(String.fromCharCode(base + i));
+    table[i] = f.length === 0 ? -1 : f.length === 1 ? f.charCodeAt(0) : -2;
+  }
+}
+let scratch = new Uint16Array(1024);
+function codes(length: number): Uint16Array {
+  if (scratch.length < length) scratch = new Uint16Array(Math.max(length, scratch.length * 2));
+  return scratch;
+}
+function stringOf(buf: Uint16Array, length: number): string {
+  let out = "";
+  for (let a = 0; a < length; a += 8192) out += String.fromCharCode.apply(null, buf.subarray(a, Math.min(length, a + 8192)) as unknown as number[]);
+  return out;
+}
+
+/** The fold of one UTF-16 unit (see FOLD_LOW), -2 outside the tables. */
+const foldUnit = (c: number) => (c < 0x370 ? FOLD_LOW[c] : c >= 0x2000 && c < 0x20d0 ? FOLD_PUNCT[c - 0x2000] : -2);
+
+/** Case and accents folded: NFD, marks removed, lower case. */
+function fold(s: string): string {
+  const n = s.length;
+  let i = 0;
+  while (i < n && s.charCodeAt(i) < 0xc0) i++; // below À: nothing to decompose, lower case alone
+  if (i === n) return s.toLowerCase();
+  if (n <= 48) {
+    // A word: built as a string (no buffer to copy).
+    let out = "";
+    for (let k = 0; k < n; k++) {
+      const f = foldUnit(s.charCodeAt(k));
+      if (f >= 0) out += String.fromCharCode(f);
+      else if (f === -2) return foldSlow(s);
+    }
+    return out;
+  }
+  const buf = codes(n);
+  let len = 0;
+  for (let k = 0; k < n; k++) {
+    const f = foldUnit(s.charCodeAt(k));
+    if (f >= 0) buf[len++] = f;
+    else if (f === -2) return foldSlow(s);
+  }
+  return stringOf(buf, len);
 }
 
 /** A light stem, the same on both sides: "Europäischen" = "europäische", "Müllers" = "Müller", "banques" = "banque". */
-const stemCache = new Map<string, string>();
 function stem(word: string): string {
-  const hit = stemCache.get(word);
-  if (hit !== undefined) return hit;
-  const st = computeStem(word);
-  if (stemCache.size >= 50_000) stemCache.clear();
-  stemCache.set(word, st);
-  return st;
+  return stemFolded(fold(word));
 }
-function computeStem(word: string): string {
-  let w = fold(word).replace(ELISION_RE, "").replace(/['’]s$/, "");
+const hasApostrophe = (w: string) => w.includes("'") || w.includes("’");
+function stemFolded(folded: string): string {
+  let w = hasApostrophe(folded) ? folded.replace(ELISION_RE, "") : folded;
+  const n = w.length;
+  if (n >= 2 && w.charCodeAt(n - 1) === 0x73 && (w.charCodeAt(n - 2) === 0x27 || w.charCodeAt(n - 2) === 0x2019)) w = w.slice(0, n - 2); // 's
   for (let i = 0; i < 2; i++) {
-    const m = /(?:en|es|er|em|e|s|n)$/.exec(w);
-    if (!m || w.length - m[0].length < 3) break;
-    w = w.slice(0, w.length - m[0].length);
+    const k = suffixLength(w);
+    if (k === 0 || w.length - k < 3) break;
+    w = w.slice(0, w.length - k);
   }
   return w;
 }
+/** The length of the ending /(?:en|es|er|em|e|s|n)$/ matches, 0 for none. */
+function suffixLength(w: string): number {
+  const n = w.length;
+  if (n === 0) return 0;
+  const last = w.charCodeAt(n - 1);
+  if (n >= 2 && w.charCodeAt(n - 2) === 0x65 && (last === 0x6e || last === 0x73 || last === 0x72 || last === 0x6d)) return 2;
+  return last === 0x65 || last === 0x73 || last === 0x6e ? 1 : 0;
+}
 
-/** For quotes: case, accents, typography and spacing folded. */
+/**
+ * normalizeForQuote() of one UTF-16 unit in the ranges of FOLD_LOW and FOLD_PUNCT: its fold after
+ * the replacements of normalizeForQuoteSlow (a char code), -1 for nothing (a mark, a soft hyphen),
+ * -3 for a separator, -2 to take the slow path.
+ */
+const QUOTE_LOW = new Int32Array(FOLD_LOW.length);
+const QUOTE_PUNCT = new Int32Array(FOLD_PUNCT.length);
+for (const [table, folds] of [[QUOTE_LOW, FOLD_LOW], [QUOTE_PUNCT, FOLD_PUNCT]] as const) {
+  for (let i = 0; i < table.length; i++) {
+    let c = folds[i];
+    if (c < 0) {
+      table[i] = c;
+      continue;
+    }
+    if (c === 0x2019 || c === 0x2018 || c === 0x60 || c === 0xb4) c = 0x27; // ’‘`´ → '
+    else if (c >= 0x2010 && c <= 0x2014) c = 0x2d; // ‐‑‒–— → -
+    else if (c === 0xad) {
+      table[i] = -1; // soft hyphen: removed
+      continue;
+    }
+    const kept = (classOf(c) & (IS_L | IS_N)) !== 0 || c === 0x27 || c === 0x25 || c === 0x20ac || c === 0x24 || c === 0xa3 || c === 0x2d;
+    table[i] = kept ? c : -3;
+  }
+}
+
+/** For quotes: case, accents, typography and spacing folded (what normalizeForQuoteSlow(fold(s)) gives, in one pass). */
 function normalizeForQuote(s: string): string {
-  return fold(s)
+  const buf = codes(s.length);
+  let len = 0;
+  let gap = false;
+  for (let k = 0; k < s.length; k++) {
+    const u = s.charCodeAt(k);
+    const c = u < 0x370 ? QUOTE_LOW[u] : u >= 0x2000 && u < 0x20d0 ? QUOTE_PUNCT[u - 0x2000] : -2;
+    if (c >= 0) {
+      if (gap && len > 0) buf[len++] = 0x20;
+      gap = false;
+      buf[len++] = c;
+    } else if (c === -3) gap = true;
+    else if (c === -2) return normalizeForQuoteSlow(fold(s)); // outside the tables (surrogates too)
+  }
+  return stringOf(buf, len);
+}
+function normalizeForQuoteSlow(folded: string): string {
+  return folded
     .replace(/[’‘`´]/g, "'")
     .replace(/[‐‑‒–—]/g, "-")
     .replace(/[\u00ad]/g, "")
     .replace(/[^\p{L}\p{N}'%€$£-]+/gu, " ")
     .trim();
+}
+
+interface Word {
+  text: string;
+  index: number;
+}
+/** The matches of WORD_RE (start, end exclusive), left to right, by a scan of the character table. */
+function scanWords(text: string, onWord: (start: number, end: number) => void): void {
+  if (SURROGATE.test(text)) {
+    for (const m of text.matchAll(WORD_RE)) onWord(m.index, m.index + m[0].length);
+    return;
+  }
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    if ((classOf(text.charCodeAt(i)) & (IS_L | IS_M)) === 0 || (i > 0 && (classOf(text.charCodeAt(i - 1)) & IS_N) !== 0)) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n) {
+      const c = text.charCodeAt(j);
+      if ((classOf(c) & (IS_L | IS_M | IS_N)) !== 0 || c === 0x27 || c === 0x2019 || c === 0x2d) j++;
+      else break;
+    }
+    onWord(i, j);
+    i = j;
+  }
+}
+function wordsOf(text: string): Word[] {
+  const out: Word[] = [];
+  scanWords(text, (start, end) => out.push({ text: text.slice(start, end), index: start }));
+  return out;
 }
 
 // ─── The sources' index ──────────────────────────────────────────────────────
@@ -324,11 +482,13 @@ interface SourceIndex {
   /** Built on the first quote an answer holds. */
   quoteText: string[] | null;
   texts: string[];
-  /** Per source: the stems of its words in order (connectors kept), their set, and the initials of its content words. */
+  /** Per source: the stems of its words in order (connectors aside), the set of all its words' stems, and the initials of its content words. */
   content: string[][];
   wordSets: Set<string>[];
-  allStems: Set<string>;
   initials: string[];
+  /** numberList, and amountList's values per unit, sorted without NaN: built on the first look-up with a tolerance. */
+  numbersSorted: Float64Array | null;
+  amountsSorted: Map<string, Float64Array> | null;
 }
 
 const RANGE_SCALE = new RegExp(`^${SP}?(?:[–—-]|to|à|bis)${SP}?${NUMBER}${SP}?(${SCALE_WORD})`, "iu");
@@ -339,20 +499,55 @@ interface WordInfo {
   connector: boolean;
   /** Its initials for acronyms, one per hyphenated part ("présidente-directrice" gives "pd"); none for a common word. */
   initials: string;
+  /** The last source (its position) whose word set has the stems: a word met again there adds nothing. */
+  inSet: number;
 }
-const wordInfoCache = new Map<string, WordInfo>();
-function wordInfo(word: string): WordInfo {
-  const hit = wordInfoCache.get(word);
+/** A word's info, computed once per distinct word of a request's sources (`memo` lives as long as one index build). */
+function wordInfo(word: string, memo: Map<string, WordInfo>): WordInfo {
+  const hit = memo.get(word);
   if (hit) return hit;
-  const bare = fold(word).replace(ELISION_RE, "");
-  const connector = CONNECTORS.has(bare);
-  const stems = [stem(word)];
-  if (word.includes("-")) for (const part of word.split("-")) if (part) stems.push(stem(part));
-  const initials = connector || ANY_STOPWORD.has(bare) ? "" : bare.split("-").filter(Boolean).map((p) => p[0]).join("");
-  const info = { stems, connector, initials };
-  if (wordInfoCache.size >= 50_000) wordInfoCache.clear();
-  wordInfoCache.set(word, info);
+  const info = infoOfFolded(fold(word));
+  memo.set(word, info);
   return info;
+}
+/** The same, from the word's fold (what it depends on: its hyphens stay where they were, its parts fold to the fold's parts). */
+function wordInfoFolded(folded: string, memo: Map<string, WordInfo>): WordInfo {
+  const hit = memo.get(folded);
+  if (hit) return hit;
+  const info = infoOfFolded(folded);
+  memo.set(folded, info);
+  return info;
+}
+function infoOfFolded(folded: string): WordInfo {
+  const bare = hasApostrophe(folded) ? folded.replace(ELISION_RE, "") : folded;
+  const connector = CONNECTORS.has(bare);
+  const stems = [stemFolded(folded)];
+  const hyphen = folded.includes("-");
+  if (hyphen) for (const part of folded.split("-")) if (part) stems.push(stemFolded(part));
+  let initials = ""; // the first character of each part between hyphens
+  if (!connector && !ANY_STOPWORD.has(bare)) {
+    if (!hyphen) initials = bare[0] ?? "";
+    else for (let i = 0; i < bare.length; i++) if (bare[i] !== "-" && (i === 0 || bare[i - 1] === "-")) initials += bare[i];
+  }
+  return { stems, connector, initials, inSet: -1 };
+}
+
+/**
+ * fold(text) when folding maps each UTF-16 unit of it to one (no marks, every unit in the tables):
+ * then fold(text.slice(a, b)) is its slice(a, b). Null otherwise.
+ */
+function foldUnitByUnit(text: string): string | null {
+  const n = text.length;
+  let i = 0;
+  while (i < n && text.charCodeAt(i) < 0xc0) i++;
+  if (i === n) return text.toLowerCase();
+  const buf = codes(n);
+  for (let k = 0; k < n; k++) {
+    const f = foldUnit(text.charCodeAt(k));
+    if (f < 0) return null;
+    buf[k] = f;
+  }
+  return stringOf(buf, n);
 }
 
 const UNIT_NEARBY = /(%|pour ?cent|prozent|percent)|(€|eur)|(\$|usd|dollar)/i;
@@ -377,10 +572,14 @@ export function indexGroundingSources(sources: readonly GroundingSource[]): Sour
     texts: [],
     content: [],
     wordSets: [],
-    allStems: new Set(),
     initials: [],
+    numbersSorted: null,
+    amountsSorted: null,
   };
-  for (const source of sources) {
+  const memo = new Map<string, WordInfo>();
+  const memoFolded = new Map<string, WordInfo>();
+  for (let sourceNo = 0; sourceNo < sources.length; sourceNo++) {
+    const source = sources[sourceNo];
     const text = source.title ? `${source.title}\n${source.text}` : source.text;
     for (const a of findAmounts(text)) {
       for (const v of a.values) {
@@ -421,15 +620,16 @@ export function indexGroundingSources(sources: readonly GroundingSource[]): Sour
     const content: string[] = [];
     const set = new Set<string>();
     let initials = "";
-    for (const w of text.matchAll(WORD_RE)) {
-      const info = wordInfo(w[0]);
-      for (const st of info.stems) {
-        set.add(st);
-        idx.allStems.add(st);
+    const folded = foldUnitByUnit(text);
+    scanWords(text, (start, end) => {
+      const info = folded !== null ? wordInfoFolded(folded.slice(start, end), memoFolded) : wordInfo(text.slice(start, end), memo);
+      if (info.inSet !== sourceNo) {
+        for (const st of info.stems) set.add(st);
+        info.inSet = sourceNo;
       }
       if (!info.connector) content.push(info.stems[0]);
       initials += info.initials;
-    }
+    });
     idx.content.push(content);
     idx.wordSets.push(set);
     idx.initials.push(initials);
@@ -493,20 +693,94 @@ function findAmounts(text: string): FoundAmount[] {
   return out;
 }
 
-function findDates(text: string): { start: number; end: number; parts: DateParts[] }[] {
-  const out: { start: number; end: number; parts: DateParts[] }[] = [];
-  const covered = new Spans(text.length);
-  for (const { re, parts } of DATE_RES) {
-    for (const m of text.matchAll(re)) {
-      const start = m.index, end = m.index + m[0].length;
-      if (covered.overlaps(start, end)) continue;
-      const ps = parts(m).filter((p) => dateKey(p) !== null);
-      if (ps.length === 0) continue;
-      out.push({ start, end, parts: ps });
-      covered.take(start, end);
+const STICKY = new Map(DATE_RES.filter((d) => d.afterLetters).map((d) => [d.re, new RegExp(d.re.source, "uy")]));
+const SPACES_DIGIT = /[ \u00a0\u202f\u2009]+\d/g;
+
+/**
+ * Where a match of an `afterLetters` expression can start: the run of letters (then an optional
+ * ".") before each run of spaces followed by a digit. Text without surrogate pairs only.
+ */
+function monthStarts(text: string): number[] {
+  const out: number[] = [];
+  for (const m of text.matchAll(SPACES_DIGIT)) {
+    let end = m.index;
+    if (end > 0 && text.charCodeAt(end - 1) === 0x2e) end--;
+    let start = end;
+    while (start > 0 && (classOf(text.charCodeAt(start - 1)) & IS_L) !== 0) start--;
+    if (start < end) out.push(start);
+  }
+  return out;
+}
+
+/** What `text.matchAll(re)` gives when every match starts at one of `starts` (ascending): `sticky` tried there, left to right. */
+function matchesAt(sticky: RegExp, text: string, starts: readonly number[]): RegExpExecArray[] {
+  const out: RegExpExecArray[] = [];
+  let from = 0;
+  for (const start of starts) {
+    if (start < from) continue;
+    sticky.lastIndex = start;
+    const m = sticky.exec(text);
+    if (m) {
+      out.push(m);
+      from = start + m[0].length;
     }
   }
   return out;
+}
+
+function findDates(text: string): { start: number; end: number; parts: DateParts[] }[] {
+  const out: { start: number; end: number; parts: DateParts[] }[] = [];
+  const covered: number[] = []; // start, end of each date taken (a few per text)
+  const overlaps = (start: number, end: number) => {
+    for (let i = 0; i < covered.length; i += 2) if (covered[i] < end && start < covered[i + 1]) return true;
+    return false;
+  };
+  const plain = SURROGATE.test(text);
+  let starts: number[] | null = null;
+  for (const { re, afterLetters, parts } of DATE_RES) {
+    const matches = afterLetters && !plain ? matchesAt(STICKY.get(re)!, text, (starts ??= monthStarts(text))) : text.matchAll(re);
+    for (const m of matches) {
+      const start = m.index, end = m.index + m[0].length;
+      if (overlaps(start, end)) continue;
+      const ps = parts(m).filter((p) => dateKey(p) !== null);
+      if (ps.length === 0) continue;
+      out.push({ start, end, parts: ps });
+      covered.push(start, end);
+    }
+  }
+  return out;
+}
+
+// ─── Look-ups with a tolerance ───────────────────────────────────────────────
+
+const sortedValues = (values: Iterable<number>) => Float64Array.from([...values].filter((v) => !Number.isNaN(v))).sort();
+
+function amountValues(idx: SourceIndex, unit: string): Float64Array {
+  if (!idx.amountsSorted) {
+    const byUnit = new Map<string, number[]>();
+    for (const a of idx.amountList) (byUnit.get(a.unit) ?? byUnit.set(a.unit, []).get(a.unit)!).push(a.value);
+    idx.amountsSorted = new Map([...byUnit].map(([u, values]) => [u, sortedValues(values)]));
+  }
+  return idx.amountsSorted.get(unit) ?? EMPTY;
+}
+const EMPTY = new Float64Array(0);
+
+/**
+ * Whether some value s of `sorted` has Math.abs(s - v) <= tol: the test applied, as before, to the
+ * values a binary search finds near [v - tol, v + tol] (the window widened against rounding).
+ */
+function anyWithin(sorted: Float64Array, v: number, tol: number): boolean {
+  if (!Number.isFinite(v) || !Number.isFinite(tol)) return sorted.some((s) => Math.abs(s - v) <= tol);
+  const slack = (Math.abs(v) + tol) * 1e-9 + 1e-12;
+  const low = v - tol - slack, high = v + tol + slack;
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < low) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo; i < sorted.length && sorted[i] <= high; i++) if (Math.abs(sorted[i] - v) <= tol) return true;
+  return false;
 }
 
 // ─── Sentences ───────────────────────────────────────────────────────────────
@@ -609,7 +883,7 @@ export function checkGroundedness(answer: string, sources: readonly GroundingSou
     const supported = a.values.some(
       (v) =>
         idx.amounts.has(`${a.unit}:${canon(v)}`) ||
-        idx.amountList.some((s) => s.unit === a.unit && Math.abs(s.value - v) <= tolerance(v, a.decimals, a.scale, a.approximate)),
+        anyWithin(amountValues(idx, a.unit), v, tolerance(v, a.decimals, a.scale, a.approximate)),
     );
     add(a.start, a.end, "amount", supported);
   }
@@ -636,14 +910,14 @@ export function checkGroundedness(answer: string, sources: readonly GroundingSou
     const scales = scaleOf(m.groups!.s);
     const values = p.values.flatMap((v) => scales.map((sc) => v * sc));
     const supported = values.some(
-      (v) => idx.numbers.has(canon(v)) || idx.numberList.some((s) => Math.abs(s - v) <= tolerance(v, p.decimals, scales[0], approximate)),
+      (v) => idx.numbers.has(canon(v)) || anyWithin((idx.numbersSorted ??= sortedValues(idx.numberList)), v, tolerance(v, p.decimals, scales[0], approximate)),
     );
     add(start, end, "number", supported);
   }
 
   // Named entities.
-  const words = [...answer.matchAll(WORD_RE)];
-  const lang = detectLanguage(words.map((w) => w[0]));
+  const words = wordsOf(answer);
+  const lang = detectLanguage(words.map((w) => w.text));
   const sentences = splitSentences(answer);
   const initialPositions = new Set<number>();
   for (const s of sentences) {
@@ -690,14 +964,14 @@ const isCapitalised = (w: string) => /^\p{Lu}/u.test(w);
 const isAcronym = (w: string) => /^\p{Lu}{2,}\d*$/u.test(w) && !/^[IVXLC]+$/.test(w);
 
 /** Runs of capitalised words (with connectors between them); a single word only mid-sentence in English and French, or an acronym. */
-function findEntities(text: string, words: RegExpExecArray[], initial: ReadonlySet<number>, lang: Lang): Entity[] {
+function findEntities(text: string, words: readonly Word[], initial: ReadonlySet<number>, lang: Lang): Entity[] {
   const out: Entity[] = [];
   let i = 0;
   while (i < words.length) {
     const run: { w: string; start: number; end: number; initial: boolean }[] = [];
     let j = i;
     while (j < words.length) {
-      const raw = words[j][0];
+      const raw = words[j].text;
       const elided = ELISION_RE.exec(raw);
       const w = elided ? raw.slice(elided[0].length) : raw;
       const start = words[j].index + (elided ? elided[0].length : 0);
@@ -707,7 +981,7 @@ function findEntities(text: string, words: RegExpExecArray[], initial: ReadonlyS
       if (isCapitalised(w)) {
         run.push({ w, start, end, initial: initial.has(words[j].index) });
         j++;
-      } else if (run.length && CONNECTORS.has(w.toLowerCase()) && j + 1 < words.length && isCapitalised(words[j + 1][0].replace(ELISION_RE, ""))) {
+      } else if (run.length && CONNECTORS.has(w.toLowerCase()) && j + 1 < words.length && isCapitalised(words[j + 1].text.replace(ELISION_RE, ""))) {
         run.push({ w, start, end, initial: false });
         j++;
       } else break;
@@ -741,7 +1015,7 @@ function findEntities(text: string, words: RegExpExecArray[], initial: ReadonlyS
 
 function entitySupported(e: Entity, idx: SourceIndex, lang: Lang): boolean {
   if (e.stems.length === 1) {
-    if (idx.allStems.has(e.stems[0])) return true;
+    if (idx.wordSets.some((set) => set.has(e.stems[0]))) return true;
     return e.acronym !== null && e.acronym.length >= 2 && idx.initials.some((s) => s.includes(e.acronym!));
   }
   for (let s = 0; s < idx.content.length; s++) {

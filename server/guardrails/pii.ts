@@ -323,10 +323,12 @@ export function detectPii(text: string, types?: readonly PiiType[]): PiiFinding[
     if (wanted("FR_NIR")) findNirs(text, emit);
     findDigitRuns(text, emit, wanted);
     if (wanted("ES_DNI")) findDnis(text, emit);
-    if (wanted("IT_FISCAL_CODE")) findFiscalCodes(text, emit);
-    if (wanted("IP_ADDRESS")) findIpAddresses(text, emit);
     if (wanted("PHONE")) findPhones(text, emit);
   }
+  // These two may hold no digit ("dead:beef::cafe", an omocodic codice fiscale): outside the test
+  // above, so that a part of a text finds what the whole text does (StreamRedactor relies on it).
+  if (wanted("IT_FISCAL_CODE")) findFiscalCodes(text, emit);
+  if (wanted("IP_ADDRESS")) findIpAddresses(text, emit);
   return resolveOverlaps(candidates);
 }
 
@@ -387,11 +389,63 @@ function canonicalValue(type: PiiType, value: string): string {
 
 // ─── Streams ──────────────────────────────────────────────────────────────────
 
+// Where a stream may be cut: between two characters that no candidate (nor the regex match or walk
+// that finds it) can hold side by side, whatever text comes next. Candidates are made of letters and
+// digits, the characters of an email address or an IPv6 address (. _ % + - @ :), the separators of
+// numbers (space, no-break spaces, dot, dash) and a phone number's / ( ); anything else ends them.
+const CUT_WS = /[ \u00a0\u202f]/;
+const CUT_WORDISH = /[\p{L}\p{N}._%+@:-]/u;
+const CUT_ANY = /[\p{L}\p{N}._%+@:\-/() \u00a0\u202f]/u;
+
+/** Whether `a` then `b` may both belong to one candidate (a superset: a wrong "true" only delays). */
+function joinable(a: string, b: string): boolean {
+  if (CUT_WORDISH.test(a) && CUT_WORDISH.test(b)) return true; // a word, an email, a dotted number, an IPv6 address
+  // One separator between groups: after a digit, an uppercase letter (IBAN, VAT, DNI, NIR "2A") or a
+  // phone's ")"; before a letter or digit (a DNI's letter may be lowercase) or a phone's "(".
+  if (CUT_WS.test(a)) return /[A-Za-z0-9(]/.test(b);
+  if (CUT_WS.test(b)) return /[A-Z0-9)]/.test(a);
+  if (a === "(") return /\d/.test(b);
+  if (b === ")") return /\d/.test(a);
+  if (a === ")") return /[\d.\-/]/.test(b);
+  if (b === "(") return /[\d.\-/]/.test(a);
+  if (a === "/") return /[\d(]/.test(b);
+  if (b === "/") return /[\d)]/.test(a);
+  return false;
+}
+
+// No candidate starts with a space, ")" or "/": a boundary after one is safe when the one before it is.
+const CUT_NONSTART = /[ \u00a0\u202f)/]/;
+
 /**
- * Redacts (or only scans) a streamed completion chunk by chunk, holding back at most `lookahead`
- * characters so that a number split across chunks is still caught. Findings are positions in the
- * whole original stream. Detection reruns over the held-back text plus the last CONTEXT_WINDOW
- * characters already emitted (the words that name a SIREN or a BSN).
+ * The latest position of `text` (from `min`) before which nothing can become part of a candidate
+ * whatever follows: the start of the trailing run that could still be (part of) personal data.
+ * `text.length` when the text ends on a character no candidate continues from; `min` when none.
+ * `minSafe`: the boundary at `min` is itself one (a previous cut), so a space right after it is.
+ */
+export function streamSafeCut(text: string, min = 0, minSafe = false): number {
+  // cut(i): no candidate holds both text[i-1] and text[i].
+  const cut = (i: number): boolean => {
+    for (; i > min; i--) {
+      const a = text[i - 1];
+      if (i === text.length ? !CUT_ANY.test(a) : !joinable(a, text[i])) return true;
+      // A space then a lowercase letter is inside a candidate only after a digit (a DNI's letter).
+      if (i < text.length && CUT_WS.test(a) && /[a-z]/.test(text[i]) && !/\d/.test(text[i - 2] ?? "")) return true;
+      if (!CUT_NONSTART.test(a)) return false;
+    }
+    return minSafe;
+  };
+  for (let i = text.length; i > min; i--) if (cut(i)) return i;
+  return min;
+}
+
+/**
+ * Redacts (or only scans) a streamed completion chunk by chunk. Text is released up to the start
+ * of the trailing run that could still be (part of) personal data (`streamSafeCut`): ordinary words
+ * leave with at most the word being written, a number, an email or an IBAN is held until it is
+ * complete — never more than `lookahead` characters, so that a number split across chunks is still
+ * caught and nothing waits for ever. Findings are positions in the whole original stream. Detection
+ * reruns over the held-back text plus the last CONTEXT_WINDOW characters already emitted (the words
+ * that name a SIREN or a BSN).
  */
 export class StreamRedactor {
   readonly findings: PiiFinding[] = [];
@@ -401,6 +455,7 @@ export class StreamRedactor {
   private pending = "";
   private pendingStart = 0; // offset of `pending` in the original stream
   private context = ""; // already emitted original text kept for context
+  private safeStart = true; // `pending` starts at a safe cut (streamSafeCut), not at one the lookahead forced
 
   constructor(options: { types?: readonly PiiType[]; redactor?: Redactor; lookahead?: number } = {}) {
     this.types = options.types;
@@ -408,17 +463,25 @@ export class StreamRedactor {
     this.lookahead = Math.max(0, Math.floor(options.lookahead ?? 64));
   }
 
+  /** Characters pushed and not yet released. */
+  get held(): number {
+    return this.pending.length;
+  }
+
   push(text: string): string {
     this.pending += text;
-    return this.release(this.pending.length - this.lookahead);
+    const bound = this.pending.length - this.lookahead;
+    const safe = streamSafeCut(this.pending, Math.max(0, bound), bound <= 0 && this.safeStart);
+    return this.release(Math.max(bound, safe), safe > bound); // at `bound` itself: forced (streamSafeCut found none)
   }
 
   end(): string {
-    return this.release(this.pending.length);
+    return this.release(this.pending.length, false);
   }
 
-  private release(cut: number): string {
+  private release(cut: number, safe: boolean): string {
     if (cut <= 0) return "";
+    const asked = cut;
     const window = this.context + this.pending;
     const shift = this.context.length;
     const local: PiiFinding[] = [];
@@ -428,7 +491,7 @@ export class StreamRedactor {
       if (start < 0) continue; // began in text already emitted (longer than the lookahead)
       if (start >= cut) break;
       local.push({ ...f, start, end });
-      cut = Math.max(cut, end); // a finding that crosses the cut is released whole, as its placeholder
+      cut = Math.max(cut, end); // a finding that crosses the cut (the lookahead's) is released whole, as its placeholder
     }
     const released = this.pending.slice(0, cut);
     for (const f of local) this.findings.push({ ...f, start: f.start + this.pendingStart, end: f.end + this.pendingStart });
@@ -436,6 +499,7 @@ export class StreamRedactor {
     this.context = (this.context + released).slice(-CONTEXT_WINDOW);
     this.pending = this.pending.slice(cut);
     this.pendingStart += cut;
+    this.safeStart = safe && cut === asked; // a finding released whole may end anywhere
     return out;
   }
 }

@@ -164,6 +164,8 @@ describe("the list of traced requests", () => {
       FROM generate_series(1, 20000) AS g`;
     try {
       await db.$executeRawUnsafe(`ANALYZE "Trace"`);
+      // Months other tests created stay empty: a sequential scan of an empty partition reads nothing, and the planner may pick one.
+      const filled = new Set((await db.$queryRaw<{ part: string }[]>`SELECT DISTINCT tableoid::regclass::text AS part FROM "Trace"`).map((r) => r.part.replaceAll('"', "")));
       const last24h = { from: new Date(Date.now() - 86_400_000), to: new Date(Date.now() + 60_000) };
       // [label, filters, whether the filters leave the rows unbounded (then the index order must serve ORDER BY: no sort)]
       const variants: [string, Omit<TraceFilters, "limit">, boolean][] = [
@@ -180,7 +182,7 @@ describe("the list of traced requests", () => {
       for (const [label, filters, unbounded] of variants) {
         const sql = listTracesSql(a.org.id, { ...filters, limit: 50 });
         const [{ "QUERY PLAN": plan }] = await db.$queryRaw<{ "QUERY PLAN": unknown }[]>(Prisma.sql`EXPLAIN (FORMAT JSON) ${sql}`);
-        type PlanNode = { "Node Type": string; "Index Cond"?: string; Plans?: PlanNode[] };
+        type PlanNode = { "Node Type": string; "Relation Name"?: string; "Index Cond"?: string; Plans?: PlanNode[] };
         const nodes: PlanNode[] = [];
         const walk = (n: PlanNode) => {
           nodes.push(n);
@@ -189,7 +191,7 @@ describe("the list of traced requests", () => {
         walk((plan as { Plan: PlanNode }[])[0].Plan);
         const shape = `${label}: ${nodes.map((n) => n["Node Type"]).join(" > ")}`;
         const types = nodes.map((n) => n["Node Type"]);
-        expect(types, shape).not.toContain("Seq Scan");
+        expect(nodes.filter((n) => n["Node Type"] === "Seq Scan" && filled.has(n["Relation Name"] ?? "")).map((n) => n["Relation Name"]), shape).toEqual([]);
         // Every read of the table goes through an index, starting from the organisation.
         const scans = nodes.filter((n) => /Index/.test(n["Node Type"]) && n["Node Type"] !== "Bitmap Heap Scan");
         expect(scans.length, shape).toBeGreaterThan(0);

@@ -231,6 +231,71 @@ describe("StreamRedactor", () => {
     }
   });
 
+  it("ordinary prose leaves as it is written: at most the word being written is held back", () => {
+    const prose =
+      "Le rendez-vous est confirmé pour jeudi matin, à la clinique du parc. Your appointment is confirmed for Thursday morning (second floor); bring the letter!";
+    for (const lookahead of [16, 64]) {
+      const stream = new StreamRedactor({ redactor: new Redactor(), lookahead });
+      let pushed = "";
+      let out = "";
+      for (const c of prose) {
+        pushed += c;
+        out += stream.push(c);
+        expect(pushed.startsWith(out)).toBe(true);
+        // What is held is the end of the last word and nothing before it: letters, a hyphenated word,
+        // a word and its full stop until the next character says it is not "parc.dupont@…", or an
+        // opening parenthesis until it is not "(0" of a phone number.
+        expect(pushed.slice(out.length), `after ${JSON.stringify(pushed)}`).toMatch(/^(?:[\p{L}-]*\.?|\()$/u);
+        expect(stream.held).toBe(pushed.length - out.length);
+      }
+      expect(out + stream.end()).toBe(prose);
+    }
+  });
+
+  it("a number being written is held until it ends, never more than the lookahead, and caught whole", () => {
+    const text = "Votre IBAN : FR76 3000 6000 0112 3456 7890 189. Réf. 1234 5678 9012 3456 7890 1234 5678 9012 3456 7890 1234 5678 9012 3456, fin.";
+    const ibanAt = text.indexOf("FR76");
+    const ibanEnd = ibanAt + "FR76 3000 6000 0112 3456 7890 189".length;
+    const runAt = text.indexOf("1234");
+    const stream = new StreamRedactor({ redactor: new Redactor(), lookahead: 64 });
+    let out = "";
+    let maxHeld = 0;
+    for (let i = 0; i < text.length; i++) {
+      out += stream.push(text[i]);
+      const pushed = i + 1;
+      maxHeld = Math.max(maxHeld, stream.held);
+      expect(stream.held).toBeLessThanOrEqual(64);
+      // Nothing of the IBAN leaves before it is complete; then it leaves as its placeholder.
+      if (pushed > ibanAt && pushed <= ibanEnd) expect(out).toBe(text.slice(0, ibanAt));
+      // The long digit run is held from its start until the lookahead bounds it.
+      if (pushed > runAt && pushed - runAt <= 64) expect(stream.held).toBeGreaterThanOrEqual(pushed - runAt);
+    }
+    expect(maxHeld).toBe(64);
+    expect(out + stream.end()).toBe(new Redactor().redact(text, detectPii(text)));
+    expect(out.startsWith("Votre IBAN : [IBAN_1]. Réf. ")).toBe(true);
+  });
+
+  it("on any text, streamed in any chunks with no lookahead bound, the output is the whole text's redaction", () => {
+    // The cut alone decides (a bound larger than the text never forces one): it must never split
+    // anything that could become personal data.
+    const piece = fc.constantFrom(
+      "0", "1", "4", "7", "9", " ", " ", ".", "-", "+", "@", ":", "/", "(", ")", "(0)", ",", "\n", "\u00a0", "FR76", "FR", "DE", "GB", "X", "Z",
+      "a", "é", "le", "SIREN ", "BSN ", "tél. ", "x.y", "ex.fr", "06 12 34 56 78", "FR76 3000 6000 0112 3456 7890 189", "DE147258365",
+      "FR 44 732 829 320", "12345678Z", "203.0.113.42", "2001:db8::7334", "m.muller@example.de", "732 829 320", "00007",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }).map((a) => a.join("")), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }), (text, sizes) => {
+        const stream = new StreamRedactor({ redactor: new Redactor(), lookahead: 1_000_000 });
+        let out = "";
+        for (let at = 0, k = 0; at < text.length; at += sizes[k++ % sizes.length]) out += stream.push(text.slice(at, at + sizes[k % sizes.length]));
+        out += stream.end();
+        expect(out).toBe(new Redactor().redact(text, detectPii(text)));
+        expect(stream.findings).toEqual(detectPii(text));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
   it("without a redactor it passes the text through and reports findings at their original positions", () => {
     const stream = new StreamRedactor({ types: ["IBAN"] });
     const out = stream.push(sentence.slice(0, 30)) + stream.push(sentence.slice(30)) + stream.end();

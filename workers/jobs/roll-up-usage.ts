@@ -25,6 +25,8 @@ export async function rollUpTick(pool: pg.Pool) {
 export async function registerUsageRollup(connectionString: string): Promise<() => Promise<void>> {
   const pool = new pg.Pool({ connectionString, max: 1, application_name: "enclave-workers-rollup", options: "-c TimeZone=UTC" });
   pool.on("error", (error) => logger.warn("usage roll-up connection lost", { error: String(error) }));
+  // A checked-out client whose socket breaks emits "error" too (its query fails as well): keep it handled.
+  pool.on("connect", (client) => client.on("error", () => {}));
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
   let stopped = false;

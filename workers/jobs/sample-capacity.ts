@@ -28,6 +28,8 @@ export async function sampleCapacityOnce(pool: pg.Pool): Promise<void> {
 export async function registerCapacitySampling(boss: PgBoss, connectionString: string): Promise<() => Promise<void>> {
   const pool = new pg.Pool({ connectionString, max: 1, application_name: "enclave-capacity-sampler" });
   pool.on("error", (error) => logger.warn("capacity sampler connection failed", { error }));
+  // A checked-out client whose socket breaks emits "error" too (its query fails as well): keep it handled.
+  pool.on("connect", (client) => client.on("error", () => {}));
   await boss.createQueue(CAPACITY_SAMPLE_QUEUE);
   await boss.work(CAPACITY_SAMPLE_QUEUE, async () => {
     await sampleCapacityOnce(pool);
