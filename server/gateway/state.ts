@@ -454,6 +454,10 @@ export class GatewayState {
     for (const [id, o] of orgMap) this.orgs.set(id, o);
     for (const id of budgetChanged) this.onOrgBudgetChanged(id, orgMap.get(id));
     this.policies = policyMap;
+    // Verdicts are cached per route and computed from these policies: forget them all, so that no
+    // route keeps an old verdict — the rebuild that follows may keep a route a newer per-deployment
+    // load wrote (its loadSeq), with the verdicts it had cached (a policy removal was not seen).
+    for (const route of this.routesById.values()) route.verdicts = {};
   }
 
   private buildRoute(row: RouteRow, replicas: ReplicaRow[], seq: number): Route {

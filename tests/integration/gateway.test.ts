@@ -184,7 +184,7 @@ describe("refusals, in OpenAI's error shape", () => {
       data: { orgId, dataClassification: "INTERNAL", allowedJurisdictions: ["DE"], requiredCertifications: ["SecNumCloud"] },
     });
     try {
-      await waitFor(async () => (await postChat(gateway.url, key, name)).status === 403, 3000, 50);
+      await waitFor(async () => (await postChat(gateway.url, key, name)).status === 403, 10_000, 50);
       const { status, error } = await shape(() => chat(client));
       expect(status).toBe(403);
       expect(error).toMatchObject({ type: "permission_error", code: "residency_policy_violation" });
@@ -200,18 +200,18 @@ describe("refusals, in OpenAI's error shape", () => {
     } finally {
       await db.residencyPolicy.delete({ where: { id: policy.id } });
     }
-    await waitFor(async () => (await postChat(gateway.url, key, name)).status === 200, 3000, 50);
+    await waitFor(async () => (await postChat(gateway.url, key, name)).status === 200, 10_000, 50);
   });
 
   it("403 while the organisation is suspended, with the reason", async () => {
     await db.organization.update({ where: { id: orgId }, data: { status: "SUSPENDED", statusReason: "unpaid invoice" } });
     try {
-      await waitFor(async () => (await postChat(gateway.url, key, name)).status === 403, 3000, 50);
+      await waitFor(async () => (await postChat(gateway.url, key, name)).status === 403, 10_000, 50);
       expect(await shape(() => chat(client))).toMatchObject({ status: 403, error: { code: "organization_suspended", message: expect.stringContaining("unpaid invoice") } });
     } finally {
       await db.organization.update({ where: { id: orgId }, data: { status: "ACTIVE", statusReason: null } });
     }
-    await waitFor(async () => (await postChat(gateway.url, key, name)).status === 200, 3000, 50);
+    await waitFor(async () => (await postChat(gateway.url, key, name)).status === 200, 10_000, 50);
   });
 });
 
