@@ -7,49 +7,26 @@
  * every partition has the column, and partition upkeep still moves rows out of the default partition
  * with their codes.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { migration, migrations, throwawayDatabase } from "../migration-fixtures";
 import { ensureMonthlyPartitions, USAGE_RECORDS } from "@/server/db/partitions";
 import { outcomeCode } from "@/server/guardrails/types";
 import { rollUpUsage } from "@/server/services/usage-rollup";
 
-const MIGRATIONS = path.resolve(import.meta.dirname, "../../prisma/migrations");
 const THIS = "20261203010000_guardrail_usage";
-const database = `guardrail_usage_migration_${process.pid}`;
-let admin: pg.Client;
-let client: pg.Client;
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${database}`;
-  client = new pg.Client({ connectionString: url.toString(), options: "-c TimeZone=UTC" });
-  await client.connect();
-});
-
-afterAll(async () => {
-  await client?.end();
-  await admin?.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin?.end();
-});
-
-const migration = (name: string) => readFileSync(path.join(MIGRATIONS, name, "migration.sql"), "utf8");
+const db = throwawayDatabase("guardrail_usage_migration");
 const HOUR = 3_600_000;
 const utcText = (t: number) => new Date(t).toISOString().replace("T", " ").replace("Z", "");
 
 /** Files on disk of the tables and partitions: a rewrite gives a table a new one. */
 async function fileNodes(names: string[]) {
-  const { rows } = await client.query<{ relname: string; relfilenode: number }>(`SELECT relname, relfilenode FROM pg_class WHERE relname = ANY($1)`, [names]);
+  const { rows } = await db.client.query<{ relname: string; relfilenode: number }>(`SELECT relname, relfilenode FROM pg_class WHERE relname = ANY($1)`, [names]);
   return Object.fromEntries(rows.map((r) => [r.relname, r.relfilenode]));
 }
 
 async function totals() {
   return (
-    await client.query<{ requests: number; guardrails: Record<string, number> }>(
+    await db.client.query<{ requests: number; guardrails: Record<string, number> }>(
       `SELECT sum(requests)::int AS requests, usage_status_sum(guardrails) AS guardrails FROM "UsageHourlyTotal" WHERE "orgId" = 'org-g' AND "deploymentId" = '*' AND "apiKeyId" = '*'`,
     )
   ).rows[0];
@@ -57,7 +34,8 @@ async function totals() {
 
 describe(`migration ${THIS}`, () => {
   it("adds the verdict codes without rewriting a table; old rows count none, new rows of the same hours count theirs", async () => {
-    const all = readdirSync(MIGRATIONS).filter((n) => /^\d{14}_/.test(n)).sort();
+    const { client } = db;
+    const all = migrations();
     expect(all).toContain(THIS);
     for (const name of all.filter((n) => n < THIS)) await client.query(migration(name));
     await client.query(`INSERT INTO "Organization" (id, name, slug, "updatedAt") VALUES ('org-g', 'Guarded', 'guarded', now())`);

@@ -4,40 +4,18 @@
  * runs. Each row is still there, with the id a replay of its spool line would get, in its month's
  * partition, and the roll-up of the copy equals the rows.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { migration, migrations, throwawayDatabase } from "../migration-fixtures";
 import { INSERT_SQL, insertParams, usageRecordId } from "@/server/gateway/usage-sql";
 import { rollUpUsage } from "@/server/services/usage-rollup";
 
-const MIGRATIONS = path.resolve(import.meta.dirname, "../../prisma/migrations");
 const THIS = "20261202010000_usage_rollups";
-const database = `usage_migration_${process.pid}`;
-let admin: pg.Client;
-let client: pg.Client;
-
-beforeAll(async () => {
-  admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${database}`;
-  client = new pg.Client({ connectionString: url.toString(), options: "-c TimeZone=UTC" });
-  await client.connect();
-});
-
-afterAll(async () => {
-  await client?.end();
-  await admin?.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin?.end();
-});
-
-const migration = (name: string) => readFileSync(path.join(MIGRATIONS, name, "migration.sql"), "utf8");
+const db = throwawayDatabase("usage_migration");
 
 describe(`migration ${THIS}`, () => {
   it("moves every existing usage record into the partitioned table, replay-proof, and rolls them up", async () => {
-    const all = readdirSync(MIGRATIONS).filter((n) => /^\d{14}_/.test(n)).sort();
+    const { client } = db;
+    const all = migrations();
     for (const name of all.filter((n) => n < THIS)) await client.query(migration(name));
     await client.query(`INSERT INTO "Organization" (id, name, slug, "updatedAt") VALUES ('org-m', 'Migrated', 'migrated', now())`);
     // 120 records over four months, in the old layout (cuid id, unique request id).
