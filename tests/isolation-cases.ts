@@ -42,6 +42,7 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   "quotas.cancelRequest": { scope: "org", input: (a) => ({ requestId: a.quotaRequest.id }), foreignIds: ["requestId"] },
   "deployments.list": { scope: "org", input: () => ({}) },
   "deployments.get": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
+  "evidence.deployment": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id }), foreignIds: ["deploymentId"] },
   "deployments.options": { scope: "org", input: (a) => ({ catalogModelId: a.model.id, dataClassification: "INTERNAL" }) },
   "deployments.create": {
     scope: "org",
@@ -69,6 +70,9 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   // A's deployment and key as filters: B's list is empty, and nothing of A's shows.
   "traces.list": { scope: "org", input: (a) => ({ deploymentId: a.deployment.id, apiKeyId: a.apiKey.id, status: "ok", limit: 20 }) },
   "traces.get": { scope: "org", input: (a) => ({ traceId: a.trace.traceId }), foreignIds: ["traceId"] },
+  // Exports (docs/export-format.md): B's list holds none of A's archives; B cannot export A.
+  "exports.create": { scope: "org", input: () => ({}) },
+  "exports.list": { scope: "org", input: () => ({}) },
   // The organisation's budget and webhook (docs/budgets.md): one each per organisation, reached through its id only.
   "budgets.get": { scope: "org", input: () => ({}) },
   "budgets.set": { scope: "org", input: () => ({ monthlyBudgetEur: 1, mode: "HARD", alertThresholds: [100] }) },
@@ -93,6 +97,27 @@ export const ISOLATION_CASES: Record<string, IsolationCase> = {
   "compliance.auditTrail": { scope: "org", input: () => ({ limit: 100 }) },
   "compliance.verifyAuditTrail": { scope: "org", input: () => ({}) },
   "compliance.residencyPolicies": { scope: "org", input: () => ({}) },
+  // The compliance dashboard and report (docs/compliance.md): the organisation's own figures only.
+  "compliance.overview": { scope: "org", input: () => ({ period: "7d" }) },
+  "compliance.report": { scope: "org", input: () => ({ from: new Date(Date.now() - 7 * 86_400_000).toISOString(), to: new Date(Date.now() - 60_000).toISOString() }) },
+  "compliance.adminOverview": { scope: "admin", input: () => ({ period: "24h" }) },
+  // Residency policies (docs/residency.md): reached through the organisation's id and a data class only.
+  // The verifiable audit log (docs/audit-log.md): an organisation's own chain only; seq and sizes are positions in it.
+  "audit.checkpoint": { scope: "org", input: () => ({}) },
+  "audit.checkpoints": { scope: "org", input: () => ({ limit: 10 }) },
+  "audit.signCheckpoint": { scope: "org", input: () => ({}) },
+  "audit.inclusionProof": { scope: "org", input: () => ({ seq: 1 }) },
+  "audit.consistencyProof": { scope: "org", input: () => ({ size1: 1, size2: 1 }) },
+  "audit.verifierKey": { scope: "platform-public" },
+  "audit.platformCheckpoint": { scope: "admin", input: () => ({}) },
+  "audit.platformCheckpoints": { scope: "admin", input: () => ({ limit: 10 }) },
+  "audit.signPlatformCheckpoint": { scope: "admin", input: () => ({}) },
+  "audit.platformInclusionProof": { scope: "admin", input: () => ({ seq: 1 }) },
+  "audit.platformConsistencyProof": { scope: "admin", input: () => ({ size1: 1, size2: 1 }) },
+  "residency.put": { scope: "org", input: () => ({ dataClassification: "RESTRICTED", allowedJurisdictions: ["US"], requiredCertifications: [], allowedRegionIds: [], allowExtraterritorial: true }) },
+  "residency.remove": { scope: "org", input: () => ({ dataClassification: "RESTRICTED" }) },
+  "residency.impact": { scope: "org", input: () => ({ dataClassification: "INTERNAL", policy: { allowedJurisdictions: ["US"], requiredCertifications: ["SecNumCloud"], allowedRegionIds: [], allowExtraterritorial: false } }) },
+  "residency.compliance": { scope: "org", input: () => ({}) },
   "admin.regions": { scope: "admin" },
   "admin.gpuTypes": { scope: "admin" },
   "admin.createRegion": { scope: "admin", input: (a) => ({ ...regionFields(a), code: "intruder-region" }) },
@@ -178,6 +203,9 @@ export interface DocOperation {
   mutating: boolean;
 }
 
+/** Operations that take a JSON body, hence POST, but write nothing (a preview): read like a GET. */
+const READ_ONLY_OPERATIONS = new Set(["residency-impact"]);
+
 export function documentOperations(doc: { paths: Record<string, Record<string, JsonSchema>> }): DocOperation[] {
   const operations: DocOperation[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
@@ -193,7 +221,7 @@ export function documentOperations(doc: { paths: Record<string, Record<string, J
         queryParams: Object.fromEntries(params.filter((p) => p.in === "query").map((p) => [p.name, p.schema])),
         requiredQueryParams: params.filter((p) => p.in === "query" && p.required).map((p) => p.name),
         body: op.requestBody?.content?.["application/json"]?.schema,
-        mutating: method !== "get",
+        mutating: method !== "get" && !READ_ONLY_OPERATIONS.has(String(op.operationId)),
       });
     }
   }

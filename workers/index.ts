@@ -13,6 +13,8 @@ import { registerDeploymentReconciler } from "./jobs/reconcile-deployments";
 import { registerUsageRollup } from "./jobs/roll-up-usage";
 import { registerCapacitySampling } from "./jobs/sample-capacity";
 import { registerAuditChainVerification } from "./jobs/verify-audit-chains";
+import { registerCheckpointSigning } from "./jobs/sign-audit-checkpoints";
+import { registerUsageSealing } from "./jobs/seal-usage-hours";
 import { metricsSettings, startWorkersMetrics, type WorkersMetricsServer } from "./metrics";
 
 async function main() {
@@ -41,7 +43,9 @@ async function main() {
   const stopUsageRollup = await registerUsageRollup(connectionString);
   const stopBudgetEvaluation = registerBudgetEvaluation();
   const stopWebhookDelivery = await startWebhookDelivery({ connectionString });
-  logger.info("workers started", { queues: ["audit.verify-chains", "deployment.reconcile", "usage.meter-gpu-hours", "deployment.collect-orphans", "usage.sample-capacity", "maintenance.partitions"], loops: ["usage.roll-up", "budgets.evaluate", "webhooks.deliver"] });
+  const stopCheckpointSigning = registerCheckpointSigning();
+  const stopUsageSealing = registerUsageSealing();
+  logger.info("workers started", { queues: ["audit.verify-chains", "deployment.reconcile", "usage.meter-gpu-hours", "deployment.collect-orphans", "usage.sample-capacity", "maintenance.partitions"], loops: ["usage.roll-up", "budgets.evaluate", "webhooks.deliver", "audit.sign-checkpoints", "audit.seal-usage-hours"] });
 
   const stop = async () => {
     if (stopping) return;
@@ -50,6 +54,8 @@ async function main() {
     await stopUsageRollup();
     await stopBudgetEvaluation();
     await stopWebhookDelivery();
+    await stopCheckpointSigning();
+    await stopUsageSealing();
     await boss.stop({ graceful: true, timeout: 10_000 });
     await stopCapacitySampling();
     await metrics?.close();

@@ -9,6 +9,7 @@ import { Checkbox, Fieldset, Textarea } from "../ui/fields";
 import { Field, Input, Select } from "../ui/form";
 import { Badge, PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
+import { certificationDetailInput, SOVEREIGNTY_LEVELS } from "@/lib/schemas";
 import { centsToEuros, FormError, formErrors, groupError, parseEurosToCents, parseWholeNumber, ReasonDialog, UsageBar, useFocusFirstInvalid } from "./shared";
 
 type Region = RouterOutputs["admin"]["regions"][number];
@@ -20,6 +21,9 @@ const STATUS_TONES = { ACTIVE: "good", MAINTENANCE: "warn", DRAINING: "warn", RE
 const STATUS_WORDS: Record<RegionStatus, string> = { ACTIVE: "active", MAINTENANCE: "under maintenance", DRAINING: "draining", RETIRED: "retired" };
 const DRIVER_LABELS: Record<DriverKind, string> = { LOCAL: "Local", SLURM: "Slurm", KUBERNETES: "Kubernetes" };
 const KNOWN_CERTIFICATIONS = ["SecNumCloud", "HDS", "ISO 27001", "C5"] as const;
+type SovereigntyLevel = (typeof SOVEREIGNTY_LEVELS)[number];
+/** EU Cloud Sovereignty Framework levels: SEAL_3 is written SEAL-3. */
+const sealLabel = (level: string) => level.replace("_", "-");
 
 /** What each status action is called on its button, and what it means for tenants. */
 const STATUS_ACTIONS: Record<RegionStatus, { button: string; title: (code: string) => string; description: string; danger?: boolean }> = {
@@ -95,17 +99,27 @@ function RegionsTable({ regions, onEdit, onStatus }: { regions: Region[]; onEdit
               {r.onPremises && <span className="ml-1 text-xs text-slate-500">(on premises)</span>}
             </p>
           </Td>
-          <Td>{r.jurisdiction}</Td>
+          <Td>
+            {r.jurisdiction}
+            {r.sovereigntyLevel && (
+              <span className="mt-1 block" title="EU Cloud Sovereignty Framework level">
+                <Badge tone="info">{sealLabel(r.sovereigntyLevel)}</Badge>
+              </span>
+            )}
+          </Td>
           <Td>
             {r.certifications.length === 0 ? (
               <span className="text-slate-500">None</span>
             ) : (
               <ul className="flex max-w-[14rem] flex-wrap gap-1">
-                {r.certifications.map((c) => (
-                  <li key={c}>
-                    <Badge tone="info">{c}</Badge>
-                  </li>
-                ))}
+                {r.certifications.map((c) => {
+                  const detail = r.certificationDetails.find((d) => d.name === c);
+                  return (
+                    <li key={c} title={detail ? `${detail.issuer}, ${detail.validFrom} – ${detail.validUntil ?? "no end date"}` : "No details given"}>
+                      <Badge tone="info">{c}</Badge>
+                    </li>
+                  );
+                })}
               </ul>
             )}
           </Td>
@@ -216,6 +230,7 @@ function RegionStatusDialog({ region, status, onClose }: { region: Region; statu
 }
 
 type CapacityDraft = { key: number; gpuTypeId: string; totalGpus: string; price: string; allocatedGpus: number };
+type CertificationDraft = { key: number; name: string; issuer: string; scope: string; validFrom: string; validUntil: string };
 type RegionDraft = {
   code: string;
   name: string;
@@ -225,6 +240,8 @@ type RegionDraft = {
   jurisdiction: string;
   certifications: string[];
   otherCertifications: string;
+  certificationDetails: CertificationDraft[];
+  sovereigntyLevel: SovereigntyLevel | "";
   extraterritorialExposure: boolean;
   exposureNote: string;
   onPremises: boolean;
@@ -247,6 +264,8 @@ function draftOf(region: Region | null): RegionDraft {
       jurisdiction: "",
       certifications: [],
       otherCertifications: "",
+      certificationDetails: [],
+      sovereigntyLevel: "",
       extraterritorialExposure: false,
       exposureNote: "",
       onPremises: false,
@@ -266,6 +285,15 @@ function draftOf(region: Region | null): RegionDraft {
     jurisdiction: region.jurisdiction,
     certifications: region.certifications.filter((c) => known.has(c)),
     otherCertifications: region.certifications.filter((c) => !known.has(c)).join(", "),
+    certificationDetails: region.certificationDetails.map((d) => ({
+      key: nextCapacityKey++,
+      name: d.name,
+      issuer: d.issuer,
+      scope: d.scope ?? "",
+      validFrom: d.validFrom,
+      validUntil: d.validUntil ?? "",
+    })),
+    sovereigntyLevel: region.sovereigntyLevel ?? "",
     extraterritorialExposure: region.extraterritorialExposure,
     exposureNote: region.exposureNote ?? "",
     onPremises: region.onPremises,
@@ -288,6 +316,8 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
   const [draft, setDraft] = useState<RegionDraft>(() => draftOf(region));
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const set = <K extends keyof RegionDraft>(key: K, value: RegionDraft[K]) => setDraft((d) => ({ ...d, [key]: value }));
+  const setDetail = (key: number, patch: Partial<CertificationDraft>) =>
+    setDraft((d) => ({ ...d, certificationDetails: d.certificationDetails.map((c) => (c.key === key ? { ...c, ...patch } : c)) }));
   const setCapacity = (key: number, patch: Partial<CapacityDraft>) =>
     setDraft((d) => ({ ...d, capacities: d.capacities.map((c) => (c.key === key ? { ...c, ...patch } : c)) }));
 
@@ -317,6 +347,12 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
       if (priceCentsPerGpuHour === null) problems[`capacities.${i}.priceCentsPerGpuHour`] = "Enter a price in euros, e.g. 2.95";
       return { gpuTypeId: c.gpuTypeId, totalGpus: totalGpus ?? 0, priceCentsPerGpuHour: priceCentsPerGpuHour ?? 0 };
     });
+    // The same schema the server applies, row by row, so messages show next to their field.
+    const certificationDetails = draft.certificationDetails.map((c, i) => {
+      const parsed = certificationDetailInput.safeParse({ name: c.name, issuer: c.issuer, scope: c.scope, validFrom: c.validFrom, validUntil: c.validUntil || null });
+      if (!parsed.success) for (const issue of parsed.error.issues) problems[`certificationDetails.${i}.${issue.path.join(".")}`] ??= issue.message;
+      return parsed.success ? parsed.data : { name: c.name, issuer: c.issuer, scope: null, validFrom: c.validFrom, validUntil: null };
+    });
     setLocalErrors(problems);
     if (Object.keys(problems).length > 0) return;
 
@@ -332,6 +368,8 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
       city: draft.city.trim(),
       jurisdiction: draft.jurisdiction.trim().toUpperCase(),
       certifications: [...new Set([...draft.certifications, ...other])],
+      certificationDetails,
+      sovereigntyLevel: draft.sovereigntyLevel || null,
       extraterritorialExposure: draft.extraterritorialExposure,
       exposureNote: draft.exposureNote.trim() || undefined,
       onPremises: draft.onPremises,
@@ -382,6 +420,87 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
           </div>
           <Field label="Other certifications" name="otherCertifications" hint="Comma-separated, e.g. TISAX, BSI IT-Grundschutz">
             <Input name="otherCertifications" value={draft.otherCertifications} onChange={(e) => set("otherCertifications", e.target.value)} />
+          </Field>
+        </Fieldset>
+
+        <Fieldset
+          legend="Certification details"
+          hint="Issuer, scope and validity of each certification, shown to tenants on their deployments' evidence. A detailed certification is added to the list above."
+          error={groupError(mutation.error, "certificationDetails")}
+          errorId="certificationDetails-error"
+        >
+          <ul className="space-y-3">
+            {draft.certificationDetails.map((c, i) => {
+              const name = (field: string) => `certificationDetails.${i}.${field}`;
+              return (
+                <li key={c.key} className="rounded-md border border-slate-200 p-3">
+                  <fieldset>
+                    <legend className="sr-only">Certification details {i + 1}</legend>
+                    <div className="grid gap-3 sm:grid-cols-2">
+                      <Field label="Certification" name={name("name")} error={err(name("name"))} hint="As residency policies name it, e.g. SecNumCloud">
+                        <Input name={name("name")} value={c.name} onChange={(e) => setDetail(c.key, { name: e.target.value })} list="known-certifications" autoComplete="off" invalid={!!err(name("name"))} />
+                      </Field>
+                      <Field label="Issuer" name={name("issuer")} error={err(name("issuer"))} hint="Who issued or attested it, e.g. ANSSI">
+                        <Input name={name("issuer")} value={c.issuer} onChange={(e) => setDetail(c.key, { issuer: e.target.value })} invalid={!!err(name("issuer"))} />
+                      </Field>
+                      <Field label="Scope" name={name("scope")} error={err(name("scope"))} hint="Which services and sites it covers">
+                        <Input name={name("scope")} value={c.scope} onChange={(e) => setDetail(c.key, { scope: e.target.value })} invalid={!!err(name("scope"))} />
+                      </Field>
+                      <div className="grid grid-cols-2 gap-3">
+                        <Field label="Valid from" name={name("validFrom")} error={err(name("validFrom"))}>
+                          <Input type="date" name={name("validFrom")} value={c.validFrom} onChange={(e) => setDetail(c.key, { validFrom: e.target.value })} invalid={!!err(name("validFrom"))} />
+                        </Field>
+                        <Field label="Valid until" name={name("validUntil")} error={err(name("validUntil"))} hint="Empty: no end date">
+                          <Input type="date" name={name("validUntil")} value={c.validUntil} onChange={(e) => setDetail(c.key, { validUntil: e.target.value })} invalid={!!err(name("validUntil"))} />
+                        </Field>
+                      </div>
+                    </div>
+                    <Button
+                      type="button"
+                      variant="ghost"
+                      className="mt-2"
+                      aria-label={`Remove certification details ${i + 1}`}
+                      onClick={() => {
+                        setDraft((d) => ({ ...d, certificationDetails: d.certificationDetails.filter((x) => x.key !== c.key) }));
+                        mutation.reset();
+                        setLocalErrors({});
+                      }}
+                    >
+                      Remove
+                    </Button>
+                  </fieldset>
+                </li>
+              );
+            })}
+          </ul>
+          <datalist id="known-certifications">
+            {KNOWN_CERTIFICATIONS.map((c) => (
+              <option key={c} value={c} />
+            ))}
+          </datalist>
+          <Button
+            type="button"
+            variant="secondary"
+            onClick={() =>
+              setDraft((d) => ({ ...d, certificationDetails: [...d.certificationDetails, { key: nextCapacityKey++, name: "", issuer: "", scope: "", validFrom: "", validUntil: "" }] }))
+            }
+          >
+            Add certification details
+          </Button>
+          <Field
+            label="EU Cloud Sovereignty Framework level"
+            name="sovereigntyLevel"
+            error={err("sovereigntyLevel")}
+            hint="SEAL-0 (no sovereignty) to SEAL-4 (full digital sovereignty), as you assessed the region; leave unset if not assessed."
+          >
+            <Select name="sovereigntyLevel" value={draft.sovereigntyLevel} onChange={(e) => set("sovereigntyLevel", e.target.value as SovereigntyLevel | "")} invalid={!!err("sovereigntyLevel")}>
+              <option value="">Not assessed</option>
+              {SOVEREIGNTY_LEVELS.map((level) => (
+                <option key={level} value={level}>
+                  {sealLabel(level)}
+                </option>
+              ))}
+            </Select>
           </Field>
         </Fieldset>
 
@@ -488,7 +607,7 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
           </Button>
         </Fieldset>
 
-        <FormError error={mutation.error} hidden={err.shownAny() || !!groupError(mutation.error, "capacities")} />
+        <FormError error={mutation.error} hidden={err.shownAny() || !!groupError(mutation.error, "capacities") || !!groupError(mutation.error, "certificationDetails")} />
         <DialogActions>
           <Button type="button" variant="secondary" onClick={onClose}>
             Cancel

@@ -13,6 +13,9 @@ import { Badge, Card, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
 import { dataClassLabel, isSettled, PHASE_EXPLANATIONS, PhaseBadge, ReplicaStateBadge } from "./phase";
 import { DeploymentUsage } from "../usage/deployment-usage";
+import { DeploymentResidencyAlert } from "../residency/deployment-alert";
+import { ButtonLink } from "../ui/button-link";
+import { ArtifactMismatchAlert } from "../evidence/artifact-mismatch";
 
 type Deployment = RouterOutputs["deployments"]["get"];
 
@@ -133,19 +136,23 @@ function DeploymentView({ d }: { d: Deployment }) {
             {d.desiredState === "DELETED" && d.phase !== "DELETED" && " Deletion has been requested."}
           </p>
         </div>
-        {canAct && !deleting && (
+        {canAct && (
           <div className="flex flex-wrap gap-2">
-            {d.desiredState === "RUNNING" && (
+            {/* Evidence: where it runs, under which rules, the verified artifact, the audit proofs (members and above). */}
+            <ButtonLink variant="secondary" href={`/o/${org.slug}/deployments/${d.id}/evidence`}>
+              Evidence
+            </ButtonLink>
+            {!deleting && d.desiredState === "RUNNING" && (
               <Button variant="secondary" loading={actions.stop.isPending} disabled={busy} onClick={() => actions.stop.mutate(target)}>
                 Stop
               </Button>
             )}
-            {(d.desiredState === "STOPPED" || d.phase === "STOPPED") && (
+            {!deleting && (d.desiredState === "STOPPED" || d.phase === "STOPPED") && (
               <Button loading={actions.start.isPending} disabled={busy} onClick={() => actions.start.mutate(target)}>
                 Start
               </Button>
             )}
-            {canDelete && (
+            {!deleting && canDelete && (
               <Button
                 variant="danger"
                 loading={actions.remove.isPending}
@@ -162,6 +169,7 @@ function DeploymentView({ d }: { d: Deployment }) {
         )}
       </header>
 
+      <ArtifactMismatchAlert conditions={conditions} />
       {d.phase === "FAILED" && (
         <div role="alert" className="rounded-lg border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-900">
           <p className="font-semibold">This deployment failed.</p>
@@ -173,6 +181,7 @@ function DeploymentView({ d }: { d: Deployment }) {
           )}
         </div>
       )}
+      {!deleting && <DeploymentResidencyAlert deploymentId={d.id} />}
       {d.phase === "DELETED" && (
         <div role="status" className="rounded-lg border border-slate-200 bg-slate-50 px-4 py-3 text-sm text-slate-700">
           This deployment is gone. <Link href={`/o/${org.slug}/deployments`} className="font-medium text-brand-700 underline">Back to deployments</Link>

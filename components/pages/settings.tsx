@@ -5,6 +5,7 @@ import { toast } from "sonner";
 import { ORG_ROLES, ROLE_LABELS, roleAtLeast } from "@/lib/roles";
 import { InvitationLinkNotice, type CreatedInvitation } from "../auth/invitation-link";
 import { BudgetBanner, BudgetCard, WebhookCard } from "../budgets/budget-settings";
+import { ExportCard } from "../exports/export-card";
 import { formatDate } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
@@ -28,6 +29,7 @@ export function SettingsPage() {
         {isAdmin && <WebhookCard />}
         {isAdmin && <InviteMember />}
         <Members />
+        {isAdmin && <ExportCard />}
       </div>
     </>
   );

@@ -18,6 +18,7 @@ export const TENANT_NAV = [
   { href: "/usage", label: "Usage" },
   { href: "/traces", label: "Traces" },
   { href: "/guardrails", label: "Guardrails" },
+  { href: "/residency", label: "Residency policies" },
   { href: "/compliance", label: "Compliance" },
   { href: "/settings", label: "Settings" },
 ] as const;
@@ -28,6 +29,8 @@ export const ADMIN_NAV = [
   { href: "/admin/catalog", label: "Catalog" },
   { href: "/admin/quotas", label: "Quotas & requests" },
   { href: "/admin/organizations", label: "Organisations" },
+  { href: "/admin/imports", label: "Import" },
+  { href: "/admin/compliance", label: "Compliance" },
 ] as const;
 
 function NavLink({ href, label, onNavigate }: { href: string; label: string; onNavigate: () => void }) {

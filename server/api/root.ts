@@ -1,10 +1,14 @@
 import { accountRouter } from "./routers/account";
 import { adminRouter } from "./routers/admin";
 import { apiKeysRouter } from "./routers/api-keys";
+import { auditRouter } from "./routers/audit";
 import { budgetsRouter, webhooksRouter } from "./routers/budgets";
 import { deploymentsRouter } from "./routers/deployments";
+import { exportsRouter } from "./routers/exports";
+import { evidenceRouter } from "./routers/evidence";
 import { guardrailsRouter } from "./routers/guardrails";
 import { organizationRouter } from "./routers/organization";
+import { residencyRouter } from "./routers/residency";
 import { catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
 import { tracesRouter } from "./routers/traces";
 import { createCallerFactory, router } from "./trpc";
@@ -15,6 +19,11 @@ export const appRouter = router({
   regions: regionsRouter,
   catalog: catalogRouter,
   quotas: quotasRouter,
+  // Before deployments: REST matches paths in this order, and GET /orgs/{orgId}/deployments/compliance
+  // must not be read as the deployment "compliance".
+  residency: residencyRouter,
+  // GET /orgs/{orgId}/deployments/{deploymentId}/evidence (docs/evidence.md).
+  evidence: evidenceRouter,
   deployments: deploymentsRouter,
   apiKeys: apiKeysRouter,
   usage: usageRouter,
@@ -22,7 +31,9 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   traces: tracesRouter,
   guardrails: guardrailsRouter,
+  exports: exportsRouter,
   compliance: complianceRouter,
+  audit: auditRouter,
   admin: adminRouter,
 });
 

@@ -3,7 +3,8 @@
  * table (organisation + deployment name → ready replicas, region facts, residency verdicts).
  *
  * Kept fresh by PostgreSQL LISTEN/NOTIFY (`enclave_api_keys`: reload that key; `enclave_routes`:
- * reload that deployment; `enclave_guardrails`: reload that organisation's guardrail policies), a
+ * reload that deployment; `enclave_guardrails`: reload that organisation's guardrail policies;
+ * `enclave_residency`: reload that organisation's residency policies and re-judge its routes), a
  * one-query poll every second for the rarer changes nobody notifies
  * (organisation status, residency policies, regions), and a full refresh as a safety net. Every
  * load takes a sequence number when it starts; a result never overwrites an entry loaded by a load
@@ -138,8 +139,9 @@ LEFT JOIN "CatalogModel" pm ON pm.id = d."previousModelId"
 LEFT JOIN "RegionCapacity" rc ON rc."regionId" = d."regionId" AND rc."gpuTypeId" = d."gpuTypeId"
 WHERE d."deletedAt" IS NULL AND d.phase <> 'DELETED'`;
 
-// Changes nobody notifies (organisation status, residency policies, regions and their prices), and
-// the number of revoked keys: a revocation whose NOTIFY was lost still lands within a second.
+// Changes nobody notifies (organisation status, regions and their prices), residency policies (notified
+// on `enclave_residency`: this is the safety net for a lost NOTIFY or a row written by hand; a removal
+// changes the count), and the number of revoked keys: a revocation whose NOTIFY was lost still lands within a second.
 const FINGERPRINT_SQL = `SELECT concat_ws('|',
   (SELECT max("updatedAt") || ':' || count(*) FROM "Organization"),
   (SELECT max("updatedAt") || ':' || count(*) FROM "ResidencyPolicy"),
@@ -148,6 +150,20 @@ const FINGERPRINT_SQL = `SELECT concat_ws('|',
   (SELECT max("updatedAt") || ':' || count(*) FROM "CatalogModel")) AS f,
   (SELECT count(*) FROM "ApiKey" WHERE "revokedAt" IS NOT NULL)::text AS revoked,
   (SELECT concat_ws(':', max("updatedAt"), count(*)) FROM "GuardrailPolicy") AS guardrails`;
+
+const POLICY_SELECT = `SELECT "orgId", "dataClassification"::text AS "dataClassification", COALESCE("allowedJurisdictions", '{}') AS "allowedJurisdictions",
+  COALESCE("requiredCertifications", '{}') AS "requiredCertifications", COALESCE("allowedRegionIds", '{}') AS "allowedRegionIds", "allowExtraterritorial"
+FROM "ResidencyPolicy"`;
+
+function policiesByOrg(rows: (ResidencyPolicyRule & { orgId: string })[]): Map<string, Map<DataClass, ResidencyPolicyRule>> {
+  const byOrg = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
+  for (const p of rows) {
+    let forOrg = byOrg.get(p.orgId);
+    if (!forOrg) byOrg.set(p.orgId, (forOrg = new Map()));
+    forOrg.set(p.dataClassification as DataClass, p);
+  }
+  return byOrg;
+}
 
 interface KeyRow {
   id: string;
@@ -274,6 +290,10 @@ export class GatewayState {
   private readonly keyReloads = batchPerTick((ids) => void this.reloadKeys(ids));
   private readonly routeReloads = batchPerTick((ids) => void this.reloadRoutes(ids));
   private readonly guardrailReloads = batchPerTick((orgIds) => void this.reloadGuardrails(orgIds));
+  private readonly residencyReloads = batchPerTick((orgIds) => void this.reloadResidencyPolicies(orgIds));
+  /** The load sequence number of the last full policy load, and of the last per-organisation reload that applied. */
+  private policiesLoadSeq = 0;
+  private readonly orgPoliciesLoadSeq = new Map<string, number>();
   /** Prefixes looked up and not found, with when to forget them (protects the database from guessing). */
   private missing = new Map<string, number>();
   private missLookups = new Map<string, Promise<KeyEntry | undefined>>();
@@ -430,24 +450,25 @@ export class GatewayState {
   // ---- organisations, policies, routes ----
 
   private async loadOrgsAndPolicies() {
+    const seq = ++this.seq;
     const [orgs, policies] = await Promise.all([
       this.pool.query<{ id: string; status: string; statusReason: string | null; name: string; hardBudgetCents: number | null }>(
         `SELECT id, status::text AS status, "statusReason", name, CASE WHEN "budgetMode" = 'HARD' THEN "monthlyBudgetCents" END AS "hardBudgetCents" FROM "Organization"`,
       ),
-      this.pool.query<ResidencyPolicyRule & { orgId: string }>(
-        `SELECT "orgId", "dataClassification"::text AS "dataClassification", COALESCE("allowedJurisdictions", '{}') AS "allowedJurisdictions",
-          COALESCE("requiredCertifications", '{}') AS "requiredCertifications", COALESCE("allowedRegionIds", '{}') AS "allowedRegionIds", "allowExtraterritorial"
-        FROM "ResidencyPolicy"`,
-      ),
+      this.pool.query<ResidencyPolicyRule & { orgId: string }>(POLICY_SELECT),
     ]);
     const orgMap = new Map<string, OrgEntry>();
     for (const o of orgs.rows) orgMap.set(o.id, { active: o.status === "ACTIVE", reason: o.statusReason, name: o.name, hardBudgetCents: o.hardBudgetCents });
-    const policyMap = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
-    for (const p of policies.rows) {
-      let forOrg = policyMap.get(p.orgId);
-      if (!forOrg) policyMap.set(p.orgId, (forOrg = new Map()));
-      forOrg.set(p.dataClassification as DataClass, p);
+    const policyMap = policiesByOrg(policies.rows);
+    // An organisation reloaded on NOTIFY by a load that started after this one keeps what that load found.
+    for (const [orgId, orgSeq] of this.orgPoliciesLoadSeq) {
+      if (orgSeq <= seq) continue;
+      const newer = this.policies.get(orgId);
+      if (newer) policyMap.set(orgId, newer);
+      else policyMap.delete(orgId);
     }
+    this.orgPoliciesLoadSeq.clear();
+    this.policiesLoadSeq = seq;
     const budgetChanged = [...this.orgs].filter(([id, o]) => o.hardBudgetCents !== (orgMap.get(id)?.hardBudgetCents ?? null)).map(([id]) => id);
     // Replace in place: readers hold the maps, not copies.
     this.orgs.clear();
@@ -458,6 +479,33 @@ export class GatewayState {
     // route keeps an old verdict — the rebuild that follows may keep a route a newer per-deployment
     // load wrote (its loadSeq), with the verdicts it had cached (a policy removal was not seen).
     for (const route of this.routesById.values()) route.verdicts = {};
+  }
+
+  /**
+   * One organisation's residency policies, on NOTIFY `enclave_residency` (a policy saved or removed):
+   * replaced, and the verdicts of its routes forgotten so the next request is judged by them.
+   */
+  async reloadResidencyPolicies(orgIds: string[], attempt = 0): Promise<void> {
+    const seq = ++this.seq;
+    try {
+      const { rows } = await this.pool.query<ResidencyPolicyRule & { orgId: string }>(`${POLICY_SELECT} WHERE "orgId" = ANY($1::text[])`, [orgIds]);
+      const byOrg = policiesByOrg(rows);
+      if (this.policiesLoadSeq > seq) return;
+      for (const orgId of orgIds) {
+        if ((this.orgPoliciesLoadSeq.get(orgId) ?? 0) > seq) continue;
+        const policies = byOrg.get(orgId);
+        if (policies) this.policies.set(orgId, policies);
+        else this.policies.delete(orgId);
+        this.orgPoliciesLoadSeq.set(orgId, seq);
+        for (const route of this.routesByOrg.get(orgId)?.values() ?? []) {
+          route.verdicts = {};
+          route.residencyAttributes = {};
+        }
+      }
+    } catch (error) {
+      this.options.log("warn", "gateway residency policy reload failed", { error: String(error), attempt });
+      if (attempt < 5 && !this.closed) setTimeout(() => void this.reloadResidencyPolicies(orgIds, attempt + 1), 100 * 2 ** attempt).unref();
+    }
   }
 
   private buildRoute(row: RouteRow, replicas: ReplicaRow[], seq: number): Route {
@@ -700,6 +748,7 @@ export class GatewayState {
       if (n.channel === GATEWAY_CHANNELS.apiKeys) this.keyReloads(n.payload);
       else if (n.channel === GATEWAY_CHANNELS.routes) this.routeReloads(n.payload);
       else if (n.channel === GATEWAY_CHANNELS.guardrails) this.guardrailReloads(n.payload);
+      else if (n.channel === GATEWAY_CHANNELS.residency) this.residencyReloads(n.payload);
     });
     const lost = (error?: unknown) => {
       if (this.listener !== client) return;
@@ -713,7 +762,7 @@ export class GatewayState {
     client.on("end", () => lost());
     try {
       await client.connect();
-      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}; LISTEN ${GATEWAY_CHANNELS.guardrails}`);
+      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}; LISTEN ${GATEWAY_CHANNELS.guardrails}; LISTEN ${GATEWAY_CHANNELS.residency}`);
       this.listener = client;
       this.listenerRetry = 0;
       // A connection that died silently (no RST) would swallow notifications: ping it.
@@ -757,7 +806,7 @@ export class GatewayState {
     let v = route.verdicts[dataClass];
     if (!v) {
       const policy = this.policies.get(route.orgId)?.get(dataClass) ?? null;
-      v = route.verdicts[dataClass] = evaluateResidency(policy, route.region);
+      v = route.verdicts[dataClass] = evaluateResidency(dataClass, policy, route.region);
       route.residencyAttributes[dataClass] = sharedAttributes({
         "enclave.data_class": dataClass,
         "enclave.residency.verdict": v.allowed ? "allowed" : "refused",

@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
+import { auditEventHash, GENESIS_HASH, type Hashable } from "../audit/event-hash";
 import type { Tx } from "../db";
 import type { ActorType, Prisma } from "../generated/prisma/client";
 
 export const PLATFORM_CHAIN = "platform";
-const GENESIS_HASH = "0".repeat(64);
+// The event hash lives in server/audit/event-hash.ts (pure, shared with the offline verifier).
+export { auditEventHash, canonicalJson } from "../audit/event-hash";
 
 export interface Actor {
   type: ActorType;
@@ -31,63 +32,6 @@ export interface AuditInput {
   targetId?: string | null;
   before?: unknown;
   after?: unknown;
-}
-
-type Hashable = {
-  chain: string;
-  seq: number;
-  orgId: string | null;
-  actorType: string;
-  actorId: string | null;
-  actorLabel: string;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  before: unknown;
-  after: unknown;
-  ip: string | null;
-  requestId: string | null;
-  createdAt: Date;
-  prevHash: string;
-};
-
-/** Deterministic JSON: object keys sorted, so the hash does not depend on key order after a round trip through jsonb. */
-function canonical(value: unknown): string {
-  if (value === null || value === undefined) return "null";
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (typeof value === "bigint") return JSON.stringify(value.toString());
-  if (typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export function auditEventHash(event: Hashable): string {
-  return createHash("sha256")
-    .update(
-      canonical({
-        chain: event.chain,
-        seq: event.seq,
-        orgId: event.orgId,
-        actorType: event.actorType,
-        actorId: event.actorId,
-        actorLabel: event.actorLabel,
-        action: event.action,
-        targetType: event.targetType,
-        targetId: event.targetId,
-        before: event.before ?? null,
-        after: event.after ?? null,
-        ip: event.ip,
-        requestId: event.requestId,
-        createdAt: event.createdAt,
-        prevHash: event.prevHash,
-      }),
-    )
-    .digest("hex");
 }
 
 /** JSON-safe copy (Dates as ISO strings, bigints as strings), which is what jsonb will give back. */

@@ -8,10 +8,11 @@
 export const RECONCILE_CHANNEL = "enclave_reconcile";
 
 /**
- * What the gateway caches: an API key (reload that key), a deployment's route (reload that route), or
- * an organisation's guardrail policies (payload: the organisation's id; reload its defaults and overrides).
+ * What the gateway caches: an API key (reload that key), a deployment's route (reload that route),
+ * an organisation's guardrail policies (payload: the organisation's id; reload its defaults and overrides),
+ * or an organisation's residency policies (payload: the organisation's id; reload them, re-judge its routes).
  */
-export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes", guardrails: "enclave_guardrails" } as const;
+export const GATEWAY_CHANNELS = { apiKeys: "enclave_api_keys", routes: "enclave_routes", guardrails: "enclave_guardrails", residency: "enclave_residency" } as const;
 
 /** A webhook delivery is due (server/services/webhooks.ts): the workers deliver it now rather than at the next poll. */
 export const WEBHOOK_CHANNEL = "enclave_webhooks";

@@ -92,7 +92,7 @@ export async function deploymentOptions(orgId: string, input: { catalogModelId: 
     const connection = regionConnection(region);
     if (connection.reason) reasons.push(connection.reason);
     if (allowedRegionIds.size > 0 && !allowedRegionIds.has(region.id)) reasons.push(`${model.name} may not be deployed to this region`);
-    const residency = evaluateResidency(policy, region);
+    const residency = evaluateResidency(input.dataClassification, policy, region);
     if (!residency.allowed) reasons.push(...residency.reasons);
     const gpuOptions = region.capacities
       .filter((c) => fits.has(c.gpuTypeId))

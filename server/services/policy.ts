@@ -45,12 +45,18 @@ function jurisdictionAllowed(allowed: string[], jurisdiction: string): boolean {
   });
 }
 
+/** Why RESTRICTED data is refused in a region when its organisation has no policy for it. */
+export const RESTRICTED_WITHOUT_POLICY = "no residency policy for RESTRICTED data: restricted data is refused until the organisation sets one";
+
 /**
- * Whether `region` may hold data under `policy`. No policy for a data class means no restriction.
- * Every unmet rule is reported, not only the first, so a person sees everything to change.
+ * Whether `region` may hold `dataClassification` data under `policy` (the organisation's policy for
+ * that class, or null when it has none). Without a policy, RESTRICTED data is refused everywhere
+ * (docs/residency.md) and the other classes are unrestricted. Every unmet rule is reported, not
+ * only the first, so a person sees everything to change.
  */
-export function evaluateResidency(policy: ResidencyPolicyRule | null, region: RegionFacts): ResidencyVerdict {
-  if (!policy) return { allowed: true, reasons: [] };
+export function evaluateResidency(dataClassification: DataClassification, policy: ResidencyPolicyRule | null, region: RegionFacts): ResidencyVerdict {
+  if (policy && policy.dataClassification !== dataClassification) throw new Error(`a ${policy.dataClassification} policy cannot judge ${dataClassification} data`);
+  if (!policy) return dataClassification === "RESTRICTED" ? { allowed: false, reasons: [RESTRICTED_WITHOUT_POLICY] } : { allowed: true, reasons: [] };
   const dataClass = policy.dataClassification;
   const reasons: string[] = [];
   if (policy.allowedRegionIds.length > 0 && !policy.allowedRegionIds.includes(region.id)) {

@@ -1,6 +1,6 @@
 import { db, type Tx } from "../db";
 import { DomainError, badRequest, conflict, isUniqueViolation, preconditionFailed } from "../errors";
-import type { DataClassification, DriverKind, RegionStatus } from "../generated/prisma/enums";
+import type { DataClassification, DriverKind, RegionStatus, SovereigntyLevel } from "../generated/prisma/enums";
 import { recordAudit, type Actor } from "./audit";
 import { clusterConnection, type RegionEndpoint } from "./cluster-credentials";
 import { evaluateResidency } from "./policy";
@@ -11,6 +11,15 @@ export interface CapacityInput {
   priceCentsPerGpuHour: number;
 }
 
+/** A certification with its details, as stored in `Region.certificationDetails` (dates as YYYY-MM-DD). */
+export type CertificationDetail = {
+  name: string;
+  issuer: string;
+  scope: string | null;
+  validFrom: string;
+  validUntil: string | null;
+};
+
 export interface RegionInput {
   code: string;
   name: string;
@@ -19,6 +28,8 @@ export interface RegionInput {
   city: string;
   jurisdiction: string;
   certifications: string[];
+  certificationDetails: CertificationDetail[];
+  sovereigntyLevel: SovereigntyLevel | null;
   extraterritorialExposure: boolean;
   exposureNote: string | null;
   onPremises: boolean;
@@ -37,6 +48,8 @@ const regionSelect = {
   city: true,
   jurisdiction: true,
   certifications: true,
+  certificationDetails: true,
+  sovereigntyLevel: true,
   extraterritorialExposure: true,
   exposureNote: true,
   onPremises: true,
@@ -49,6 +62,11 @@ const regionSelect = {
     orderBy: { gpuType: { code: "asc" } },
   },
 } as const;
+
+/** A region row with its certification details typed (the column is JSON). */
+export function withCertificationDetails<R extends { certificationDetails: unknown }>(region: R): Omit<R, "certificationDetails"> & { certificationDetails: CertificationDetail[] } {
+  return { ...region, certificationDetails: certificationDetailsOf(region.certificationDetails) };
+}
 
 // ─── Cluster connection ──────────────────────────────────────────────────────
 
@@ -73,12 +91,12 @@ export function regionConnectionForAdmins(region: RegionEndpoint): { connected: 
 export async function listRegionsForTenants() {
   const regions = await db.region.findMany({ where: { status: { not: "RETIRED" } }, select: { ...regionSelect, driverEndpoint: true }, orderBy: { code: "asc" } });
   // The endpoint decides the connection; tenants are not shown it.
-  return regions.map(({ driverEndpoint, ...region }) => ({ ...region, connection: regionConnection({ ...region, driverEndpoint }) }));
+  return regions.map(({ driverEndpoint, ...region }) => ({ ...withCertificationDetails(region), connection: regionConnection({ ...region, driverEndpoint }) }));
 }
 
 export async function listRegionsForAdmins() {
   const regions = await db.region.findMany({ select: { ...regionSelect, driverEndpoint: true, updatedAt: true }, orderBy: { code: "asc" } });
-  return regions.map((region) => ({ ...region, connection: regionConnectionForAdmins(region) }));
+  return regions.map((region) => ({ ...withCertificationDetails(region), connection: regionConnectionForAdmins(region) }));
 }
 
 export function listGpuTypes() {
@@ -99,7 +117,7 @@ export async function regionsForOrg(orgId: string, options: { dataClassification
   ]);
   const quotaOf = new Map(quotas.map((q) => [`${q.regionId}/${q.gpuTypeId}`, q]));
   return regions.map(({ capacities, driverEndpoint, ...region }) => ({
-    ...region,
+    ...withCertificationDetails(region),
     available: region.status === "ACTIVE",
     connection: regionConnection({ ...region, driverEndpoint }),
     gpus: capacities.map((c) => {
@@ -112,7 +130,7 @@ export async function regionsForOrg(orgId: string, options: { dataClassification
         quota: { limitGpus: quota?.limitGpus ?? 0, allocatedGpus: quota?.allocatedGpus ?? 0, freeGpus: Math.max(0, (quota?.limitGpus ?? 0) - (quota?.allocatedGpus ?? 0)) },
       };
     }),
-    residency: dataClassification ? { dataClassification, policyDefined: policy !== null, ...evaluateResidency(policy, region) } : null,
+    residency: dataClassification ? { dataClassification, policyDefined: policy !== null, ...evaluateResidency(dataClassification, policy, region) } : null,
   }));
 }
 
@@ -158,7 +176,8 @@ async function assertCodeFree(tx: Tx, code: string, exceptRegionId?: string) {
 /** Saving a form without changing anything writes nothing and leaves no audit event. */
 function isUnchanged(before: NonNullable<RegionWithCapacities>, input: RegionInput): boolean {
   const fields = regionFields(input);
-  const same = (Object.keys(fields) as (keyof typeof fields)[]).every((key) => JSON.stringify(before[key]) === JSON.stringify(fields[key]));
+  const canonical = (key: keyof typeof fields, value: unknown) => JSON.stringify(key === "certificationDetails" ? certificationDetailsOf(value) : value);
+  const same = (Object.keys(fields) as (keyof typeof fields)[]).every((key) => canonical(key, before[key]) === canonical(key, fields[key]));
   const capacities = (list: CapacityInput[]) => JSON.stringify(list.map((c) => [c.gpuTypeId, c.totalGpus, c.priceCentsPerGpuHour]).sort());
   return same && capacities(before.capacities) === capacities(input.capacities);
 }
@@ -168,7 +187,41 @@ function regionFields(input: RegionInput) {
   return fields;
 }
 
-export async function createRegion(actor: Actor, input: RegionInput) {
+/**
+ * Names and details kept consistent: a name is detailed at most once, and every detailed name is
+ * in `certifications` (what residency policies match), added when the form left it out.
+ */
+function withConsistentCertifications<T extends RegionInput>(input: T): T {
+  const seen = new Map<string, number>();
+  const details = input.certificationDetails.map((d) => ({ name: d.name, issuer: d.issuer, scope: d.scope ?? null, validFrom: d.validFrom, validUntil: d.validUntil ?? null }));
+  details.forEach((d, i) => {
+    const key = d.name.toLowerCase();
+    const first = seen.get(key);
+    if (first !== undefined) throw badRequest(`${details[first]!.name} is already detailed in row ${first + 1}; detail each certification once`, `certificationDetails.${i}.name`);
+    seen.set(key, i);
+  });
+  const names = [...input.certifications];
+  for (const d of details) {
+    const same = names.findIndex((n) => n.toLowerCase() === d.name.toLowerCase());
+    if (same < 0) names.push(d.name);
+    else names[same] = d.name; // one spelling: the detail's
+  }
+  if (names.length > 20) throw badRequest("At most 20 certifications", "certifications");
+  return { ...input, certifications: [...new Set(names)], certificationDetails: details };
+}
+
+/** The details in a canonical form (jsonb does not keep key order), for "did anything change". */
+export function certificationDetailsOf(value: unknown): CertificationDetail[] {
+  if (!Array.isArray(value)) return [];
+  return value.map((raw) => {
+    const d = (raw ?? {}) as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+    return { name: str(d.name) ?? "", issuer: str(d.issuer) ?? "", scope: str(d.scope), validFrom: str(d.validFrom) ?? "", validUntil: str(d.validUntil) };
+  });
+}
+
+export async function createRegion(actor: Actor, raw: RegionInput) {
+  const input = withConsistentCertifications(raw);
   try {
     return await db.$transaction(async (tx) => {
       await assertCodeFree(tx, input.code);
@@ -181,7 +234,7 @@ export async function createRegion(actor: Actor, input: RegionInput) {
       });
       const region = (await loadRegion(tx, created.id))!;
       await recordAudit(tx, actor, { orgId: null, action: "region.created", targetType: "Region", targetId: region.id, after: regionSnapshot(region) });
-      return region;
+      return withCertificationDetails(region);
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw conflict(`A region with the code ${input.code} already exists`, "code");
@@ -193,7 +246,8 @@ export async function createRegion(actor: Actor, input: RegionInput) {
  * Replaces a region's fields and its capacity rows (one per GPU type; rows left out are removed).
  * A capacity never goes below what is allocated, and a row with allocated GPUs is never removed.
  */
-export async function updateRegion(actor: Actor, input: RegionInput & { regionId: string }) {
+export async function updateRegion(actor: Actor, raw: RegionInput & { regionId: string }) {
+  const input = withConsistentCertifications(raw);
   const { regionId, ...rest } = input;
   try {
     return await db.$transaction(async (tx) => {
@@ -203,7 +257,7 @@ export async function updateRegion(actor: Actor, input: RegionInput & { regionId
       const before = (await loadRegion(tx, regionId))!;
       if (rest.code !== before.code) await assertCodeFree(tx, rest.code, regionId);
       await gpuTypeCodes(tx, rest.capacities);
-      if (isUnchanged(before, rest)) return before;
+      if (isUnchanged(before, rest)) return withCertificationDetails(before);
 
       const wanted = new Map(rest.capacities.map((c, i) => [c.gpuTypeId, { ...c, index: i }]));
       for (const existing of before.capacities) {
@@ -234,7 +288,7 @@ export async function updateRegion(actor: Actor, input: RegionInput & { regionId
       }
       const after = (await loadRegion(tx, regionId))!;
       await recordAudit(tx, actor, { orgId: null, action: "region.updated", targetType: "Region", targetId: regionId, before: regionSnapshot(before), after: regionSnapshot(after) });
-      return after;
+      return withCertificationDetails(after);
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw conflict(`A region with the code ${input.code} already exists`, "code");

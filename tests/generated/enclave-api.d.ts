@@ -301,6 +301,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orgs/{orgId}/residency-policies/{dataClassification}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or replace the residency policy of a data class
+         * @description Empty lists do not restrict. Saving it unchanged writes nothing. Effective on every gateway process within a second; audit-logged with the policy before and after.
+         */
+        put: operations["residency-put"];
+        post?: never;
+        /**
+         * Remove the residency policy of a data class
+         * @description The class is then unrestricted, except RESTRICTED, refused everywhere until a policy exists. Effective on every gateway process within a second; audit-logged with the policy before and after.
+         */
+        delete: operations["residency-remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/residency-policies/{dataClassification}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview what a residency policy change would do
+         * @description Writes nothing. For every live deployment of the class: its verdict now and under the proposed policy (`policy: null` previews the removal), and those that would stop or start complying.
+         */
+        post: operations["residency-impact"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/deployments/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether each live deployment complies with its data class's residency policy
+         * @description The same verdict the gateway applies to requests of the deployment's own class, with the reasons.
+         */
+        get: operations["residency-compliance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/deployments/{deploymentId}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The evidence of a deployment
+         * @description Where it runs and under which rules, as evidence: the region (operator, jurisdiction, certifications with validity, extraterritorial exposure, sovereignty level), the model (licence, openness, origin, artifact and the sha256 verified per replica), the residency verdict, the guardrails in force with 30 days of verdicts, and its audit events with inclusion proofs under the latest signed checkpoint (docs/evidence.md).
+         */
+        get: operations["evidence-deployment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{orgId}/deployments": {
         parameters: {
             query?: never;
@@ -902,6 +986,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orgs/{orgId}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the exports
+         * @description The organisation's export archives, newest first (at most 100).
+         */
+        get: operations["exports-list"];
+        put?: never;
+        /**
+         * Export everything
+         * @description Writes one signed archive of the organisation (configuration, members, policies, deployments, API-key metadata — never secrets —, usage as FOCUS CSV, traces as OTLP JSON, the audit log with checkpoints and proofs) into the installation's storage. Its format: docs/export-format.md. Verify it offline with `npm run audit:verify`.
+         */
+        post: operations["exports-create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{orgId}/audit-events": {
         parameters: {
             query?: never;
@@ -945,6 +1053,218 @@ export interface paths {
         };
         /** List residency policies */
         get: operations["compliance-residencyPolicies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/compliance/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compliance dashboard: deployments by compliance status, exposure, guardrail outcomes, audit integrity and retention over a period */
+        get: operations["compliance-overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/compliance/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compliance report for a period (AI Act logging, GDPR residency), bound to a signed audit checkpoint; JSON Schema at /api/v1/schemas/compliance-report.json, PDF at /api/v1/orgs/{orgId}/compliance/report.pdf */
+        get: operations["compliance-report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/compliance/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compliance of every organisation over a period, with platform totals */
+        get: operations["compliance-adminOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/audit/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The latest signed checkpoint of the organisation's audit log
+         * @description Tree size, root and time signed by the installation key (C2SP signed note), the last checkpoint a witness cosigned, and the verifier key to check them with.
+         */
+        get: operations["audit-checkpoint"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the signed checkpoints of the organisation's audit log, newest first */
+        get: operations["audit-checkpoints"];
+        put?: never;
+        /**
+         * Sign a checkpoint now
+         * @description Records the request as an audit event (audit.checkpoint.requested), then signs the log's new size and sends it to the witness when one is configured. The periodic signing adds no event.
+         */
+        post: operations["audit-signCheckpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/audit-events/{seq}/proof": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inclusion proof of an audit event under a signed checkpoint */
+        get: operations["audit-inclusionProof"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/audit/consistency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Consistency proof between two sizes of the organisation's audit log */
+        get: operations["audit-consistencyProof"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/verifier-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The installation's audit verifier key (C2SP vkey), to check checkpoints offline */
+        get: operations["audit-verifierKey"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest signed checkpoint of the platform's audit log */
+        get: operations["audit-platformCheckpoint"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the signed checkpoints of the platform's audit log, newest first */
+        get: operations["audit-platformCheckpoints"];
+        put?: never;
+        /** Sign a checkpoint of the platform's audit log now */
+        post: operations["audit-signPlatformCheckpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit-events/{seq}/proof": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inclusion proof of a platform audit event */
+        get: operations["audit-platformInclusionProof"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit/consistency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Consistency proof between two sizes of the platform's audit log */
+        get: operations["audit-platformConsistencyProof"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2627,7 +2947,19 @@ export interface operations {
                         city: string;
                         /** @description The law the operator answers to, e.g. FR, DE, EU, US */
                         jurisdiction: string;
+                        /** @description Certification names, what residency policies match */
                         certifications: string[];
+                        certificationDetails: {
+                            name: string;
+                            /** @description Who issued or attested it, e.g. ANSSI */
+                            issuer: string;
+                            scope: string | null;
+                            /** @description Start of validity, YYYY-MM-DD */
+                            validFrom: string;
+                            /** @description End of validity, YYYY-MM-DD; null when none is stated */
+                            validUntil: string | null;
+                        }[];
+                        sovereigntyLevel: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                         /** @description The operator is subject to non-EU law with extraterritorial reach */
                         extraterritorialExposure: boolean;
                         exposureNote: string | null;
@@ -2734,7 +3066,19 @@ export interface operations {
                         city: string;
                         /** @description The law the operator answers to, e.g. FR, DE, EU, US */
                         jurisdiction: string;
+                        /** @description Certification names, what residency policies match */
                         certifications: string[];
+                        certificationDetails: {
+                            name: string;
+                            /** @description Who issued or attested it, e.g. ANSSI */
+                            issuer: string;
+                            scope: string | null;
+                            /** @description Start of validity, YYYY-MM-DD */
+                            validFrom: string;
+                            /** @description End of validity, YYYY-MM-DD; null when none is stated */
+                            validUntil: string | null;
+                        }[];
+                        sovereigntyLevel: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                         /** @description The operator is subject to non-EU law with extraterritorial reach */
                         extraterritorialExposure: boolean;
                         exposureNote: string | null;
@@ -3277,6 +3621,867 @@ export interface operations {
             };
             /** @description The request body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "residency-put": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description ISO 3166-1 alpha-2 codes of the laws a region's operator may answer to, or "EU" for every member state; empty: any
+                     * @default []
+                     */
+                    allowedJurisdictions?: string[];
+                    /**
+                     * @description Certifications a region must hold, all of them (compared ignoring case, spaces and dashes)
+                     * @default []
+                     */
+                    requiredCertifications?: string[];
+                    /**
+                     * @description When non-empty, only these regions (ids) are allowed
+                     * @default []
+                     */
+                    allowedRegionIds?: string[];
+                    allowExtraterritorial: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        orgId: string;
+                        /** @enum {string} */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        allowedJurisdictions: string[];
+                        requiredCertifications: string[];
+                        /** @description When non-empty, only these regions are allowed */
+                        allowedRegionIds: string[];
+                        allowExtraterritorial: boolean;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "residency-remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        /** @constant */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "residency-impact": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The proposed policy; null: its removal */
+                    policy: {
+                        /**
+                         * @description ISO 3166-1 alpha-2 codes of the laws a region's operator may answer to, or "EU" for every member state; empty: any
+                         * @default []
+                         */
+                        allowedJurisdictions?: string[];
+                        /**
+                         * @description Certifications a region must hold, all of them (compared ignoring case, spaces and dashes)
+                         * @default []
+                         */
+                        requiredCertifications?: string[];
+                        /**
+                         * @description When non-empty, only these regions (ids) are allowed
+                         * @default []
+                         */
+                        allowedRegionIds?: string[];
+                        allowExtraterritorial: boolean;
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        /** @description A policy is in force for this class */
+                        currentPolicy: boolean;
+                        /** @description False when previewing the removal of the policy */
+                        proposedPolicy: boolean;
+                        /** @description Every live deployment of this data class */
+                        deployments: {
+                            deploymentId: string;
+                            deploymentName: string;
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                            };
+                            /** @description The verdict under the policy in force (none: RESTRICTED refused, other classes allowed) */
+                            current: {
+                                allowed: boolean;
+                                /** @description One sentence per unmet rule; empty when allowed */
+                                reasons: string[];
+                            };
+                            /** @description The verdict under the proposed policy (or without any, for a removal) */
+                            proposed: {
+                                allowed: boolean;
+                                /** @description One sentence per unmet rule; empty when allowed */
+                                reasons: string[];
+                            };
+                            /** @enum {string} */
+                            change: "stops_complying" | "starts_complying" | "still_compliant" | "still_non_compliant";
+                        }[];
+                        /** @description Those the change would refuse: the gateway refuses their class to them at once */
+                        stopComplying: {
+                            deploymentId: string;
+                            deploymentName: string;
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                            };
+                            /** @description The verdict under the policy in force (none: RESTRICTED refused, other classes allowed) */
+                            current: {
+                                allowed: boolean;
+                                /** @description One sentence per unmet rule; empty when allowed */
+                                reasons: string[];
+                            };
+                            /** @description The verdict under the proposed policy (or without any, for a removal) */
+                            proposed: {
+                                allowed: boolean;
+                                /** @description One sentence per unmet rule; empty when allowed */
+                                reasons: string[];
+                            };
+                            /** @enum {string} */
+                            change: "stops_complying" | "starts_complying" | "still_compliant" | "still_non_compliant";
+                        }[];
+                        startComplying: {
+                            deploymentId: string;
+                            deploymentName: string;
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                            };
+                            /** @description The verdict under the policy in force (none: RESTRICTED refused, other classes allowed) */
+                            current: {
+                                allowed: boolean;
+                                /** @description One sentence per unmet rule; empty when allowed */
+                                reasons: string[];
+                            };
+                            /** @description The verdict under the proposed policy (or without any, for a removal) */
+                            proposed: {
+                                allowed: boolean;
+                                /** @description One sentence per unmet rule; empty when allowed */
+                                reasons: string[];
+                            };
+                            /** @enum {string} */
+                            change: "stops_complying" | "starts_complying" | "still_compliant" | "still_non_compliant";
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "residency-compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deploymentId: string;
+                        deploymentName: string;
+                        /** @enum {string} */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        regionId: string;
+                        regionCode: string;
+                        /** @enum {string} */
+                        status: "compliant" | "non_compliant";
+                        /**
+                         * @description none: no policy for the class (RESTRICTED is then refused)
+                         * @enum {string}
+                         */
+                        policy: "applied" | "none";
+                        reasons: string[];
+                        extraterritorialExposure: boolean;
+                    }[];
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "evidence-deployment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                deploymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        generatedAt: string;
+                        deployment: {
+                            id: string;
+                            name: string;
+                            phase: string;
+                            desiredState: string;
+                            revision: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            deletedAt: string | null;
+                        };
+                        region: {
+                            id: string;
+                            code: string;
+                            name: string;
+                            operator: string;
+                            country: string;
+                            city: string;
+                            /** @description The law the operator answers to */
+                            jurisdiction: string;
+                            onPremises: boolean;
+                            certifications: {
+                                /** @description What residency policies match */
+                                name: string;
+                                /** @description false: the region lists the name, but an admin gave no issuer, scope or validity */
+                                detailed: boolean;
+                                issuer: string | null;
+                                scope: string | null;
+                                validFrom: string | null;
+                                validUntil: string | null;
+                                /** @description Whether today is within validFrom … validUntil (UTC); null without details */
+                                validToday: boolean | null;
+                                /** @description The same in words, e.g. "valid until 2027-01-14", "expired on 2025-12-31" */
+                                validity: string;
+                            }[];
+                            extraterritorialExposure: boolean;
+                            exposureNote: string | null;
+                            /** @description EU Cloud Sovereignty Framework level set by the platform's admins; null when none is set */
+                            sovereigntyLevel: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
+                        };
+                        model: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            version: string;
+                            family: string;
+                            license: string;
+                            openWeights: boolean;
+                            openData: boolean;
+                            origin: string;
+                            runtime: string;
+                            artifactUri: string;
+                            catalogSha256: string | null;
+                            /**
+                             * @description Over the current revision's replicas: mismatch if any, else verified if any, else unverified, else not_checked
+                             * @enum {string}
+                             */
+                            artifactStatus: "verified" | "mismatch" | "unverified" | "not_checked";
+                            /** @description The newest 20 replicas, newest first */
+                            replicas: {
+                                id: string;
+                                ordinal: number;
+                                revision: number;
+                                state: string;
+                                /**
+                                 * @description verified: the file's sha256 is the catalog's; mismatch: it is not (the replica was refused); unverified: the catalog has no digest; not_checked: no check recorded
+                                 * @enum {string}
+                                 */
+                                status: "verified" | "mismatch" | "unverified" | "not_checked";
+                                /** @description The digest of the file as read before the replica started (null when only the model server on the cluster read it) */
+                                sha256: string | null;
+                                /** @description The catalog's digest at the time of the check */
+                                expectedSha256: string | null;
+                                checkedAt: string | null;
+                                /** @description local-driver, model-server (Slurm jobs) or kubernetes-init-container */
+                                checkedBy: string | null;
+                                note: string | null;
+                                /** @description Why the replica failed, when it did */
+                                message: string | null;
+                            }[];
+                        };
+                        residency: {
+                            /** @enum {string} */
+                            dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                            /** @enum {string} */
+                            status: "compliant" | "non_compliant";
+                            /**
+                             * @description Whether the organisation has a residency policy for the data class
+                             * @enum {string}
+                             */
+                            policy: "applied" | "none";
+                            /** @description Why the region is refused, one sentence per unmet rule; empty when compliant */
+                            reasons: string[];
+                        };
+                        guardrails: {
+                            /** @description The rules in force for requests through this deployment; null once it is deleted */
+                            policy: {
+                                /** @description Rule (check.stage) → action */
+                                rules: {
+                                    /**
+                                     * @description One of off, observe, block
+                                     * @enum {string}
+                                     */
+                                    "schema.output": "off" | "observe" | "redact" | "block";
+                                    /**
+                                     * @description One of off, observe, redact, block
+                                     * @enum {string}
+                                     */
+                                    "pii.input": "off" | "observe" | "redact" | "block";
+                                    /**
+                                     * @description One of off, observe, redact, block
+                                     * @enum {string}
+                                     */
+                                    "pii.output": "off" | "observe" | "redact" | "block";
+                                    /**
+                                     * @description One of off, observe, block
+                                     * @enum {string}
+                                     */
+                                    "grounded.output": "off" | "observe" | "redact" | "block";
+                                };
+                                /** @description Which level decided each rule: default (built-in), organization, deployment or apiKey */
+                                sources: {
+                                    /** @enum {string} */
+                                    "schema.output": "default" | "organization" | "deployment" | "apiKey";
+                                    /** @enum {string} */
+                                    "pii.input": "default" | "organization" | "deployment" | "apiKey";
+                                    /** @enum {string} */
+                                    "pii.output": "default" | "organization" | "deployment" | "apiKey";
+                                    /** @enum {string} */
+                                    "grounded.output": "default" | "organization" | "deployment" | "apiKey";
+                                };
+                                /** @description The personal-data types checked; null: every built-in type */
+                                piiTypes: ("EMAIL" | "PHONE" | "IBAN" | "PAYMENT_CARD" | "FR_NIR" | "FR_SIREN" | "FR_SIRET" | "EU_VAT" | "IP_ADDRESS" | "DE_TAX_ID" | "ES_DNI" | "IT_FISCAL_CODE" | "NL_BSN" | "BE_NATIONAL_NUMBER" | "PERSON")[] | null;
+                                /** @description The groundedness judge besides the built-in check; null: the built-in check only */
+                                judge: {
+                                    /**
+                                     * @description deployment: one of the organisation's deployments, called through the platform; http: a verifier service (docs/guardrails.md)
+                                     * @enum {string}
+                                     */
+                                    kind: "deployment" | "http";
+                                    deploymentId: string | null;
+                                    /** @description The judge deployment's name; null when it was deleted since (the built-in check still runs) */
+                                    deploymentName: string | null;
+                                    url: string | null;
+                                } | null;
+                                /** @description A groundedness score under this fails the check (0..1) */
+                                groundedThreshold: number;
+                            } | null;
+                            verdicts: {
+                                period: "30d" | string;
+                                /** Format: date-time */
+                                from: string;
+                                /** Format: date-time */
+                                to: string;
+                                /** @description Over every rule */
+                                totals: {
+                                    /** @description Verdicts: the requests (or answers) the check ran on */
+                                    checked: number;
+                                    passed: number;
+                                    /** @description Failed, recorded only (action observe) */
+                                    flagged: number;
+                                    /** @description Failed, the data found replaced by placeholders */
+                                    redacted: number;
+                                    /** @description Failed, the request or answer refused */
+                                    blocked: number;
+                                    /** @description The check could not decide (e.g. a judge unreachable) */
+                                    errors: number;
+                                    /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                                    failed: number;
+                                };
+                                /** @description Every rule, in GUARDRAIL_RULES order, zero where no verdict was recorded */
+                                rules: {
+                                    /**
+                                     * @description The check and its stage (server/guardrails/types.ts GUARDRAIL_RULES)
+                                     * @enum {string}
+                                     */
+                                    rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                                    check: string;
+                                    /** @enum {string} */
+                                    stage: "input" | "output";
+                                    /** @description Verdicts: the requests (or answers) the check ran on */
+                                    checked: number;
+                                    passed: number;
+                                    /** @description Failed, recorded only (action observe) */
+                                    flagged: number;
+                                    /** @description Failed, the data found replaced by placeholders */
+                                    redacted: number;
+                                    /** @description Failed, the request or answer refused */
+                                    blocked: number;
+                                    /** @description The check could not decide (e.g. a judge unreachable) */
+                                    errors: number;
+                                    /** @description flagged + redacted + blocked: the check found something, whatever its action */
+                                    failed: number;
+                                }[];
+                            };
+                        };
+                        audit: {
+                            chain: string;
+                            /** @description The latest signed checkpoint; null before the first */
+                            checkpoint: {
+                                /** @description The log's origin line: <key name>/audit/<chain> */
+                                origin: string;
+                                /** @description Events covered: seq 1..treeSize */
+                                treeSize: number;
+                                /**
+                                 * @description 64 lowercase hex digits (SHA-256)
+                                 * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                                 */
+                                rootHash: string;
+                                /**
+                                 * Format: date-time
+                                 * @description When the installation signed it (also in the signed note)
+                                 */
+                                time: string;
+                                /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                                note: string;
+                                /**
+                                 * Format: date-time
+                                 * @description When the witness cosigned it; null when not (yet) witnessed
+                                 */
+                                witnessedAt: string | null;
+                            } | null;
+                            /** @description More than 500 events: only the newest 500 are listed */
+                            truncated: boolean;
+                            events: {
+                                seq: number;
+                                action: string;
+                                actorType: string;
+                                actorLabel: string;
+                                targetType: string;
+                                before: unknown;
+                                after: unknown;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** @description The event's hash: the Merkle leaf's data */
+                                hash: string;
+                                /** @description RFC 9162 inclusion proof under the checkpoint; null for an event newer than it */
+                                proof: {
+                                    leafIndex: number;
+                                    treeSize: number;
+                                    /** @description 64 lowercase hex digits (SHA-256) */
+                                    leafHash: string;
+                                    path: string[];
+                                } | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8548,6 +9753,209 @@ export interface operations {
             };
         };
     };
+    "exports-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            /** @description SHA-256 of the archive file (hex); the manifest inside lists every file's own */
+                            sha256: string;
+                            /** @description Size of the archive file */
+                            bytes: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description Who asked for it (a person's email or a key's name and prefix) */
+                            createdBy: string;
+                            fileName: string;
+                            /** @description GET it (same credentials) to download the archive: /api/v1/orgs/{orgId}/exports/{id}/download */
+                            downloadPath: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "exports-create": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description SHA-256 of the archive file (hex); the manifest inside lists every file's own */
+                        sha256: string;
+                        /** @description Size of the archive file */
+                        bytes: number;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description Who asked for it (a person's email or a key's name and prefix) */
+                        createdBy: string;
+                        fileName: string;
+                        /** @description GET it (same credentials) to download the archive: /api/v1/orgs/{orgId}/exports/{id}/download */
+                        downloadPath: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "compliance-auditTrail": {
         parameters: {
             query?: {
@@ -8802,6 +10210,1930 @@ export interface operations {
             };
         };
     };
+    "compliance-overview": {
+        parameters: {
+            query?: {
+                period?: "24h" | "7d" | "30d" | "90d";
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        organization: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            /** @enum {string} */
+                            status: "ACTIVE" | "SUSPENDED";
+                        };
+                        /** @enum {string} */
+                        period: "24h" | "7d" | "30d" | "90d";
+                        /** Format: date-time */
+                        from: string;
+                        /** Format: date-time */
+                        to: string;
+                        /** @enum {string} */
+                        bucket: "hour" | "day";
+                        deployments: {
+                            total: number;
+                            compliant: number;
+                            nonCompliant: number;
+                            /** @description Live deployments, non-compliant first */
+                            items: {
+                                deploymentId: string;
+                                deploymentName: string;
+                                /** @enum {string} */
+                                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                                regionId: string;
+                                regionCode: string;
+                                regionName: string;
+                                /** @enum {string} */
+                                status: "compliant" | "non_compliant";
+                                /** @enum {string} */
+                                policy: "applied" | "none";
+                                reasons: string[];
+                                extraterritorialExposure: boolean;
+                            }[];
+                        };
+                        exposure: {
+                            /** @description Regions with extraterritorial exposure where the organisation has a deployment or traffic over the period */
+                            regions: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                jurisdiction: string;
+                                exposureNote: string | null;
+                                deployments: {
+                                    id: string;
+                                    name: string;
+                                }[];
+                                requests: number;
+                                tokensIn: number;
+                                tokensOut: number;
+                            }[];
+                            deploymentsInExposedRegions: number;
+                            requests: number;
+                            tokensIn: number;
+                            tokensOut: number;
+                            totalRequests: number;
+                            /** @description A fraction between 0 and 1 */
+                            shareOfRequests: number;
+                        };
+                        guardrails: {
+                            totals: {
+                                checked: number;
+                                passed: number;
+                                flagged: number;
+                                redacted: number;
+                                blocked: number;
+                                errors: number;
+                                /** @description flagged + redacted + blocked */
+                                failed: number;
+                            };
+                            rules: {
+                                /** @enum {string} */
+                                rule: "schema.output" | "pii.input" | "pii.output" | "grounded.output";
+                                check: string;
+                                /** @enum {string} */
+                                stage: "input" | "output";
+                                checked: number;
+                                passed: number;
+                                flagged: number;
+                                redacted: number;
+                                blocked: number;
+                                errors: number;
+                                /** @description flagged + redacted + blocked */
+                                failed: number;
+                            }[];
+                            series: {
+                                /** Format: date-time */
+                                t: string;
+                                checked: number;
+                                flagged: number;
+                                redacted: number;
+                                blocked: number;
+                                errors: number;
+                            }[];
+                        };
+                        audit: {
+                            chain: string;
+                            events: number;
+                            latestCheckpoint: {
+                                chain: string;
+                                origin: string;
+                                treeSize: number;
+                                /** @description Hex SHA-256 Merkle root (RFC 6962) of the first treeSize events */
+                                rootHash: string;
+                                /** @description When the installation signed it (RFC 3339) */
+                                time: string;
+                                /** @description The C2SP signed note */
+                                note: string;
+                            } | null;
+                            /** @description The latest checkpoint countersigned by the external witness */
+                            lastWitnessed: {
+                                chain: string;
+                                origin: string;
+                                treeSize: number;
+                                /** @description Hex SHA-256 Merkle root (RFC 6962) of the first treeSize events */
+                                rootHash: string;
+                                /** @description When the installation signed it (RFC 3339) */
+                                time: string;
+                                /** @description The C2SP signed note */
+                                note: string;
+                                witnessedAt: string | null;
+                            } | null;
+                            verification: {
+                                ok: boolean;
+                                events: number;
+                                brokenAtSeq: number | null;
+                                reason: string | null;
+                                /** Format: date-time */
+                                checkedAt: string;
+                                /**
+                                 * @description stored: the hourly job's (or a person's) last run; on_demand: none was stored, so it ran for this answer
+                                 * @enum {string}
+                                 */
+                                source: "stored" | "on_demand";
+                            };
+                        };
+                        retention: {
+                            traceDays: number;
+                            usageRecordDays: number;
+                            /** @description Six months (AI Act Art. 19(1), 26(6)) */
+                            minimumDays: number;
+                            meetsMinimum: boolean;
+                            activeKeys: number;
+                            /** @description Active API keys whose traces store prompts and completions */
+                            keysCapturingContent: number;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "compliance-report": {
+        parameters: {
+            query: {
+                /** @description Start of the period: a date (its 00:00 UTC) or an RFC 3339 date-time */
+                from: string;
+                /** @description End of the period (exclusive): a date means through its end; not in the future; at most 400 days after from */
+                to: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description The JSON Schema this document follows
+                         * @constant
+                         */
+                        schema: "https://enclave.eu/schemas/compliance-report/v1.json";
+                        /** @constant */
+                        version: "1.0";
+                        /** Format: date-time */
+                        generatedAt: string;
+                        installation: {
+                            /** @description The installation's Ed25519 verifier key (C2SP vkey) that signs the checkpoints; null when none is configured */
+                            verifierKey: string | null;
+                        };
+                        organization: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                            /** @enum {string} */
+                            status: "ACTIVE" | "SUSPENDED";
+                        };
+                        period: {
+                            /**
+                             * Format: date-time
+                             * @description As asked
+                             */
+                            from: string;
+                            /**
+                             * Format: date-time
+                             * @description As asked
+                             */
+                            to: string;
+                            /**
+                             * Format: date-time
+                             * @description Usage figures cover the whole UTC hours from here…
+                             */
+                            countedFrom: string;
+                            /**
+                             * Format: date-time
+                             * @description …to here (exclusive): the hourly roll-ups covering the period
+                             */
+                            countedTo: string;
+                            days: number;
+                        };
+                        /** @description The checkpoint the report was built at (the latest when it was generated); null when the log has none yet */
+                        checkpoint: {
+                            chain: string;
+                            origin: string;
+                            treeSize: number;
+                            rootHash: string;
+                            /** Format: date-time */
+                            time: string;
+                            /** @description The C2SP signed note (body, blank line, signature lines), verifiable with the installation's verifier key */
+                            note: string;
+                        } | null;
+                        /** @description The latest checkpoint countersigned by an external witness; null when none */
+                        lastWitnessed: {
+                            chain: string;
+                            origin: string;
+                            treeSize: number;
+                            rootHash: string;
+                            /** Format: date-time */
+                            time: string;
+                            /** @description The C2SP signed note (body, blank line, signature lines), verifiable with the installation's verifier key */
+                            note: string;
+                        } | null;
+                        auditLog: {
+                            chain: string;
+                            /** @description Events in the log when the report was generated */
+                            events: number;
+                            eventsInPeriod: number;
+                            /** @description Audit events of the period by action, most frequent first */
+                            actionsInPeriod: {
+                                action: string;
+                                count: number;
+                            }[];
+                            /** @description The hash chain re-verified when the report was generated */
+                            verification: {
+                                ok: boolean;
+                                events: number;
+                                brokenAtSeq: number | null;
+                                reason: string | null;
+                                /** Format: date-time */
+                                checkedAt: string;
+                            };
+                        };
+                        aiAct: {
+                            /** @description Art. 12: automatic recording of events over the system's lifetime */
+                            article12: {
+                                /** @constant */
+                                automaticLogging: true;
+                                /** @description What is logged automatically, per kind of record */
+                                loggedEvents: {
+                                    record: string;
+                                    content: string;
+                                }[];
+                                /** @description Gateway requests metered over the period (each with a usage record and a trace) */
+                                requestsLogged: number;
+                            };
+                            /** @description Art. 19(1) (providers) and 26(6) (deployers): logs kept at least six months */
+                            article19And26_6: {
+                                /** @constant */
+                                minimumDays: 180;
+                                traceRetentionDays: number;
+                                usageRecordRetentionDays: number;
+                                /** @constant */
+                                auditLogRetention: "indefinite";
+                                /** @constant */
+                                usageRollupRetention: "indefinite";
+                                /** @description Every kind of log is kept at least minimumDays */
+                                meetsMinimum: boolean;
+                            };
+                        };
+                        retention: {
+                            traceDays: number;
+                            usageRecordDays: number;
+                            contentCapture: {
+                                activeKeys: number;
+                                /** @description Active API keys whose traces store prompts and completions */
+                                keysCapturingContent: number;
+                            };
+                        };
+                        /** @description Live deployments at generation time, with the residency policy's verdict */
+                        deployments: {
+                            id: string;
+                            name: string;
+                            /** @enum {string} */
+                            dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                provider: string;
+                                /** @description ISO 3166-1 alpha-2 */
+                                country: string;
+                                /** @description The law the operator answers to, e.g. FR, DE, EU, US */
+                                jurisdiction: string;
+                                certifications: string[];
+                                /** @description The operator is subject to non-EU law with extraterritorial reach */
+                                extraterritorialExposure: boolean;
+                                exposureNote: string | null;
+                            };
+                            /** @enum {string} */
+                            status: "compliant" | "non_compliant";
+                            /** @enum {string} */
+                            policy: "applied" | "none";
+                            reasons: string[];
+                        }[];
+                        compliance: {
+                            deployments: number;
+                            compliant: number;
+                            nonCompliant: number;
+                        };
+                        residency: {
+                            policies: {
+                                /** @enum {string} */
+                                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                                allowedJurisdictions: string[];
+                                requiredCertifications: string[];
+                                allowedRegionIds: string[];
+                                allowExtraterritorial: boolean;
+                            }[];
+                            /** @description GDPR: where the organisation's requests were processed over the period, under which jurisdiction */
+                            processing: {
+                                /** @description null: requests refused before routing (no region) */
+                                region: {
+                                    id: string;
+                                    code: string;
+                                    name: string;
+                                    provider: string;
+                                    /** @description ISO 3166-1 alpha-2 */
+                                    country: string;
+                                    /** @description The law the operator answers to, e.g. FR, DE, EU, US */
+                                    jurisdiction: string;
+                                    certifications: string[];
+                                    /** @description The operator is subject to non-EU law with extraterritorial reach */
+                                    extraterritorialExposure: boolean;
+                                    exposureNote: string | null;
+                                } | null;
+                                requests: number;
+                                tokensIn: number;
+                                tokensOut: number;
+                            }[];
+                            exposure: {
+                                /** @description Codes of the regions with extraterritorial exposure where the organisation has a deployment or traffic */
+                                exposedRegions: string[];
+                                deploymentsInExposedRegions: number;
+                                requests: number;
+                                tokensIn: number;
+                                tokensOut: number;
+                                shareOfRequests: number;
+                            };
+                        };
+                        usage: {
+                            requests: number;
+                            errors: number;
+                            tokensIn: number;
+                            tokensOut: number;
+                        };
+                        guardrails: {
+                            totals: {
+                                checked: number;
+                                passed: number;
+                                /** @description Failed, recorded only (observe) */
+                                flagged: number;
+                                redacted: number;
+                                blocked: number;
+                                /** @description The check could not decide */
+                                errors: number;
+                                /** @description flagged + redacted + blocked */
+                                failed: number;
+                            };
+                            rules: {
+                                rule: string;
+                                check: string;
+                                /** @enum {string} */
+                                stage: "input" | "output";
+                                checked: number;
+                                passed: number;
+                                /** @description Failed, recorded only (observe) */
+                                flagged: number;
+                                redacted: number;
+                                blocked: number;
+                                /** @description The check could not decide */
+                                errors: number;
+                                /** @description flagged + redacted + blocked */
+                                failed: number;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "compliance-adminOverview": {
+        parameters: {
+            query?: {
+                period?: "24h" | "7d" | "30d" | "90d";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        period: "24h" | "7d" | "30d" | "90d";
+                        /** Format: date-time */
+                        from: string;
+                        /** Format: date-time */
+                        to: string;
+                        organizations: {
+                            organization: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                                /** @enum {string} */
+                                status: "ACTIVE" | "SUSPENDED";
+                            };
+                            deployments: {
+                                total: number;
+                                compliant: number;
+                                nonCompliant: number;
+                            };
+                            nonCompliantDeployments: {
+                                id: string;
+                                name: string;
+                                regionCode: string;
+                                reasons: string[];
+                            }[];
+                            exposure: {
+                                regions: string[];
+                                deploymentsInExposedRegions: number;
+                                requests: number;
+                                tokensIn: number;
+                                tokensOut: number;
+                                totalRequests: number;
+                                /** @description A fraction between 0 and 1 */
+                                shareOfRequests: number;
+                            };
+                            guardrails: {
+                                checked: number;
+                                passed: number;
+                                flagged: number;
+                                redacted: number;
+                                blocked: number;
+                                errors: number;
+                                /** @description flagged + redacted + blocked */
+                                failed: number;
+                            };
+                            audit: {
+                                events: number;
+                                latestCheckpoint: {
+                                    treeSize: number;
+                                    rootHash: string;
+                                    time: string;
+                                } | null;
+                                lastWitnessedTreeSize: number | null;
+                                verification: {
+                                    ok: boolean;
+                                    events: number;
+                                    brokenAtSeq: number | null;
+                                    reason: string | null;
+                                    /** Format: date-time */
+                                    checkedAt: string;
+                                    /**
+                                     * @description stored: the hourly job's (or a person's) last run; on_demand: none was stored, so it ran for this answer
+                                     * @enum {string}
+                                     */
+                                    source: "stored" | "on_demand";
+                                };
+                            };
+                            retention: {
+                                activeKeys: number;
+                                keysCapturingContent: number;
+                            };
+                        }[];
+                        totals: {
+                            organizations: number;
+                            deployments: number;
+                            compliant: number;
+                            nonCompliant: number;
+                            deploymentsInExposedRegions: number;
+                            exposedRequests: number;
+                            totalRequests: number;
+                            /** @description A fraction between 0 and 1 */
+                            shareOfRequests: number;
+                            guardrails: {
+                                checked: number;
+                                failed: number;
+                                blocked: number;
+                                errors: number;
+                            };
+                            brokenChains: number;
+                            organizationsWithoutCheckpoint: number;
+                        };
+                        retention: {
+                            traceDays: number;
+                            usageRecordDays: number;
+                            /** @description Six months (AI Act Art. 19(1), 26(6)) */
+                            minimumDays: number;
+                            meetsMinimum: boolean;
+                            activeKeys: number;
+                            /** @description Active API keys whose traces store prompts and completions */
+                            keysCapturingContent: number;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        chain: string;
+                        events: number;
+                        latest: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        } | null;
+                        lastWitnessed: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        } | null;
+                        /** @description The installation's C2SP verifier key: <name>+<key id>+<base64 key> */
+                        verifierKey: string;
+                        witnessConfigured: boolean;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-checkpoints": {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        }[];
+                        /** @description Pass as cursor to read the next (older) page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-signCheckpoint": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The log's origin line: <key name>/audit/<chain> */
+                        origin: string;
+                        chain: string;
+                        /** @description Events covered: seq 1..treeSize */
+                        treeSize: number;
+                        /**
+                         * @description 64 lowercase hex digits (SHA-256)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash: string;
+                        /**
+                         * Format: date-time
+                         * @description When the installation signed it (also in the signed note)
+                         */
+                        time: string;
+                        /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                        note: string;
+                        /**
+                         * Format: date-time
+                         * @description When the witness cosigned it; null when not (yet) witnessed
+                         */
+                        witnessedAt: string | null;
+                        /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                        witnessCosignature: string | null;
+                        /** @description The note with the witness's cosignature appended */
+                        witnessNote: string | null;
+                        /** @description Why the witness did not cosign, when it did not */
+                        witnessError: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-inclusionProof": {
+        parameters: {
+            query?: {
+                treeSize?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                /** @description The event's sequence number in its chain (1 = first) */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        seq: number;
+                        /**
+                         * @description The event's hash: the leaf data
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        eventHash: string;
+                        /** @description seq − 1 */
+                        leafIndex: number;
+                        treeSize: number;
+                        /**
+                         * @description SHA-256(0x00 || event hash bytes)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        leafHash: string;
+                        /** @description RFC 9162 inclusion path, leaf to root */
+                        path: string[];
+                        /**
+                         * @description Root of the tree of treeSize events
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash: string;
+                        /** @description The signed checkpoint of that size, when one exists */
+                        checkpoint: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-consistencyProof": {
+        parameters: {
+            query: {
+                /** @description The earlier tree size */
+                size1: number;
+                /** @description The later tree size, at most the latest checkpoint's */
+                size2: number;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        size1: number;
+                        size2: number;
+                        /** @description RFC 9162 consistency proof */
+                        path: string[];
+                        /**
+                         * @description 64 lowercase hex digits (SHA-256)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash1: string;
+                        /**
+                         * @description 64 lowercase hex digits (SHA-256)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash2: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-verifierKey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keyName: string;
+                        /** @description C2SP vkey of the key that signs every audit checkpoint of this installation */
+                        verifierKey: string;
+                        /** @description The configured witness's cosignature/v1 vkey, when a witness is set */
+                        witnessKey: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-platformCheckpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        chain: string;
+                        events: number;
+                        latest: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        } | null;
+                        lastWitnessed: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        } | null;
+                        /** @description The installation's C2SP verifier key: <name>+<key id>+<base64 key> */
+                        verifierKey: string;
+                        witnessConfigured: boolean;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-platformCheckpoints": {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        }[];
+                        /** @description Pass as cursor to read the next (older) page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-signPlatformCheckpoint": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The log's origin line: <key name>/audit/<chain> */
+                        origin: string;
+                        chain: string;
+                        /** @description Events covered: seq 1..treeSize */
+                        treeSize: number;
+                        /**
+                         * @description 64 lowercase hex digits (SHA-256)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash: string;
+                        /**
+                         * Format: date-time
+                         * @description When the installation signed it (also in the signed note)
+                         */
+                        time: string;
+                        /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                        note: string;
+                        /**
+                         * Format: date-time
+                         * @description When the witness cosigned it; null when not (yet) witnessed
+                         */
+                        witnessedAt: string | null;
+                        /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                        witnessCosignature: string | null;
+                        /** @description The note with the witness's cosignature appended */
+                        witnessNote: string | null;
+                        /** @description Why the witness did not cosign, when it did not */
+                        witnessError: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-platformInclusionProof": {
+        parameters: {
+            query?: {
+                treeSize?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The event's sequence number in its chain (1 = first) */
+                seq: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        seq: number;
+                        /**
+                         * @description The event's hash: the leaf data
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        eventHash: string;
+                        /** @description seq − 1 */
+                        leafIndex: number;
+                        treeSize: number;
+                        /**
+                         * @description SHA-256(0x00 || event hash bytes)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        leafHash: string;
+                        /** @description RFC 9162 inclusion path, leaf to root */
+                        path: string[];
+                        /**
+                         * @description Root of the tree of treeSize events
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash: string;
+                        /** @description The signed checkpoint of that size, when one exists */
+                        checkpoint: {
+                            /** @description The log's origin line: <key name>/audit/<chain> */
+                            origin: string;
+                            chain: string;
+                            /** @description Events covered: seq 1..treeSize */
+                            treeSize: number;
+                            /**
+                             * @description 64 lowercase hex digits (SHA-256)
+                             * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                             */
+                            rootHash: string;
+                            /**
+                             * Format: date-time
+                             * @description When the installation signed it (also in the signed note)
+                             */
+                            time: string;
+                            /** @description The C2SP signed note (checkpoint body, blank line, signature line) */
+                            note: string;
+                            /**
+                             * Format: date-time
+                             * @description When the witness cosigned it; null when not (yet) witnessed
+                             */
+                            witnessedAt: string | null;
+                            /** @description The witness's cosignature line (C2SP tlog-cosignature), verified against the witness key */
+                            witnessCosignature: string | null;
+                            /** @description The note with the witness's cosignature appended */
+                            witnessNote: string | null;
+                            /** @description Why the witness did not cosign, when it did not */
+                            witnessError: string | null;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "audit-platformConsistencyProof": {
+        parameters: {
+            query: {
+                /** @description The earlier tree size */
+                size1: number;
+                /** @description The later tree size, at most the latest checkpoint's */
+                size2: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        size1: number;
+                        size2: number;
+                        /** @description RFC 9162 consistency proof */
+                        path: string[];
+                        /**
+                         * @description 64 lowercase hex digits (SHA-256)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash1: string;
+                        /**
+                         * @description 64 lowercase hex digits (SHA-256)
+                         * @example 5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328
+                         */
+                        rootHash2: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "admin-regions": {
         parameters: {
             query?: never;
@@ -8827,7 +12159,19 @@ export interface operations {
                         city: string;
                         /** @description The law the operator answers to, e.g. FR, DE, EU, US */
                         jurisdiction: string;
+                        /** @description Certification names, what residency policies match */
                         certifications: string[];
+                        certificationDetails: {
+                            name: string;
+                            /** @description Who issued or attested it, e.g. ANSSI */
+                            issuer: string;
+                            scope: string | null;
+                            /** @description Start of validity, YYYY-MM-DD */
+                            validFrom: string;
+                            /** @description End of validity, YYYY-MM-DD; null when none is stated */
+                            validUntil: string | null;
+                        }[];
+                        sovereigntyLevel: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                         /** @description The operator is subject to non-EU law with extraterritorial reach */
                         extraterritorialExposure: boolean;
                         exposureNote: string | null;
@@ -8932,6 +12276,14 @@ export interface operations {
                     jurisdiction: string;
                     /** @default [] */
                     certifications?: string[];
+                    certificationDetails?: {
+                        name: string;
+                        issuer: string;
+                        scope?: string | null;
+                        validFrom: string;
+                        validUntil?: string | null;
+                    }[];
+                    sovereigntyLevel?: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                     extraterritorialExposure: boolean;
                     exposureNote?: string | null;
                     /** @default false */
@@ -8965,7 +12317,19 @@ export interface operations {
                         city: string;
                         /** @description The law the operator answers to, e.g. FR, DE, EU, US */
                         jurisdiction: string;
+                        /** @description Certification names, what residency policies match */
                         certifications: string[];
+                        certificationDetails: {
+                            name: string;
+                            /** @description Who issued or attested it, e.g. ANSSI */
+                            issuer: string;
+                            scope: string | null;
+                            /** @description Start of validity, YYYY-MM-DD */
+                            validFrom: string;
+                            /** @description End of validity, YYYY-MM-DD; null when none is stated */
+                            validUntil: string | null;
+                        }[];
+                        sovereigntyLevel: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                         /** @description The operator is subject to non-EU law with extraterritorial reach */
                         extraterritorialExposure: boolean;
                         exposureNote: string | null;
@@ -9172,6 +12536,14 @@ export interface operations {
                     jurisdiction: string;
                     /** @default [] */
                     certifications?: string[];
+                    certificationDetails?: {
+                        name: string;
+                        issuer: string;
+                        scope?: string | null;
+                        validFrom: string;
+                        validUntil?: string | null;
+                    }[];
+                    sovereigntyLevel?: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                     extraterritorialExposure: boolean;
                     exposureNote?: string | null;
                     /** @default false */
@@ -9205,7 +12577,19 @@ export interface operations {
                         city: string;
                         /** @description The law the operator answers to, e.g. FR, DE, EU, US */
                         jurisdiction: string;
+                        /** @description Certification names, what residency policies match */
                         certifications: string[];
+                        certificationDetails: {
+                            name: string;
+                            /** @description Who issued or attested it, e.g. ANSSI */
+                            issuer: string;
+                            scope: string | null;
+                            /** @description Start of validity, YYYY-MM-DD */
+                            validFrom: string;
+                            /** @description End of validity, YYYY-MM-DD; null when none is stated */
+                            validUntil: string | null;
+                        }[];
+                        sovereigntyLevel: ("SEAL_0" | "SEAL_1" | "SEAL_2" | "SEAL_3" | "SEAL_4") | null;
                         /** @description The operator is subject to non-EU law with extraterritorial reach */
                         extraterritorialExposure: boolean;
                         exposureNote: string | null;

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { db } from "@/server/db";
 import { reserveGpus } from "@/server/services/allocation";
-import { evaluateResidency, type ResidencyPolicyRule } from "@/server/services/policy";
+import { evaluateResidency, RESTRICTED_WITHOUT_POLICY, type ResidencyPolicyRule } from "@/server/services/policy";
 import { callerFor, createOrganization, createTenant, createUser, databaseDigest, gpuRegionFixture, outcome, refusal, unique } from "../helpers";
 
 let admin: ReturnType<typeof callerFor>;
@@ -217,6 +217,12 @@ describe("regions seen by a tenant", () => {
     const open = await caller.regions.forOrg({ orgId: tenant.org.id, dataClassification: "PUBLIC" });
     expect(open.find((r) => r.id === hyperscaler.region.id)!.residency).toEqual({ dataClassification: "PUBLIC", policyDefined: false, allowed: true, reasons: [] });
 
+    // Without its policy, RESTRICTED data is refused in every region, the sovereign one included.
+    await db.residencyPolicy.delete({ where: { orgId_dataClassification: { orgId: tenant.org.id, dataClassification: "RESTRICTED" } } });
+    const unset = await caller.regions.forOrg({ orgId: tenant.org.id, dataClassification: "RESTRICTED" });
+    expect(unset.find((r) => r.id === sovereign.region.id)!.residency).toEqual({ dataClassification: "RESTRICTED", policyDefined: false, allowed: false, reasons: [RESTRICTED_WITHOUT_POLICY] });
+    expect(unset.every((r) => r.residency?.allowed === false)).toBe(true);
+
     expect(await refusal(() => caller.regions.forOrg({ orgId: tenant.org.id, dataClassification: "SECRET" as never }))).toMatchObject({
       code: "BAD_REQUEST",
       fieldErrors: { dataClassification: ["Data class must be Public, Internal, Confidential or Restricted"] },
@@ -232,11 +238,16 @@ describe("regions seen by a tenant", () => {
       allowExtraterritorial: false,
     };
     const region = { id: "r1", code: "de-fra", jurisdiction: "DE", certifications: ["iso27001"], extraterritorialExposure: false };
-    expect(evaluateResidency(policy, region)).toEqual({ allowed: true, reasons: [] });
-    expect(evaluateResidency(policy, { ...region, jurisdiction: "CH" }).reasons).toEqual(["jurisdiction CH is not allowed for CONFIDENTIAL data"]);
-    expect(evaluateResidency({ ...policy, allowedRegionIds: ["r2"] }, region).reasons).toEqual(["region de-fra is not among the regions allowed for CONFIDENTIAL data"]);
-    expect(evaluateResidency({ ...policy, allowExtraterritorial: true }, { ...region, extraterritorialExposure: true })).toEqual({ allowed: true, reasons: [] });
-    expect(evaluateResidency(null, { ...region, jurisdiction: "US", extraterritorialExposure: true })).toEqual({ allowed: true, reasons: [] });
+    expect(evaluateResidency("CONFIDENTIAL", policy, region)).toEqual({ allowed: true, reasons: [] });
+    expect(evaluateResidency("CONFIDENTIAL", policy, { ...region, jurisdiction: "CH" }).reasons).toEqual(["jurisdiction CH is not allowed for CONFIDENTIAL data"]);
+    expect(evaluateResidency("CONFIDENTIAL", { ...policy, allowedRegionIds: ["r2"] }, region).reasons).toEqual(["region de-fra is not among the regions allowed for CONFIDENTIAL data"]);
+    expect(evaluateResidency("CONFIDENTIAL", { ...policy, allowExtraterritorial: true }, { ...region, extraterritorialExposure: true })).toEqual({ allowed: true, reasons: [] });
+    // No policy: the class is unrestricted, except RESTRICTED, refused everywhere until a policy exists.
+    const exposed = { ...region, jurisdiction: "US", extraterritorialExposure: true };
+    expect(evaluateResidency("CONFIDENTIAL", null, exposed)).toEqual({ allowed: true, reasons: [] });
+    expect(evaluateResidency("RESTRICTED", null, exposed)).toEqual({ allowed: false, reasons: [RESTRICTED_WITHOUT_POLICY] });
+    expect(evaluateResidency("RESTRICTED", null, { ...region, jurisdiction: "FR" }).allowed).toBe(false);
+    expect(RESTRICTED_WITHOUT_POLICY).toBe("no residency policy for RESTRICTED data: restricted data is refused until the organisation sets one");
   });
 });
 

@@ -13,6 +13,8 @@ import { createTenant, createUser, databaseDigest, type Tenant } from "../helper
 import { AUDIT_CASES, personId, type AuditEnv } from "../audit-cases";
 import { documentOperations, ISOLATION_CASES, type DocOperation, type Input, type JsonSchema } from "../isolation-cases";
 import { call, issueKey, startRestServer, type RestAnswer, type RestServer } from "../rest-fixtures";
+import { db } from "@/server/db";
+import { recordAudit, systemActor } from "@/server/services/audit";
 
 const server: RestServer = await startRestServer();
 const doc = await (await fetch(`${server.url}/openapi.json`)).json();
@@ -263,6 +265,8 @@ beforeAll(async () => {
   a = await createTenant("bad-input");
   env = { platformAdminId: (await createUser("platform-admin", { platformAdmin: true })).id };
   key = (await issueKey(a.org.id, a.ownerId, ["manage"], "bad input program")).key;
+  // The platform audit log's proofs (audit.platformInclusionProof…) need one platform event to prove.
+  await db.$transaction((tx) => recordAudit(tx, systemActor("test"), { orgId: null, action: "test.platform-event", targetType: "Test" }));
 });
 afterAll(() => server.close());
 
@@ -311,7 +315,7 @@ describe("bad input over REST", () => {
       if (!op.mutating) {
         // The baseline is valid and the caller allowed: what follows is refused for its input only.
         const r = render(op, base);
-        const answer = await call(server, op.method, r.url, { auth, rawBody: r.rawBody });
+        const answer = await call(server, op.method, r.url, { auth, rawBody: r.rawBody, headers: r.rawBody === undefined ? {} : { "content-type": "application/json" } });
         expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       }
       const variants = [...parameterVariants(op, base), ...(op.body ? bodyVariants(op, base) : [])];

@@ -25,6 +25,7 @@ import {
   type V1Service,
   type V1Volume,
 } from "@kubernetes/client-node";
+import { ARTIFACT_MISMATCH_EXIT, expectedDigest, UNVERIFIED_NOTE, type ArtifactCheck } from "./artifact";
 import { DriverError, type ClusterDriver, type GpuCapacity, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "./types";
 
 export type ModelRuntime = ReplicaSpec["model"]["runtime"];
@@ -54,6 +55,11 @@ export interface KubernetesDriverOptions {
   modelVolume?: { source: Omit<V1Volume, "name">; mountPath: string };
   /** KServe `serving.kserve.io/deploymentMode` annotation; the cluster default when unset. */
   kserveDeploymentMode?: "RawDeployment" | "Serverless";
+  /**
+   * Image of the init container that checks a `file://` artifact's sha256 on the model volume before
+   * the model server starts (docs/evidence.md); any image with `sh` and `sha256sum` (busybox, coreutils).
+   */
+  artifactVerifierImage?: string;
   /** Deployment `progressDeadlineSeconds`: how long a replica may load before it counts as failed. */
   progressDeadlineSeconds?: number;
   requestTimeoutMs?: number;
@@ -330,9 +336,33 @@ export class KubernetesDriver implements ClusterDriver {
     throw new DriverError(`Model artifact ${uri} cannot be served on Kubernetes yet (supported: hf://, and file:// on a configured model volume)`, false);
   }
 
+  /**
+   * For a file on the model volume with a catalog digest: an init container that hashes it and
+   * exits 65 with the reason in its termination message when it is not the catalog's, so the model
+   * server never starts on it. hf:// repositories are many files: not checked here (unverified).
+   */
+  private artifactVerifier(spec: ReplicaSpec): V1Container | null {
+    const expected = expectedDigest(spec.model.artifactSha256);
+    const location = this.modelLocation(spec);
+    if (!expected || location.kind !== "path" || !this.options.modelVolume) return null;
+    return {
+      name: ARTIFACT_VERIFIER,
+      image: this.options.artifactVerifierImage ?? "busybox:1.36",
+      command: ["sh", "-c", ARTIFACT_VERIFY_SCRIPT],
+      env: [
+        { name: "ENCLAVE_ARTIFACT_PATH", value: location.value },
+        { name: "ENCLAVE_ARTIFACT_SHA256", value: expected },
+      ],
+      terminationMessagePolicy: "File",
+      volumeMounts: [{ name: "models", mountPath: this.options.modelVolume.mountPath, readOnly: true }],
+    };
+  }
+
   private podSpec(spec: ReplicaSpec, container: V1Container): V1PodSpec {
     const resource = this.gpuResourceFor(spec.gpu.type);
+    const verifier = this.artifactVerifier(spec);
     return {
+      ...(verifier ? { initContainers: [verifier] } : {}),
       containers: [container],
       nodeSelector: { [this.options.gpuTypeLabel]: spec.gpu.type },
       // GPU nodes are commonly tainted with their resource name so only GPU workloads land there.
@@ -457,14 +487,16 @@ export class KubernetesDriver implements ClusterDriver {
     const base = this.base(d.metadata?.labels, d.metadata?.namespace, d.metadata?.name, d.metadata?.creationTimestamp);
     if (!base) return null;
     const endpoint = `http://${d.metadata?.name}.${d.metadata?.namespace}.svc.cluster.local`;
-    return { ...base, endpoint, ...deploymentPhase(d, pods) };
+    const verified = (d.spec?.template?.spec?.initContainers ?? []).some((c) => c.name === ARTIFACT_VERIFIER);
+    return withArtifactCheck({ ...base, endpoint, ...deploymentPhase(d, pods) }, d.metadata?.annotations?.["enclave.eu/artifact-sha256"], verified, pods);
   }
 
   private fromInferenceService(i: InferenceService, pods: V1Pod[]): ObservedReplica | null {
     const base = this.base(i.metadata.labels, i.metadata.namespace, i.metadata.name, i.metadata.creationTimestamp);
     if (!base) return null;
     const state = inferenceServicePhase(i, pods);
-    return { ...base, ...state };
+    const verified = (i.spec.predictor.initContainers ?? []).some((c) => c.name === ARTIFACT_VERIFIER);
+    return withArtifactCheck({ ...base, ...state }, i.metadata.annotations?.["enclave.eu/artifact-sha256"], verified, pods);
   }
 
   private base(labels: Record<string, string> | undefined, namespace: string | undefined, name: string | undefined, created: Date | string | undefined) {
@@ -524,6 +556,43 @@ export class KubernetesDriver implements ClusterDriver {
 }
 
 // ----- pure helpers (exported for tests and for the docs' claims) -----
+
+export const ARTIFACT_VERIFIER = "verify-artifact";
+/** The init container's check: the reason goes to its termination message, which the driver reports. */
+export const ARTIFACT_VERIFY_SCRIPT = [
+  'actual="$(sha256sum "$ENCLAVE_ARTIFACT_PATH" | cut -d " " -f 1)" || { echo "artifact $ENCLAVE_ARTIFACT_PATH could not be read to verify its sha256" | tee /dev/termination-log >&2; exit ' + ARTIFACT_MISMATCH_EXIT + "; }",
+  'if [ "$actual" != "$ENCLAVE_ARTIFACT_SHA256" ]; then echo "artifact sha256 mismatch: the catalog says $ENCLAVE_ARTIFACT_SHA256, the file is $actual" | tee /dev/termination-log >&2; exit ' + ARTIFACT_MISMATCH_EXIT + "; fi",
+].join("\n");
+
+/** The verifier init container's refusal in a replica's pods, if any (now, or before its last restart). */
+export function artifactRefusal(pods: V1Pod[]): { message: string; sha256: string | null } | null {
+  for (const pod of pods) {
+    for (const status of pod.status?.initContainerStatuses ?? []) {
+      if (status.name !== ARTIFACT_VERIFIER) continue;
+      for (const terminated of [status.state?.terminated, status.lastState?.terminated]) {
+        if (terminated?.exitCode !== ARTIFACT_MISMATCH_EXIT) continue;
+        const message = terminated.message?.trim() || "artifact sha256 mismatch: the file on the model volume is not the catalog's";
+        return { message, sha256: /the file is ([0-9a-f]{64})/.exec(message)?.[1] ?? null };
+      }
+    }
+  }
+  return null;
+}
+
+/** Adds what the driver knows of the artifact's check; a refusal by the verifier fails the replica with its reason. */
+function withArtifactCheck(observed: ObservedReplica, annotated: string | undefined, verifierInPod: boolean, pods: V1Pod[]): ObservedReplica {
+  const expected = expectedDigest(annotated);
+  const checkedAt = observed.startedAt ?? new Date();
+  const refusal = verifierInPod ? artifactRefusal(pods) : null;
+  const check = (c: Omit<ArtifactCheck, "checkedAt" | "checkedBy">): ArtifactCheck => ({ ...c, checkedAt, checkedBy: "kubernetes-init-container" });
+  if (refusal && expected) {
+    return { ...observed, phase: "failed", message: refusal.message, artifact: check({ status: "mismatch", sha256: refusal.sha256, expectedSha256: expected, note: refusal.message }) };
+  }
+  if (observed.phase !== "ready") return observed;
+  if (verifierInPod && expected) return { ...observed, artifact: check({ status: "verified", sha256: expected, expectedSha256: expected, note: "an init container checked the file's sha256 against the catalog's before the model server started" }) };
+  if (!expected) return { ...observed, artifact: check({ status: "unverified", sha256: null, expectedSha256: null, note: UNVERIFIED_NOTE }) };
+  return { ...observed, artifact: check({ status: "unverified", sha256: null, expectedSha256: expected, note: "unverified: the model server downloads a repository (hf://), not one file the catalog's digest could cover" }) };
+}
 
 /** Command-line arguments per runtime image; every server listens on 8080 and answers GET /health. */
 export function modelServerArgs(spec: ReplicaSpec, model: { kind: "hf" | "path"; value: string }): string[] {

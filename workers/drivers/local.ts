@@ -14,6 +14,7 @@ import path from "node:path";
 import { modelServerCommand } from "../model-server/command";
 import { launchToken, REPLICA_TOKEN_ENV, replicaAuthorization, TOKEN_REFUSED } from "../model-server/replica-auth";
 import { resolveConfinedArtifact } from "../model-server/tiny-model";
+import { ArtifactDigestCache, verifyArtifactFile, type ArtifactCheck } from "./artifact";
 import { DriverError, type ClusterDriver, type GpuCapacity, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "./types";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -47,6 +48,8 @@ export interface LocalReplicaState {
   servedModelName: string;
   modelPath: string;
   gpu: { type: string; count: number };
+  /** The sha256 check of modelPath made before the process was started (absent in files written before it existed). */
+  artifact?: Omit<ArtifactCheck, "checkedAt"> & { checkedAt: string };
 }
 
 /** A recorded replica whose process was never started this long ago is reported failed, not pending. */
@@ -122,6 +125,8 @@ export class LocalDriver implements ClusterDriver {
   private readonly stopTimeoutMs: number;
   /** Serialises apply/delete in this process so two calls never pick one port or start one replica twice. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Digests of served files, so a multi-GB file is hashed once, not at every start (artifact.ts). */
+  private readonly digests: ArtifactDigestCache;
 
   constructor(options: LocalDriverOptions = {}) {
     this.stateDir = options.stateDir ?? DEFAULT_LOCAL_STATE_DIR;
@@ -131,6 +136,8 @@ export class LocalDriver implements ClusterDriver {
     this.healthTimeoutMs = options.healthTimeoutMs ?? 1500;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     if (this.portRange.from > this.portRange.to) throw new Error("LocalDriver: empty portRange");
+    // A dot file: recorded() only reads `<replicaId>.json` files.
+    this.digests = new ArtifactDigestCache(path.join(this.stateDir, ".artifact-digests"));
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -203,7 +210,13 @@ export class LocalDriver implements ClusterDriver {
 
   private async observeState(state: LocalReplicaState): Promise<ObservedReplica> {
     const pid = this.livePid(state);
-    const base = { replicaId: state.replicaId, deploymentId: state.deploymentId, revision: state.revision, startedAt: new Date(state.startedAt) };
+    const base = {
+      replicaId: state.replicaId,
+      deploymentId: state.deploymentId,
+      revision: state.revision,
+      startedAt: new Date(state.startedAt),
+      ...(state.artifact ? { artifact: { ...state.artifact, checkedAt: new Date(state.artifact.checkedAt) } } : {}),
+    };
     const observed = (phase: ReplicaPhase, extra: Partial<ObservedReplica> = {}): ObservedReplica => ({
       ...base,
       clusterRef: String(pid ?? state.pid ?? ""),
@@ -230,8 +243,10 @@ export class LocalDriver implements ClusterDriver {
       const existing = this.readState(spec.replicaId);
       if (existing && this.livePid(existing) !== null) return this.observeState(this.readState(spec.replicaId) ?? existing);
 
-      // Both refuse (a DriverError) before anything is written or started.
+      // All three refuse (a DriverError) before anything is written or started: an artifact
+      // whose sha256 is not the catalog's is never served (ArtifactMismatchError).
       const modelPath = await resolveConfinedArtifact(spec.model.artifactUri);
+      const artifact = await verifyArtifactFile(modelPath, spec.model.artifactSha256, this.digests);
       const token = launchToken(spec);
       mkdirSync(this.stateDir, { recursive: true });
       const port = await this.pickPort(existing?.port);
@@ -245,6 +260,7 @@ export class LocalDriver implements ClusterDriver {
         servedModelName: spec.servedModelName,
         modelPath,
         gpu: { type: spec.gpu.type, count: spec.gpu.count },
+        artifact: { ...artifact, checkedAt: artifact.checkedAt.toISOString() },
       };
       // Recorded before the process exists, so a crash in between leaves a trace observe can explain.
       this.writeState(state);

@@ -99,7 +99,7 @@ function buildDriver(region: RegionForDriver): ClusterDriver {
         workDir: credentials.workDir ?? path.join("/tmp", "enclave-slurm-jobs"),
         modelServer: async (spec, port) => {
           const { resolveConfinedArtifact } = await import("../model-server/tiny-model");
-          return modelServerJobScript({ modelPath: await resolveConfinedArtifact(spec.model.artifactUri), servedModelName: spec.servedModelName, port });
+          return modelServerJobScript({ modelPath: await resolveConfinedArtifact(spec.model.artifactUri), servedModelName: spec.servedModelName, port, expectSha256: spec.model.artifactSha256 });
         },
       });
     case "KUBERNETES":

@@ -9,12 +9,15 @@ import { createHmac } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { modelServerCommand } from "../model-server/command";
 import { launchToken, REPLICA_TOKEN_ENV, replicaAuthorization, TOKEN_REFUSED } from "../model-server/replica-auth";
+import { ARTIFACT_MISMATCH_EXIT, expectedDigest, UNVERIFIED_NOTE, type ArtifactCheck } from "./artifact";
 import { DriverError, type ClusterDriver, type GpuCapacity, type ObservedReplica, type ReplicaPhase, type ReplicaSpec } from "./types";
 
 /** What a replica's batch job runs: a script (bash by default) and its whole environment. */
 export interface SlurmJobScript {
   script: string;
   env: Record<string, string>;
+  /** The sha256 the script's model server checks the file against before loading it (`--expect-sha256`), if any. */
+  verifiesSha256?: string;
 }
 
 export interface SlurmDriverOptions {
@@ -89,12 +92,15 @@ export function renewingSlurmToken(options: { keyFile: string; userName: string;
 }
 
 /** A job script that runs Enclave's model server (workers/model-server/main.ts) with tsx. */
-export function modelServerJobScript(options: { modelPath: string; servedModelName: string; port: number; host?: string; threads?: number }): SlurmJobScript {
+export function modelServerJobScript(options: { modelPath: string; servedModelName: string; port: number; host?: string; threads?: number; expectSha256?: string | null }): SlurmJobScript {
   // Compute nodes are reached over the cluster network, so listen on every interface by default.
-  const command = modelServerCommand({ ...options, host: options.host ?? "0.0.0.0" });
+  // The file is on the cluster, not here: the model server verifies its sha256 before loading it.
+  const expectSha256 = expectedDigest(options.expectSha256) ?? undefined;
+  const command = modelServerCommand({ ...options, host: options.host ?? "0.0.0.0", expectSha256 });
   return {
     script: ["#!/bin/bash", `cd ${shellQuote(command.cwd)}`, `exec ${[command.command, ...command.args].map(shellQuote).join(" ")}`, ""].join("\n"),
     env: command.env,
+    ...(expectSha256 ? { verifiesSha256: expectSha256 } : {}),
   };
 }
 
@@ -247,6 +253,8 @@ interface ReplicaComment {
   deploymentId: string;
   revision: number;
   port: number;
+  /** The digest the job's model server verifies the artifact against (not secret); absent: no check. */
+  sha256?: string;
 }
 
 function parseComment(comment: string): Partial<ReplicaComment> {
@@ -257,6 +265,7 @@ function parseComment(comment: string): Partial<ReplicaComment> {
       deploymentId: typeof value.deploymentId === "string" ? value.deploymentId : undefined,
       revision: asNumber(value.revision),
       port: asNumber(value.port),
+      sha256: expectedDigest(typeof value.sha256 === "string" ? value.sha256 : null) ?? undefined,
     };
   } catch {
     return {};
@@ -308,9 +317,9 @@ export class SlurmDriver implements ClusterDriver {
 
     const port = this.choosePort(spec.replicaId, jobs);
     const token = launchToken(spec);
-    const { script, env } = await this.options.modelServer(spec, port);
+    const { script, env, verifiesSha256 } = await this.options.modelServer(spec, port);
     const name = `${SLURM_JOB_PREFIX}${spec.replicaId}`;
-    const comment: ReplicaComment = { replicaId: spec.replicaId, deploymentId: spec.deploymentId, revision: spec.revision, port };
+    const comment: ReplicaComment = { replicaId: spec.replicaId, deploymentId: spec.deploymentId, revision: spec.revision, port, ...(verifiesSha256 ? { sha256: verifiesSha256 } : {}) };
     const logPath = (stream: string) => `${this.options.workDir.replace(/\/+$/, "")}/${name}-%j.${stream}`;
     const body = await this.request("POST", "/job/submit", "submit the job", {
       body: this.dialect.submitBody({
@@ -436,7 +445,21 @@ export class SlurmDriver implements ClusterDriver {
       startedAt: job.startTime && !PENDING_STATES.has(job.state) ? job.startTime : undefined,
     };
     const reason = job.reason && job.reason !== "None" ? job.reason : undefined;
-    const observed = (phase: ReplicaPhase, message?: string, endpoint?: string): ObservedReplica => ({ ...base, phase, ...(message ? { message } : {}), ...(endpoint ? { endpoint } : {}) });
+    const mismatch = job.exitStatus !== undefined && (job.exitStatus & 0x7f) === 0 && job.exitStatus >> 8 === ARTIFACT_MISMATCH_EXIT && comment.sha256 !== undefined;
+    // The model server hashed the file before loading it: it serves only once the digest matched.
+    const artifact = (phase: ReplicaPhase): ArtifactCheck | undefined => {
+      const checkedAt = base.startedAt ?? new Date();
+      if (mismatch) {
+        return { status: "mismatch", sha256: null, expectedSha256: comment.sha256!, checkedAt, checkedBy: "model-server", note: `artifact sha256 mismatch: the catalog says ${comment.sha256}; the model server on the cluster read a file with another digest (in the job's log)` };
+      }
+      if (phase !== "ready") return undefined;
+      if (!comment.sha256) return { status: "unverified", sha256: null, expectedSha256: null, checkedAt, checkedBy: "model-server", note: UNVERIFIED_NOTE };
+      return { status: "verified", sha256: comment.sha256, expectedSha256: comment.sha256, checkedAt, checkedBy: "model-server", note: "the model server checked the file's sha256 against the catalog's before loading it" };
+    };
+    const observed = (phase: ReplicaPhase, message?: string, endpoint?: string): ObservedReplica => {
+      const check = artifact(phase);
+      return { ...base, phase, ...(message ? { message } : {}), ...(endpoint ? { endpoint } : {}), ...(check ? { artifact: check } : {}) };
+    };
 
     if (PENDING_STATES.has(job.state)) return observed("pending", `Slurm job ${job.jobId} ${job.state.toLowerCase()}${reason ? `: ${reason}` : ""}`);
     if (RUNNING_STATES.has(job.state)) {
@@ -451,7 +474,9 @@ export class SlurmDriver implements ClusterDriver {
     if (job.state === "COMPLETING") return observed("stopped", `Slurm job ${job.jobId} completing (its processes are ending)`);
     const exit = describeExitStatus(job.exitStatus);
     const details = [exit, reason, job.state === "TIMEOUT" && job.timeLimitMinutes ? `time limit ${job.timeLimitMinutes} min` : undefined].filter(Boolean).join(", ");
-    const message = `Slurm job ${job.jobId} ${job.state}${details ? ` (${details})` : ""}`;
+    const message = mismatch
+      ? `artifact sha256 mismatch: the catalog says ${comment.sha256}, the file on the cluster differs (the model server refused it before loading; Slurm job ${job.jobId}, ${exit}; the job's log has the file's digest)`
+      : `Slurm job ${job.jobId} ${job.state}${details ? ` (${details})` : ""}`;
     // A clean exit or a cancel is a stop; an error exit, a time-out, node failure, OOM… a failure.
     const stopped = STOPPED_STATES.has(job.state) && !(job.state === "COMPLETED" && job.exitStatus);
     return observed(stopped ? "stopped" : "failed", message);

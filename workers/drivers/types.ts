@@ -9,6 +9,8 @@
  * and the orphan collector can tell which objects no replica row owns.
  */
 
+import type { ArtifactCheck } from "./artifact";
+
 export type DriverKind = "local" | "slurm" | "kubernetes";
 
 export interface ReplicaSpec {
@@ -45,6 +47,8 @@ export interface ObservedReplica {
   /** Why it is not ready, in the cluster's words (e.g. Slurm's reason, a crash message). */
   message?: string;
   startedAt?: Date;
+  /** The artifact's sha256 check before the replica started (workers/drivers/artifact.ts), when the driver knows it. */
+  artifact?: ArtifactCheck;
 }
 
 export interface GpuCapacity {

@@ -11,6 +11,7 @@ import { logger } from "../../server/logger";
 import { releaseGpus } from "../../server/services/allocation";
 import { recordAudit, systemActor } from "../../server/services/audit";
 import { GATEWAY_CHANNELS } from "../../server/services/channels";
+import { ArtifactMismatchError, type ArtifactCheck } from "../drivers/artifact";
 import { driverForRegion } from "../drivers/registry";
 import { DriverError, type ClusterDriver, type ObservedReplica, type ReplicaSpec } from "../drivers/types";
 
@@ -117,14 +118,14 @@ async function converge(d: LoadedDeployment, driver: ClusterDriver): Promise<Rec
   const events: { type: "Normal" | "Warning"; reason: string; message: string }[] = [];
   let driverError: DriverError | null = null;
   // Cluster errors become conditions and events; anything else is a bug and propagates.
-  const guard = async <T>(what: string, action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> => {
+  const guard = async <T>(what: string, action: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: DriverError }> => {
     try {
       return { ok: true, value: await action() };
     } catch (error) {
       if (!(error instanceof DriverError)) throw error;
       driverError ??= error;
-      events.push({ type: "Warning", reason: what, message: error.message });
-      return { ok: false };
+      events.push({ type: "Warning", reason: error instanceof ArtifactMismatchError ? "ArtifactMismatch" : what, message: error.message });
+      return { ok: false, error };
     }
   };
 
@@ -190,12 +191,18 @@ async function converge(d: LoadedDeployment, driver: ClusterDriver): Promise<Rec
   }
 
   // Apply every wanted replica the cluster does not have yet (a no-op for those it has).
+  // A refused artifact (sha256 not the catalog's) is recorded on the replica as evidence.
+  const refusedArtifacts = new Map<string, ArtifactCheck>();
   for (const r of rows) {
     if (removed.has(r.id) || r.revision !== d.revision || r.ordinal >= want || r.state === "failed") continue;
     if (observed.has(r.id)) continue;
     const applied = await guard("ApplyFailed", () => driver.apply(specFor(d, r)));
     if (applied.ok) observed.set(r.id, applied.value);
-    else if (driverError && !(driverError as DriverError).retryable) {
+    else if (applied.error instanceof ArtifactMismatchError) {
+      refusedArtifacts.set(r.id, applied.error.check);
+      r.state = "failed";
+      r.message = applied.error.message;
+    } else if (driverError && !(driverError as DriverError).retryable) {
       r.state = "failed";
       r.message = (driverError as DriverError).message;
     }
@@ -214,6 +221,17 @@ async function converge(d: LoadedDeployment, driver: ClusterDriver): Promise<Rec
       message: o?.message ?? (state === "failed" ? (r.message ?? "The replica disappeared from the cluster") : null),
     };
     if (o?.startedAt && !r.startedAt) data.startedAt = o.startedAt;
+    const artifact = o?.artifact ?? refusedArtifacts.get(r.id);
+    if (artifact && (artifact.status !== r.artifactStatus || artifact.sha256 !== r.artifactSha256 || artifact.expectedSha256 !== r.artifactExpectedSha256)) {
+      Object.assign(data, {
+        artifactStatus: artifact.status,
+        artifactSha256: artifact.sha256,
+        artifactExpectedSha256: artifact.expectedSha256,
+        artifactCheckedAt: artifact.checkedAt,
+        artifactCheckedBy: artifact.checkedBy,
+        artifactNote: artifact.note,
+      } satisfies Prisma.DeploymentReplicaUpdateInput);
+    }
     if (state === "ready" && !r.readyAt) {
       data.readyAt = new Date();
       events.push({ type: "Normal", reason: "ReplicaReady", message: `Replica ${r.ordinal} (revision ${r.revision}) is serving at ${o?.endpoint}` });
@@ -265,7 +283,8 @@ async function finish(
     },
   ];
   if (failed.length > 0 || driverError) {
-    conditions.push({ type: "ReplicaFailure", status: "True", reason: driverError ? "DriverError" : "ReplicaFailed", message: failureMessage, at: now });
+    const reason = driverError instanceof ArtifactMismatchError ? "ArtifactMismatch" : driverError ? "DriverError" : "ReplicaFailed";
+    conditions.push({ type: "ReplicaFailure", status: "True", reason, message: failureMessage, at: now });
   } else if (phase === "FAILED") {
     // Failed replicas are cleaned up on the next pass; the reason stays until a retry.
     const previous = (d.conditions as unknown as Condition[]).find((c) => c.type === "ReplicaFailure");

@@ -12,6 +12,7 @@ import {
   OrgStatus,
   QuotaRequestStatus,
   RegionStatus,
+  SovereigntyLevel,
 } from "../../generated/prisma/enums";
 import { dateTime, json, page } from "./common";
 
@@ -31,6 +32,16 @@ export const gpuTypeWithMemory = gpuTypeRef.extend({ memoryGb: count });
 export const gpuType = gpuTypeWithMemory.extend({ vendor: text });
 
 export const regionRef = z.object({ id: text, code: text, name: text });
+
+/** A region's certification with its details (docs/evidence.md); `name` is also in `certifications`. */
+export const certificationDetail = z.object({
+  name: text,
+  issuer: text.meta({ description: "Who issued or attested it, e.g. ANSSI" }),
+  scope: text.nullable(),
+  validFrom: text.meta({ description: "Start of validity, YYYY-MM-DD" }),
+  validUntil: text.nullable().meta({ description: "End of validity, YYYY-MM-DD; null when none is stated" }),
+});
+export const sovereigntyLevel = z.enum(SovereigntyLevel).meta({ description: "EU Cloud Sovereignty Framework level (SEAL_0 … SEAL_4, shown SEAL-0 … SEAL-4)" });
 export const orgRef = z.object({ id: text, name: text, slug: text, status: orgStatus });
 
 /** A region's public facts: who operates it, where, under which law, with which certifications. */
@@ -42,7 +53,9 @@ export const regionFacts = z.object({
   country: text.meta({ description: "ISO 3166-1 alpha-2" }),
   city: text,
   jurisdiction: text.meta({ description: "The law the operator answers to, e.g. FR, DE, EU, US" }),
-  certifications: z.array(text),
+  certifications: z.array(text).meta({ description: "Certification names, what residency policies match" }),
+  certificationDetails: z.array(certificationDetail),
+  sovereigntyLevel: sovereigntyLevel.nullable(),
   extraterritorialExposure: z.boolean().meta({ description: "The operator is subject to non-EU law with extraterritorial reach" }),
   exposureNote: text.nullable(),
   onPremises: z.boolean(),

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { listCatalogModels } from "../../services/catalog";
-import { auditTrail, listResidencyPolicies, verifyTrail } from "../../services/compliance";
+import { auditTrail, complianceOverview, complianceOverviewAll, listResidencyPolicies, verifyTrail } from "../../services/compliance";
+import { buildComplianceReport, parseReportPeriod } from "../../services/compliance-report";
+import { complianceOverviewAllOutput, complianceOverviewOutput, complianceReportOutput } from "../outputs/compliance";
 import { cancelQuotaRequest, listQuotas, requestQuotaIncrease } from "../../services/quotas";
 import { listRegionsForTenants, regionsForOrg } from "../../services/regions";
 import { usageBreakdown, usageGuardrails, usageLatency, usageSummary } from "../../services/usage";
@@ -18,7 +20,7 @@ import {
 } from "../outputs/tenant";
 import { usageBreakdownOutput, usageGuardrailsOutput, usageLatencyOutput, usageSummaryOutput } from "../outputs/usage";
 import { dataClassification, id, quotaRequestInput, usageBreakdownBy, usagePeriod } from "../schemas";
-import { authenticatedProcedure, orgProcedure, router } from "../trpc";
+import { adminProcedure, authenticatedProcedure, orgProcedure, router } from "../trpc";
 
 /** For procedures that take nothing: optional, so tRPC callers may still pass no input at all. */
 const noInput = z.object({}).optional();
@@ -114,4 +116,33 @@ export const complianceRouter = router({
     .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/residency-policies", tags: ["Compliance"], summary: "List residency policies" } })
     .output(residencyPoliciesOutput)
     .query(({ ctx }) => listResidencyPolicies(ctx.org.id)),
+  // The compliance dashboard and report (docs/compliance.md).
+  overview: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/compliance/overview", tags: ["Compliance"], summary: "Compliance dashboard: deployments by compliance status, exposure, guardrail outcomes, audit integrity and retention over a period" } })
+    .input(z.object({ period: usagePeriod.default("7d") }))
+    .output(complianceOverviewOutput)
+    .query(({ ctx, input }) => complianceOverview(ctx.org.id, input.period)),
+  report: orgProcedure
+    .requires("ADMIN")
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orgs/{orgId}/compliance/report",
+        tags: ["Compliance"],
+        summary: "Compliance report for a period (AI Act logging, GDPR residency), bound to a signed audit checkpoint; JSON Schema at /api/v1/schemas/compliance-report.json, PDF at /api/v1/orgs/{orgId}/compliance/report.pdf",
+      },
+    })
+    .input(
+      z.object({
+        from: z.string({ error: "from is required: a date (2026-11-01) or an RFC 3339 date-time" }).min(1, "from is required: a date (2026-11-01) or an RFC 3339 date-time").max(40, "from is too long").meta({ description: "Start of the period: a date (its 00:00 UTC) or an RFC 3339 date-time" }),
+        to: z.string({ error: "to is required: a date (2026-11-30) or an RFC 3339 date-time" }).min(1, "to is required: a date (2026-11-30) or an RFC 3339 date-time").max(40, "to is too long").meta({ description: "End of the period (exclusive): a date means through its end; not in the future; at most 400 days after from" }),
+      }),
+    )
+    .output(complianceReportOutput)
+    .query(({ ctx, input }) => buildComplianceReport(ctx.org.id, parseReportPeriod(input))),
+  adminOverview: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/compliance/overview", tags: ["Admin: dashboards"], summary: "Compliance of every organisation over a period, with platform totals" } })
+    .input(z.object({ period: usagePeriod.default("7d") }))
+    .output(complianceOverviewAllOutput)
+    .query(({ input }) => complianceOverviewAll(input.period)),
 });

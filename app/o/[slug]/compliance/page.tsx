@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
-import { CompliancePage } from "@/components/pages/compliance";
+import { ComplianceDashboard } from "@/components/compliance/dashboard";
 
 export const metadata: Metadata = { title: "Compliance" };
 
 export default function Page() {
-  return <CompliancePage />;
+  return <ComplianceDashboard />;
 }

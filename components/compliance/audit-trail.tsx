@@ -1,41 +1,33 @@
 "use client";
+import Link from "next/link";
 import { toast } from "sonner";
-import { roleAtLeast } from "@/lib/roles";
 import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
-import { Badge, Card, PageHeader, Table, Td } from "../ui/layout";
+import { Badge, Card, Table, Td } from "../ui/layout";
 import { Button } from "../ui/button";
 import { EmptyState, ErrorState, LoadingState, QueryView } from "../ui/states";
-import { GuardrailComplianceCard } from "../usage/guardrails";
 
-export function CompliancePage() {
-  const org = useCurrentOrg();
-  return (
-    <>
-      <PageHeader title="Compliance" description="Where each class of data may be processed, and the tamper-evident record of everything done in this organisation." />
-      <div className="space-y-6">
-        <ResidencyPolicies />
-        <GuardrailComplianceCard />
-        {roleAtLeast(org.role, "ADMIN") ? (
-          <AuditTrail />
-        ) : (
-          <Card title="Audit trail"><p className="text-sm text-slate-600">The audit trail is visible to admins and owners.</p></Card>
-        )}
-      </div>
-    </>
-  );
-}
+// The residency policy and the audit trail of the compliance page (kept from its first version).
 
-function ResidencyPolicies() {
+export function ResidencyPolicies() {
   const org = useCurrentOrg();
   const policies = api.compliance.residencyPolicies.useQuery({ orgId: org.id });
   return (
-    <Card title="Residency policy">
+    <Card
+      title={
+        <span className="flex items-center gap-3">
+          Residency policy
+          <Link className="ml-auto text-sm font-medium text-brand-700 underline-offset-2 hover:underline" href={`/o/${org.slug}/residency`}>
+            Edit policies
+          </Link>
+        </span>
+      }
+    >
       <QueryView query={policies}>
         {(list) =>
           list.length === 0 ? (
-            <EmptyState title="No residency policy">Every region is allowed for every data class until a policy says otherwise.</EmptyState>
+            <EmptyState title="No residency policy">Every region is allowed for every data class but RESTRICTED, which is refused everywhere until a policy for it exists.</EmptyState>
           ) : (
             <Table head={["Data class", "Jurisdictions", "Required certifications", "Extraterritorial exposure"]} caption="Residency policy">
               {list.map((p) => (
@@ -54,7 +46,7 @@ function ResidencyPolicies() {
   );
 }
 
-function AuditTrail() {
+export function AuditTrail() {
   const org = useCurrentOrg();
   const trail = api.compliance.auditTrail.useInfiniteQuery({ orgId: org.id, limit: 25 }, { getNextPageParam: (last) => last.nextCursor ?? undefined });
   const verification = api.compliance.verifyAuditTrail.useQuery({ orgId: org.id }, { enabled: false });

@@ -1,0 +1,78 @@
+/**
+ * The hash of one audit event: SHA-256 (hex) of the canonical JSON of its fields, including the
+ * previous event's hash (a hash chain). Pure (node:crypto only), shared by the console, the workers
+ * and the offline verifier (server/audit/verify.ts). Changing anything here changes every hash.
+ */
+import { createHash } from "node:crypto";
+
+/** The prevHash of a chain's first event. */
+export const GENESIS_HASH = "0".repeat(64);
+
+export type Hashable = {
+  chain: string;
+  seq: number;
+  orgId: string | null;
+  actorType: string;
+  actorId: string | null;
+  actorLabel: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  before: unknown;
+  after: unknown;
+  ip: string | null;
+  requestId: string | null;
+  createdAt: Date;
+  prevHash: string;
+};
+
+/** Deterministic JSON: object keys sorted, so the hash does not depend on key order after a round trip through jsonb. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "bigint") return JSON.stringify(value.toString());
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function auditEventHash(event: Hashable): string {
+  return createHash("sha256")
+    .update(
+      canonicalJson({
+        chain: event.chain,
+        seq: event.seq,
+        orgId: event.orgId,
+        actorType: event.actorType,
+        actorId: event.actorId,
+        actorLabel: event.actorLabel,
+        action: event.action,
+        targetType: event.targetType,
+        targetId: event.targetId,
+        before: event.before ?? null,
+        after: event.after ?? null,
+        ip: event.ip,
+        requestId: event.requestId,
+        createdAt: event.createdAt,
+        prevHash: event.prevHash,
+      }),
+    )
+    .digest("hex");
+}
+
+
+/** The hash of an exported event (createdAt as an ISO string), for the offline verifier. */
+export function exportedEventHash(event: Omit<Hashable, "createdAt"> & { createdAt: string | Date }): string {
+  return auditEventHash({ ...event, createdAt: new Date(event.createdAt) });
+}
+
+/** Leaf hash of an event in its chain's Merkle log: SHA-256(0x00 || the 32 raw bytes of its hex hash). */
+export function auditLeafHash(eventHashHex: string): Buffer {
+  if (!/^[0-9a-f]{64}$/.test(eventHashHex)) throw new Error("an audit event hash is 64 lowercase hex digits");
+  return createHash("sha256").update(Buffer.from([0x00])).update(Buffer.from(eventHashHex, "hex")).digest();
+}
