@@ -171,7 +171,7 @@ export async function refusal(call: () => Promise<unknown>) {
 }
 
 /** Every procedure of the application router, read from the router itself. */
-export function listProcedures(): { path: string; type: "query" | "mutation" | "subscription" }[] {
-  const flat = appRouter._def.procedures as unknown as Record<string, { _def: { type: "query" | "mutation" | "subscription" } }>;
-  return Object.entries(flat).map(([path, p]) => ({ path, type: p._def.type }));
+export function listProcedures(): { path: string; type: "query" | "mutation" | "subscription"; whileSuspended: boolean }[] {
+  const flat = appRouter._def.procedures as unknown as Record<string, { _def: { type: "query" | "mutation" | "subscription"; meta?: { whileSuspended?: boolean } } }>;
+  return Object.entries(flat).map(([path, p]) => ({ path, type: p._def.type, whileSuspended: p._def.meta?.whileSuspended === true }));
 }

@@ -55,7 +55,8 @@ const apiKeyRole = (key: ApiKeyPrincipal): OrgRole => (key.scopes.includes("mana
 
 const orgSelect = { id: true, slug: true, name: true, status: true } as const;
 
-export async function requireOrgAccess(ctx: Context, required: OrgRole, orgIdOrSlug: string, type: ProcedureType) {
+/** `whileSuspended`: a mutation a suspended organisation may still run (its export; see ProcedureMeta). */
+export async function requireOrgAccess(ctx: Context, required: OrgRole, orgIdOrSlug: string, type: ProcedureType, options: { whileSuspended?: boolean } = {}) {
   const notMember = () => refuse("FORBIDDEN", "not_a_member", "You are not a member of this organisation");
   let access: { org: { id: string; slug: string; name: string; status: "ACTIVE" | "SUSPENDED" }; role: OrgRole; actor: ReturnType<typeof userActor>; user: Awaited<ReturnType<typeof requireUser>> | null };
 
@@ -80,7 +81,7 @@ export async function requireOrgAccess(ctx: Context, required: OrgRole, orgIdOrS
     throw refuse("FORBIDDEN", "insufficient_role", `This action needs the ${ROLE_LABELS[required]} role or higher; ${who}`);
   }
   // One rule for every mutation: a suspended organisation can read and export, and change nothing.
-  if (type === "mutation" && access.org.status === "SUSPENDED") {
+  if (type === "mutation" && access.org.status === "SUSPENDED" && !options.whileSuspended) {
     throw refuse("FORBIDDEN", "organization_suspended", `${access.org.name} is suspended: it can read and export its data but change nothing until a platform administrator reactivates it`);
   }
   return access;

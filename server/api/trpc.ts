@@ -8,9 +8,15 @@ import { describeZodError, toTransportError, zodFieldErrors } from "./errors";
 import { AccessRefusal, requireApiKeyScope, requireOrgAccess, requirePlatformAdmin, requireUser } from "./access";
 import { orgInput } from "./access";
 
+/**
+ * Procedure metadata: the OpenAPI operation, and `whileSuspended` for the few mutations a suspended
+ * organisation may still run — taking its data out (the export: leaving must stay possible).
+ */
+export type ProcedureMeta = OpenApiMeta & { whileSuspended?: boolean };
+
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<ProcedureMeta>()
   .create({
     transformer: superjson,
     errorFormatter({ shape, error }) {
@@ -115,8 +121,8 @@ export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
 });
 
 function orgProcedureRequiring(required: Parameters<typeof requireOrgAccess>[1]) {
-  return publicProcedure.input(orgInput).use(async ({ ctx, input, type, next }) => {
-    const access = await requireOrgAccess(ctx, required, input.orgId, type);
+  return publicProcedure.input(orgInput).use(async ({ ctx, input, type, meta, next }) => {
+    const access = await requireOrgAccess(ctx, required, input.orgId, type, { whileSuspended: meta?.whileSuspended === true });
     return next({ ctx: { ...ctx, ...access } });
   });
 }

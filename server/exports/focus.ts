@@ -3,6 +3,7 @@
  * call, the specification's columns first, then `x_` columns (FOCUS's prefix for provider-specific
  * columns) carrying what an Enclave import needs to restore the raw record exactly. Pure.
  */
+import type { UsageDigestRow } from "../audit/usage-digest";
 import { decodeOutcome, GUARDRAIL_OUTCOMES, GUARDRAIL_RULE_NAMES, type GuardrailOutcome, type GuardrailRule } from "../guardrails/types";
 
 export const FOCUS_COLUMNS = [
@@ -56,22 +57,11 @@ export const FOCUS_COLUMNS = [
 
 export type FocusColumn = (typeof FOCUS_COLUMNS)[number];
 
-export interface UsageRow {
-  id: string;
+/** A raw usage record as exported: the columns the hourly seal commits to, less the organisation. */
+export type UsageRow = Omit<UsageDigestRow, "orgId" | "createdAt"> & {
   /** ISO 8601 with milliseconds, UTC. */
   createdAt: string;
-  apiKeyId: string | null;
-  deploymentId: string | null;
-  endpoint: string;
-  tokensIn: number;
-  tokensOut: number;
-  latencyMs: number;
-  ttftMs: number | null;
-  status: number;
-  stream: boolean;
-  costMicroEur: number;
-  guardrails: number[] | null;
-}
+};
 
 export interface FocusContext {
   org: { id: string; name: string };

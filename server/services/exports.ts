@@ -192,21 +192,6 @@ async function configurationFiles(orgId: string) {
   return { org, files, context };
 }
 
-interface UsagePageRow {
-  id: string;
-  apiKeyId: string | null;
-  deploymentId: string | null;
-  endpoint: string;
-  tokensIn: number;
-  tokensOut: number;
-  latencyMs: number;
-  ttftMs: number | null;
-  status: number;
-  stream: boolean;
-  costMicroEur: number;
-  guardrails: number[] | null;
-}
-
 /**
  * Every usage record of the organisation, oldest first, through a server-side cursor (one scan
  * of the primary key, FETCHed a page at a time) inside the caller's snapshot transaction.

@@ -113,10 +113,15 @@ describe("the reconcile loop on the local driver", () => {
     expect(reply.body.usage!.completion_tokens).toBeGreaterThan(0);
     expect(detail.events.map((e) => e.reason)).toEqual(expect.arrayContaining(["Created", "ReplicaCreated", "ReplicaReady"]));
     expect((detail.conditions as { type: string; status: string }[]).find((c) => c.type === "Available")?.status).toBe("True");
-    // Converged: another pass changes nothing and starts nothing.
+    // Converged: another pass changes nothing and starts nothing, and does not move a condition's
+    // transition time ("Available since 19:40" stays 19:40 however many passes restate it).
     const processes = liveProcesses().length;
+    const conditionsBefore = (await db.deployment.findUniqueOrThrow({ where: { id: d.id } })).conditions as { type: string; at: string }[];
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a later pass would stamp a later millisecond
     expect(await reconcileDeployment(d.id, { driver: f.driver })).toMatchObject({ status: "converged", phase: "RUNNING" });
     expect(liveProcesses()).toHaveLength(processes);
+    const conditionsAfter = (await db.deployment.findUniqueOrThrow({ where: { id: d.id } })).conditions as { type: string; at: string }[];
+    expect(conditionsAfter.map((c) => [c.type, c.at])).toEqual(conditionsBefore.map((c) => [c.type, c.at]));
   });
 
   it("starts again a replica that served and then died (a crash, a machine restart)", async () => {
@@ -162,12 +167,19 @@ describe("the reconcile loop on the local driver", () => {
   });
 
   it("stop releases the GPUs and the processes; start reserves them again", async () => {
+    const availableAt = async () => ((await db.deployment.findUniqueOrThrow({ where: { id: deploymentId } })).conditions as { type: string; status: string; at: string }[]).find((c) => c.type === "Available")!;
+    const whileRunning = await availableAt();
     await owner.deployments.stop({ orgId, deploymentId });
     expect(await quotaAllocated()).toBe(1); // released once the replicas are really gone
     await reconcileUntil(deploymentId, f.driver, (_r, phase) => phase === "STOPPED");
     expect(await quotaAllocated()).toBe(0);
     expect(await regionAllocated()).toBe(0);
     expect(liveProcesses().filter((s) => s.deploymentId === deploymentId)).toHaveLength(0);
+    // A status change is a transition: its time moves.
+    const stopped = await availableAt();
+    expect(whileRunning.status).toBe("True");
+    expect(stopped.status).toBe("False");
+    expect(Date.parse(stopped.at)).toBeGreaterThan(Date.parse(whileRunning.at));
     await owner.deployments.start({ orgId, deploymentId });
     expect(await quotaAllocated()).toBe(1);
     await reconcileUntil(deploymentId, f.driver, (_r, phase) => phase === "RUNNING");

@@ -1,5 +1,6 @@
 /**
  * A suspended organisation can read and export, and change nothing, enumerated over the router:
+ * (the export, the only mutation declared `whileSuspended`, succeeds while suspended);
  * every organisation-scoped mutation, called by the organisation's OWNER with a valid input for
  * its own objects (the shared audit cases'), is refused FORBIDDEN with the suspension's message
  * and changes nothing; the same call succeeds once the organisation is active again, so the
@@ -14,7 +15,9 @@ import { ISOLATION_CASES } from "../isolation-cases";
 
 const procedures = listProcedures();
 const orgScoped = procedures.filter((p) => ISOLATION_CASES[p.path]?.scope === "org");
-const mutations = orgScoped.filter((p) => p.type === "mutation").map((p) => p.path);
+const mutations = orgScoped.filter((p) => p.type === "mutation" && !p.whileSuspended).map((p) => p.path);
+// Taking the data out stays possible while suspended (the export), declared on the procedure.
+const exits = orgScoped.filter((p) => p.type === "mutation" && p.whileSuspended).map((p) => p.path);
 const queries = orgScoped.filter((p) => p.type === "query").map((p) => p.path);
 
 let t: Tenant;
@@ -53,6 +56,22 @@ describe("a suspended organisation", () => {
         await reactivate();
       }
       expect(await outcome(() => invoke(owner, path, c.input)), "the same call, the organisation active").toBe("OK");
+    });
+  }
+
+  it("may export while suspended, and nothing else is declared so", () => {
+    expect(exits).toEqual(["exports.create"]);
+  });
+
+  for (const path of exits) {
+    it(`${path}: the owner of a suspended organisation still gets its answer`, async () => {
+      const c = await AUDIT_CASES[path]!(t, env);
+      await suspend();
+      try {
+        expect(await outcome(() => invoke(callerFor(t.ownerId), path, c.input))).toBe("OK");
+      } finally {
+        await reactivate();
+      }
     });
   }
 

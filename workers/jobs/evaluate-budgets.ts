@@ -6,29 +6,18 @@
  * key lets one of them record it.
  */
 import { logger } from "../../server/logger";
+import { startLoop } from "../loop";
 import { evaluateBudgets } from "../../server/services/budgets";
 
 export const BUDGET_EVALUATION_MS = Number(process.env.ENCLAVE_BUDGET_EVALUATION_MS ?? 5_000);
 
 export function registerBudgetEvaluation(intervalMs = BUDGET_EVALUATION_MS): () => Promise<void> {
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    running = evaluateBudgets()
-      .then((result) => {
-        if (result.alerts > 0) logger.info("budget alerts raised", result);
-      })
-      .catch((error) => logger.error("budget evaluation failed", { error }))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, intervalMs);
-      });
-  };
-  tick();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await running;
-  };
+  return startLoop(
+    "budget evaluation",
+    async () => {
+      const result = await evaluateBudgets();
+      if (result.alerts > 0) logger.info("budget alerts raised", result);
+    },
+    intervalMs,
+  );
 }

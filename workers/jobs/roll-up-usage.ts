@@ -6,6 +6,7 @@
  */
 import pg from "pg";
 import { logger } from "../../server/logger";
+import { startLoop } from "../loop";
 import { rollUpUsage } from "../../server/services/usage-rollup";
 
 export const ROLLUP_INTERVAL_MS = Number(process.env.ENCLAVE_USAGE_ROLLUP_MS ?? 15_000);
@@ -27,22 +28,9 @@ export async function registerUsageRollup(connectionString: string): Promise<() 
   pool.on("error", (error) => logger.warn("usage roll-up connection lost", { error: String(error) }));
   // A checked-out client whose socket breaks emits "error" too (its query fails as well): keep it handled.
   pool.on("connect", (client) => client.on("error", () => {}));
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    running = rollUpTick(pool)
-      .catch((error) => logger.error("usage roll-up failed", { error }))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, ROLLUP_INTERVAL_MS);
-      });
-  };
-  tick();
+  const stop = startLoop("usage roll-up", () => rollUpTick(pool), ROLLUP_INTERVAL_MS);
   return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await running;
+    await stop();
     await pool.end();
   };
 }

@@ -15,6 +15,7 @@
 import { db } from "../../server/db";
 import { Prisma } from "../../server/generated/prisma/client";
 import { logger } from "../../server/logger";
+import { startLoop } from "../loop";
 import { recordAudit, systemActor } from "../../server/services/audit";
 import { hourOf, usageHourDigest } from "../../server/audit/usage-digest";
 
@@ -84,21 +85,5 @@ export async function sealHour(orgId: string, hour: Date): Promise<"sealed" | "a
 
 /** The sealing loop; returns its stop function. */
 export function registerUsageSealing(intervalMs = USAGE_SEAL_INTERVAL_MS): () => Promise<void> {
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    running = sealUsageHours()
-      .catch((error) => logger.error("usage sealing failed", { error }))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, intervalMs);
-      });
-  };
-  tick();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await running;
-  };
+  return startLoop("usage sealing", sealUsageHours, intervalMs);
 }

@@ -6,6 +6,7 @@
 import { db } from "../../server/db";
 import { auditEnv } from "../../server/env";
 import { logger } from "../../server/logger";
+import { startLoop } from "../loop";
 import { createCheckpoint } from "../../server/audit/log";
 
 export interface CheckpointRun {
@@ -36,21 +37,5 @@ export async function signAuditCheckpoints(): Promise<CheckpointRun> {
 
 /** The signing loop; returns its stop function. */
 export function registerCheckpointSigning(intervalMs = auditEnv().AUDIT_CHECKPOINT_INTERVAL_SECONDS * 1000): () => Promise<void> {
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<unknown> | null = null;
-  let stopped = false;
-  const tick = () => {
-    running = signAuditCheckpoints()
-      .catch((error) => logger.error("audit checkpoint signing failed", { error }))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, intervalMs);
-      });
-  };
-  tick();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await running;
-  };
+  return startLoop("audit checkpoint signing", signAuditCheckpoints, intervalMs);
 }

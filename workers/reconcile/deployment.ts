@@ -33,6 +33,18 @@ export interface Condition {
   at: string;
 }
 
+/**
+ * A condition's `at` is its last transition time (as Kubernetes' lastTransitionTime): it moves only
+ * when the condition's status changes, not at every reconcile pass that restates it.
+ */
+export function withTransitionTimes(previous: readonly Condition[] | null | undefined, next: readonly Condition[]): Condition[] {
+  const before = new Map((Array.isArray(previous) ? previous : []).map((c) => [c.type, c]));
+  return next.map((c) => {
+    const prior = before.get(c.type);
+    return prior && prior.status === c.status && typeof prior.at === "string" ? { ...c, at: prior.at } : c;
+  });
+}
+
 const LIVE_STATES = ["pending", "starting", "ready", "failed", "terminating"];
 
 /** Takes the deployment's lease, so two workers never reconcile it at the same time; a crashed holder's lease expires. */
@@ -291,6 +303,7 @@ async function finish(
     if (previous) conditions.push(previous);
   }
 
+  const stamped = withTransitionTimes(d.conditions as unknown as Condition[], conditions);
   const endpoint = current.find((r) => r.state === "ready")?.endpoint ?? null;
   const releaseNow = (phase === "STOPPED" || phase === "DELETED" || phase === "FAILED") && d.reservedGpus > 0;
   const retryable = Boolean(driverError?.retryable);
@@ -303,7 +316,7 @@ async function finish(
       where: { id: d.id },
       data: {
         phase,
-        conditions: conditions as unknown as Prisma.InputJsonValue,
+        conditions: stamped as unknown as Prisma.InputJsonValue,
         endpoint,
         reconcileFailures: retryable ? { increment: 1 } : 0,
         ...(releaseNow ? { reservedGpus: 0 } : {}),

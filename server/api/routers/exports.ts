@@ -9,7 +9,9 @@ const downloadPath = (orgId: string, id: string) => `/api/v1/orgs/${orgId}/expor
 export const exportsRouter = router({
   create: orgProcedure
     .requires("ADMIN")
+    // A suspended organisation can still leave with its data (docs/export-format.md).
     .meta({
+      whileSuspended: true,
       openapi: {
         method: "POST",
         path: "/orgs/{orgId}/exports",
