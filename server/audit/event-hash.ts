@@ -4,6 +4,7 @@
  * and the offline verifier (server/audit/verify.ts). Changing anything here changes every hash.
  */
 import { createHash } from "node:crypto";
+import type { ExportedAuditEvent } from "./types";
 
 /** The prevHash of a chain's first event. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -41,34 +42,28 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function auditEventHash(event: Hashable): string {
-  return createHash("sha256")
-    .update(
-      canonicalJson({
-        chain: event.chain,
-        seq: event.seq,
-        orgId: event.orgId,
-        actorType: event.actorType,
-        actorId: event.actorId,
-        actorLabel: event.actorLabel,
-        action: event.action,
-        targetType: event.targetType,
-        targetId: event.targetId,
-        before: event.before ?? null,
-        after: event.after ?? null,
-        ip: event.ip,
-        requestId: event.requestId,
-        createdAt: event.createdAt,
-        prevHash: event.prevHash,
-      }),
-    )
-    .digest("hex");
+/** The fields an event's hash commits to, in the order an export writes them (two exports of one log are byte-identical). */
+const HASHED_FIELDS = ["chain", "seq", "orgId", "actorType", "actorId", "actorLabel", "action", "targetType", "targetId", "before", "after", "ip", "requestId", "createdAt", "prevHash"] as const satisfies readonly (keyof Hashable)[];
+
+function hashedFields(event: Record<(typeof HASHED_FIELDS)[number], unknown>): Record<(typeof HASHED_FIELDS)[number], unknown> {
+  const fields = {} as Record<(typeof HASHED_FIELDS)[number], unknown>;
+  for (const key of HASHED_FIELDS) fields[key] = event[key] ?? null;
+  return fields;
 }
 
+export function auditEventHash(event: Hashable): string {
+  return createHash("sha256").update(canonicalJson(hashedFields(event))).digest("hex");
+}
 
 /** The hash of an exported event (createdAt as an ISO string), for the offline verifier. */
 export function exportedEventHash(event: Omit<Hashable, "createdAt"> & { createdAt: string | Date }): string {
   return auditEventHash({ ...event, createdAt: new Date(event.createdAt) });
+}
+
+/** An event as an export writes it: exactly the hashed fields (createdAt in ISO 8601) and its hash. */
+export function exportedEvent(event: Omit<Hashable, "createdAt"> & { createdAt: string | Date; hash: string }): ExportedAuditEvent {
+  const createdAt = event.createdAt instanceof Date ? event.createdAt.toISOString() : event.createdAt;
+  return { ...hashedFields(event), createdAt, hash: event.hash } as ExportedAuditEvent;
 }
 
 /** Leaf hash of an event in its chain's Merkle log: SHA-256(0x00 || the 32 raw bytes of its hex hash). */

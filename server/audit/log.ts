@@ -9,7 +9,7 @@
  * Beyond that a stored-tiles design (C2SP tlog-tiles: the tree's hashes persisted as they are
  * appended) would be needed, so that a proof reads O(log n) stored hashes instead of every leaf.
  */
-import { auditLeafHash } from "./event-hash";
+import { auditLeafHash, exportedEvent } from "./event-hash";
 import { MerkleTree, toHex } from "./merkle";
 import { signCheckpoint } from "./note";
 import { bundleProofs } from "./verify";
@@ -191,17 +191,6 @@ export async function consistencyProofFor(chain: string, size1: number, size2: n
   if (size2 > latest.treeSize) throw new AuditLogError(`size2 ${size2} is beyond the latest checkpoint (size ${latest.treeSize})`, "BAD_REQUEST", "size2");
   const tree = new MerkleTree(await chainLeaves(chain, size2));
   return { size1, size2, path: tree.consistencyProof(size1, size2).map(toHex) };
-}
-
-export function exportedEvent(e: {
-  chain: string; seq: number; orgId: string | null; actorType: string; actorId: string | null; actorLabel: string; action: string;
-  targetType: string; targetId: string | null; before: unknown; after: unknown; ip: string | null; requestId: string | null; createdAt: Date; prevHash: string; hash: string;
-}): ExportedAuditEvent {
-  return {
-    chain: e.chain, seq: e.seq, orgId: e.orgId, actorType: e.actorType, actorId: e.actorId, actorLabel: e.actorLabel, action: e.action,
-    targetType: e.targetType, targetId: e.targetId, before: e.before ?? null, after: e.after ?? null, ip: e.ip, requestId: e.requestId,
-    createdAt: e.createdAt.toISOString(), prevHash: e.prevHash, hash: e.hash,
-  };
 }
 
 /** Everything the offline verifier needs about one chain: events, checkpoints, proofs, verifier key. */

@@ -7,7 +7,7 @@
  * vkey, from GET /api/v1/audit/verifier-key or the operator's documentation) — not the
  * archive's own audit/verifier-keys.txt, which is informative only.
  */
-import { auditLeafHash, exportedEventHash, GENESIS_HASH } from "./event-hash";
+import { auditLeafHash, exportedEvent, exportedEventHash, GENESIS_HASH } from "./event-hash";
 import { MerkleTree, verifyConsistency, verifyInclusion } from "./merkle";
 import { verifyCheckpointNote, type CheckpointBody } from "./note";
 import type { AuditBundle, AuditProblem, AuditVerificationReport, Checkpoint, ConsistencyProof, ExportedAuditEvent, InclusionProof } from "./types";
@@ -154,28 +154,6 @@ export const AUDIT_FILES = {
   proofs: "audit/proofs.json",
   verifierKeys: "audit/verifier-keys.txt",
 } as const;
-
-function exportedEvent(e: ExportedAuditEvent): ExportedAuditEvent {
-  // A fixed key order, so that two exports of the same log are byte-identical.
-  return {
-    chain: e.chain,
-    seq: e.seq,
-    orgId: e.orgId,
-    actorType: e.actorType,
-    actorId: e.actorId,
-    actorLabel: e.actorLabel,
-    action: e.action,
-    targetType: e.targetType,
-    targetId: e.targetId,
-    before: e.before ?? null,
-    after: e.after ?? null,
-    ip: e.ip,
-    requestId: e.requestId,
-    createdAt: e.createdAt,
-    prevHash: e.prevHash,
-    hash: e.hash,
-  };
-}
 
 const jsonl = (rows: unknown[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join("");
 

@@ -188,32 +188,14 @@ export async function residencyImpact(orgId: string, dataClassification: DataCla
 export async function deploymentCompliance(orgId: string): Promise<DeploymentCompliance[]> {
   const [policies, deployments] = await Promise.all([listResidencyPolicies(orgId), liveDeployments(orgId)]);
   const byClass = new Map(policies.map((p) => [p.dataClassification, p]));
-  return deployments.map((d) => {
-    const policy = byClass.get(d.dataClassification) ?? null;
-    const verdict: ResidencyVerdict = evaluateResidency(d.dataClassification, policy, d.region);
-    return {
-      deploymentId: d.id,
-      deploymentName: d.name,
-      dataClassification: d.dataClassification,
-      regionId: d.region.id,
-      regionCode: d.region.code,
-      status: verdict.allowed ? "compliant" : "non_compliant",
-      policy: policy ? "applied" : "none",
-      reasons: verdict.reasons,
-      extraterritorialExposure: d.region.extraterritorialExposure,
-    };
-  });
+  return deployments.map((d) => complianceOf(d, byClass.get(d.dataClassification) ?? null));
 }
 
-/** One deployment's compliance (its page), or null when it is not live. */
-export async function deploymentComplianceOf(orgId: string, deploymentId: string): Promise<DeploymentCompliance | null> {
-  const d = await db.deployment.findFirst({
-    where: { id: deploymentId, orgId, ...liveDeployment },
-    select: { id: true, name: true, dataClassification: true, region: { select: regionFactsSelect } },
-  });
-  if (!d) return null;
-  const policy = await db.residencyPolicy.findUnique({ where: { orgId_dataClassification: { orgId, dataClassification: d.dataClassification } }, select: policySelect });
-  const verdict = evaluateResidency(d.dataClassification, policy, d.region);
+type LiveDeploymentFacts = Awaited<ReturnType<typeof liveDeployments>>[number];
+
+/** A deployment's verdict under its class's policy (null: none), as the dashboard and its page show it. */
+function complianceOf(d: Pick<LiveDeploymentFacts, "id" | "name" | "dataClassification" | "region">, policy: ResidencyPolicyRule | null): DeploymentCompliance {
+  const verdict: ResidencyVerdict = evaluateResidency(d.dataClassification, policy, d.region);
   return {
     deploymentId: d.id,
     deploymentName: d.name,
@@ -225,4 +207,15 @@ export async function deploymentComplianceOf(orgId: string, deploymentId: string
     reasons: verdict.reasons,
     extraterritorialExposure: d.region.extraterritorialExposure,
   };
+}
+
+/** One deployment's compliance (its page), or null when it is not live. */
+export async function deploymentComplianceOf(orgId: string, deploymentId: string): Promise<DeploymentCompliance | null> {
+  const d = await db.deployment.findFirst({
+    where: { id: deploymentId, orgId, ...liveDeployment },
+    select: { id: true, name: true, dataClassification: true, region: { select: regionFactsSelect } },
+  });
+  if (!d) return null;
+  const policy = await db.residencyPolicy.findUnique({ where: { orgId_dataClassification: { orgId, dataClassification: d.dataClassification } }, select: policySelect });
+  return complianceOf(d, policy);
 }
