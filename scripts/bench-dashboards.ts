@@ -19,12 +19,13 @@
  * BENCH_OUTPUT: another file ("-": none).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { migrate } from "./lib/database";
 import { startEmbeddedPostgres } from "./lib/embedded-postgres";
+import { writeBenchmarkSection } from "./lib/benchmarks-doc";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const SECTION_START = "<!-- dashboards-bench:start (written by npm run bench:dashboards) -->";
@@ -227,7 +228,7 @@ async function run(url: string) {
   const section = render(report, storage!, inserts!);
   console.log(`\n${section}`);
   if (output) {
-    writeSection(output, section);
+    writeBenchmarkSection(output, { start: SECTION_START, end: SECTION_END }, section);
     log(`written to ${path.relative(ROOT, output)}`);
   }
 }
@@ -514,12 +515,3 @@ trigger, no foreign keys) **${ms(inserts.current)} ms** (${((inserts.current * 1
 the organisation, key and deployment ${ms(inserts.withForeignKeys)} ms; without the delta trigger ${ms(inserts.withoutTriggers)} ms.`;
 }
 
-function writeSection(file: string, section: string) {
-  const block = `${SECTION_START}\n${section.trim()}\n${SECTION_END}`;
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const a = text.indexOf(SECTION_START);
-  const b = text.indexOf(SECTION_END);
-  if (a !== -1 && b > a) text = text.slice(0, a) + block + text.slice(b + SECTION_END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
-}

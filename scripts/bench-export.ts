@@ -12,12 +12,13 @@
  * SHA-256 and the signature, `verifyArchive`), timed. BENCH_OUTPUT: another file ("-": none).
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { migrate } from "./lib/database";
 import { startEmbeddedPostgres } from "./lib/embedded-postgres";
+import { writeBenchmarkSection } from "./lib/benchmarks-doc";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const SECTION_START = "<!-- export-bench:start (written by npm run bench:export) -->";
@@ -179,19 +180,10 @@ async function run(url: string) {
     `| offline verification (every SHA-256 + signature) | ${secs(verifyMs)} |`,
     `| loading the fixtures (not part of the export) | ${secs(loadMs)} |`,
     "",
-    `Flat memory: the process holds one page (10,000 rows) and the stream buffers at a time, whatever the number of records; the archive never is in memory. Target: under 60 s for 1M records — ${exportMs < 60_000 ? "met" : "not met"} here.`,
+    `Flat memory: the process holds one page (10,000 rows) and the stream buffers at a time, whatever the number of records; the archive never is in memory. Target: under 60 s for 1M records — ${RECORDS < 1_000_000 ? "not measured by this run (fewer records)" : exportMs < 60_000 ? "met" : "not met"} here.`,
   ].join("\n");
   console.log(`\n${section}`);
-  if (output && RECORDS >= 1_000_000) writeSection(output, section);
+  if (output && RECORDS >= 1_000_000) writeBenchmarkSection(output, { start: SECTION_START, end: SECTION_END }, section);
   else if (output) log(`fewer than 1,000,000 records: ${path.relative(ROOT, output)} left as it is`);
 }
 
-function writeSection(file: string, section: string) {
-  const block = `${SECTION_START}\n${section.trim()}\n${SECTION_END}`;
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const a = text.indexOf(SECTION_START);
-  const b = text.indexOf(SECTION_END);
-  if (a !== -1 && b > a) text = text.slice(0, a) + block + text.slice(b + SECTION_END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
-}

@@ -41,13 +41,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { readTimings, type Summary } from "./lib/open-loop";
 import { runWrk, wrkAvailable, type WrkResult } from "./lib/wrk";
+import { writeBenchmarkSection } from "./lib/benchmarks-doc";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const MODEL = "bench-assistant";
@@ -657,15 +658,6 @@ interface Rep {
   toggled?: LatencyRun;
 }
 
-function writeSection(file: string, section: string) {
-  const block = `${SECTION_START}\n${section.trim()}\n${SECTION_END}`;
-  let text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const a = text.indexOf(SECTION_START);
-  const b = text.indexOf(SECTION_END);
-  if (a !== -1 && b > a) text = text.slice(0, a) + block + text.slice(b + SECTION_END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text.endsWith("\n") ? text : `${text}\n`);
-}
 
 async function main() {
   const rate = Number(process.env.BENCH_RATE ?? 500);
@@ -1242,7 +1234,7 @@ a busy machine still inflates it (cache and context switches).
 
 Re-run on a quiet machine: \`npm run bench\` (about ${Math.max(5, Math.round(((total > 0 ? total / 5000 : 0) + reps * 2 * (seconds + warmupSeconds + 2) + reps * 2 * (wrkSeconds + 1) + 60) / 60))} minutes).
 `;
-    writeSection(output, section);
+    writeBenchmarkSection(output, { start: SECTION_START, end: SECTION_END }, section);
     log(`written ${path.relative(ROOT, output)}`);
   } finally {
     await cleanup();
