@@ -45,6 +45,7 @@ test("a tenant deploys the tiny model to the on-premises region from the console
 
   // Stop releases the GPU slot; the timeline says so.
   await page.getByRole("button", { name: "Stop", exact: true }).click();
+  await page.getByRole("alertdialog", { name: "Stop triage-assistant?" }).getByRole("button", { name: "Stop deployment" }).click();
   await expect(page.getByTestId("deployment-phase")).toHaveText(/stopped/i, { timeout: 30_000 });
   await expect(page.getByText(/GPU\(s\) released/).first()).toBeVisible();
 });

@@ -37,15 +37,15 @@ test("an owner sets the guardrail defaults, overrides a key, removes the overrid
 
   // Removal asks first; cancelling keeps it.
   await page.getByRole("button", { name: "Remove the override of e2e guardrail override" }).click();
-  const confirm = page.getByRole("dialog", { name: "Remove the override of e2e guardrail override?" });
+  const confirm = page.getByRole("alertdialog", { name: "Remove the override of e2e guardrail override?" });
   await confirm.getByRole("button", { name: "Cancel" }).click();
   await expect(keys.getByRole("row").filter({ hasText: "e2e guardrail override" })).toBeVisible();
   await page.getByRole("button", { name: "Remove the override of e2e guardrail override" }).click();
-  await page.getByRole("dialog", { name: "Remove the override of e2e guardrail override?" }).getByRole("button", { name: "Remove override" }).click();
+  await page.getByRole("alertdialog", { name: "Remove the override of e2e guardrail override?" }).getByRole("button", { name: "Remove override" }).click();
   await expect(page.getByText("No API key overrides a rule.")).toBeVisible();
 
   await page.getByRole("button", { name: "Return to the built-in defaults" }).click();
-  await page.getByRole("dialog", { name: "Return to the built-in defaults?" }).getByRole("button", { name: "Return to built-in" }).click();
+  await page.getByRole("alertdialog", { name: "Return to the built-in defaults?" }).getByRole("button", { name: "Return to built-in" }).click();
   await expect(page.getByText("Built-in defaults", { exact: true })).toBeVisible();
 });
 

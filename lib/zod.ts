@@ -5,7 +5,10 @@
  * schema of any module is built, so every module of lib/ imports `z` from here, never from "zod".
  */
 import { z } from "zod";
+import { humanZodMessage } from "./zod-messages";
 
 if (typeof document !== "undefined") z.config({ jitless: true });
+// Human words for zod's own messages, on both sides (lib/zod-messages.ts); a schema's own message wins.
+z.config({ customError: humanZodMessage });
 
 export { z };

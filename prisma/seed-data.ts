@@ -166,7 +166,8 @@ export const REGIONS: (Omit<RegionInput, "exposureNote" | "driverEndpoint" | "ca
     driverKind: "LOCAL",
     carbonIntensityGco2Kwh: 32,
     // No GPU here: model servers run on the CPU; the price is a nominal internal charge-back.
-    capacities: [{ gpu: "CPU-SLOT", total: 4, priceCents: 5 }],
+    // Room for the demo's deployment and a few newcomers' starter slots at once (docs/onboarding.md).
+    capacities: [{ gpu: "CPU-SLOT", total: 8, priceCents: 5 }],
   },
 ];
 

@@ -120,6 +120,21 @@ async function seedOrganizations() {
 }
 
 /**
+ * The starter quota (docs/onboarding.md): one CPU slot in the on-premises demo region for every
+ * organisation created from now on, so a newcomer deploys the tiny model with no admin action.
+ * Set once: after an admin has changed it (an audit event exists), the seed leaves it alone.
+ */
+async function seedStarterQuota() {
+  if ((await db.starterQuota.count()) || (await db.auditEvent.findFirst({ where: { action: "platform.starter_quota_set" }, select: { id: true } }))) return;
+  const [region, slot] = await Promise.all([db.region.findUniqueOrThrow({ where: { code: "onprem-demo" } }), db.gpuType.findUniqueOrThrow({ where: { code: "CPU-SLOT" } })]);
+  await db.$transaction(async (tx) => {
+    await tx.starterQuota.create({ data: { regionId: region.id, gpuTypeId: slot.id, limitGpus: 1 } });
+    await recordAudit(tx, actor, { orgId: null, action: "platform.starter_quota_set", targetType: "StarterQuota", targetId: "starter-quota", before: { entries: [] }, after: { entries: [{ region: region.code, gpuType: slot.code, limitGpus: 1 }] } });
+  });
+  created.push("starter quota (1 CPU-SLOT in onprem-demo)");
+}
+
+/**
  * A running demo: the tiny model deployed in the on-premises demo region for the hospital, and
  * an API key for it, so that any OpenAI client works as soon as `npm start` has finished.
  */
@@ -166,6 +181,7 @@ try {
   await seedPlatform();
   await seedUsers();
   await seedOrganizations();
+  await seedStarterQuota();
   await seedDemoWorkload();
   console.log(created.length ? `[seed] created ${created.length} item(s): ${created.join(", ")}` : "[seed] demo data already present, nothing changed");
 } finally {

@@ -48,6 +48,7 @@ export function env(): Env {
     const problems = parsed.error.issues.map((i) => `  - ${i.path.join(".") || "environment"}: ${i.message}`).join("\n");
     throw new Error(`Enclave cannot start, the environment is invalid:\n${problems}`);
   }
+  mailEnv(); // the console queues mail: an invalid SMTP_URL or MAIL_FROM stops it here too
   cached = parsed.data;
   return cached;
 }
@@ -91,6 +92,37 @@ export function auditEnv(source: NodeJS.ProcessEnv = process.env): AuditEnv {
   }
   if (Boolean(parsed.data.AUDIT_WITNESS_URL) !== Boolean(parsed.data.AUDIT_WITNESS_KEY)) {
     throw new Error("The audit log settings are invalid:\n  - AUDIT_WITNESS_URL: set AUDIT_WITNESS_URL and AUDIT_WITNESS_KEY together, or neither");
+  }
+  return parsed.data;
+}
+
+/**
+ * Outgoing mail (docs/email.md). Parsed apart from env() so that the workers, which send the mail
+ * and have no session secret, can read it. Without SMTP_URL, mail stays in the admin outbox.
+ */
+const mailSchema = z.object({
+  SMTP_URL: z
+    .string()
+    .refine((v) => {
+      try {
+        return ["smtp:", "smtps:"].includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, "SMTP_URL must be an smtp:// or smtps:// URL such as smtps://user:password@mail.example.eu:465") // never echo the value: it holds the password
+    .optional(),
+  MAIL_FROM: z.string().trim().min(3).max(320).regex(/^[^\r\n]*@[^\r\n]*$/, "MAIL_FROM must be a sender address such as Enclave <no-reply@example.eu>").default("Enclave <no-reply@localhost>"),
+  NEXTAUTH_URL: z.string().url().optional(),
+});
+
+export type MailEnv = z.infer<typeof mailSchema>;
+
+export function mailEnv(source: Record<string, string | undefined> = process.env): MailEnv {
+  const values = Object.fromEntries(Object.entries(source).filter(([k, v]) => k in mailSchema.shape && v !== ""));
+  const parsed = mailSchema.safeParse(values);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join(".") || "environment"}: ${i.message}`).join("\n");
+    throw new Error(`The mail settings are invalid:\n${problems}`);
   }
   return parsed.data;
 }

@@ -155,6 +155,7 @@ const platform = PLATFORM_CHAIN;
 export const AUDIT_CASES: Record<string, AuditCase> = {
   "deployments.create": async (t) => ({ input: await deploymentInput(t), as: "admin", chain: t.org.id }),
   "deployments.scale": onDeployment({ replicas: 2 }),
+  "deployments.setAutoscaling": onDeployment({ enabled: true, minReplicas: 0, maxReplicas: 2, targetInFlight: 4, scaleUpWindowSeconds: 0, scaleDownWindowSeconds: 60, idleTimeoutSeconds: 60 }),
   "deployments.stop": onDeployment(),
   "deployments.start": onDeployment({}, async (c, i) => {
     await c.deployments.stop(i);
@@ -217,6 +218,16 @@ export const AUDIT_CASES: Record<string, AuditCase> = {
     await callerFor(t.admin.user.id).residency.put({ orgId: t.org.id, dataClassification: "PUBLIC", allowedJurisdictions: ["FR"], requiredCertifications: [], allowedRegionIds: [], allowExtraterritorial: true });
     return { input: { orgId: t.org.id, dataClassification: "PUBLIC" }, as: "admin", chain: t.org.id };
   },
+  // Routes (docs/routes.md): a fresh route over the fixture's deployment each time (the case runs more than once per tenant).
+  "modelRoutes.create": async (t) => ({ input: { orgId: t.org.id, name: unique("route"), members: [{ deploymentId: t.deployment.id, weight: 1 }] }, as: "admin", chain: t.org.id }),
+  "modelRoutes.update": async (t) => {
+    const r = await callerFor(t.admin.user.id).modelRoutes.create({ orgId: t.org.id, name: unique("route"), members: [{ deploymentId: t.deployment.id, weight: 1 }] });
+    return { input: { orgId: t.org.id, modelRouteId: r.id, mode: "WEIGHTED", maxInFlightPerReplica: 8 }, as: "admin", chain: t.org.id };
+  },
+  "modelRoutes.remove": async (t) => {
+    const r = await callerFor(t.admin.user.id).modelRoutes.create({ orgId: t.org.id, name: unique("route"), members: [{ deploymentId: t.deployment.id, weight: 1 }] });
+    return { input: { orgId: t.org.id, modelRouteId: r.id }, as: "admin", chain: t.org.id };
+  },
   "account.signUp": async () => ({
     input: { name: "New", email: `${unique("new")}@example.test`, password: "a long enough password", organizationName: "Fresh org" },
     as: "anonymous",
@@ -266,6 +277,11 @@ export const AUDIT_CASES: Record<string, AuditCase> = {
     return { input: { modelId: model.id, status: "DEPRECATED" }, as: "platformAdmin", chain: platform };
   },
   // Quota and organisation changes are in the organisation's chain, where its members see them.
+  // A fresh region each time, so the setting changes (an unchanged one is refused) and no tenant's quota moves.
+  "admin.setStarterQuota": async () => {
+    const { region, gpuType } = await gpuRegionFixture();
+    return { input: { entries: [{ regionId: region.id, gpuTypeId: gpuType.id, limitGpus: 1 }] }, as: "platformAdmin", chain: platform };
+  },
   "admin.setQuota": async (t) => {
     const { region, gpuType } = await gpuRegionFixture();
     return { input: { orgId: t.org.id, regionId: region.id, gpuTypeId: gpuType.id, limitGpus: 4 }, as: "platformAdmin", chain: t.org.id };

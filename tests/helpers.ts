@@ -129,8 +129,9 @@ export async function createTenant(label: string) {
   });
   const trace = await createTrace({ orgId: org.id, apiKey, deployment, region });
   const policy = await db.residencyPolicy.create({ data: { orgId: org.id, dataClassification: "RESTRICTED", allowedJurisdictions: ["FR"], requiredCertifications: ["SecNumCloud"] } });
+  const mail = await db.mailMessage.create({ data: { id: `mail-${org.id}`, orgId: org.id, kind: "BUDGET_ALERT", to: ownerEmail, subject: "fixture", text: "fixture", status: "SENT", sentAt: new Date() } });
   const ownerMembership = await db.membership.findUniqueOrThrow({ where: { orgId_userId: { orgId: org.id, userId: ownerId } } });
-  return { org, ownerId, ownerMembership, admin, member, viewer, invitation, quota, quotaRequest, deployment, apiKey, trace, policy, region, gpuType, model };
+  return { org, mail, ownerId, ownerMembership, admin, member, viewer, invitation, quota, quotaRequest, deployment, apiKey, trace, policy, region, gpuType, model };
 }
 export type Tenant = Awaited<ReturnType<typeof createTenant>>;
 

@@ -8,6 +8,7 @@ import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
 import { Checkbox, Fieldset, Textarea } from "../ui/fields";
 import { Field, Input, Select } from "../ui/form";
+import { IconButton, RowActions } from "../ui/icon-button";
 import { Badge, PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, LoadingState, QueryView } from "../ui/states";
 import { FormError, formErrors, parseWholeNumber, useFocusFirstInvalid } from "./shared";
@@ -65,44 +66,44 @@ function CatalogTable({ models, onEdit }: { models: Model[]; onEdit: (m: Model) 
     onError: (e) => toast.error(e.message),
   });
   return (
-    <Table
-      caption="Catalog models"
-      head={["Model", "Family", "Parameters", "Context", "Price per 1M tokens", "Licence", "Openness", "Origin", "Runtime", "GPU memory", "Fits GPUs", "Regions", "Digest", "Status", <span key="a" className="sr-only">Actions</span>]}
-    >
+    <Table caption="Catalog models" head={["Model", "Context · price per 1M tokens", "Licence · origin", "Runtime · GPUs", "Regions", "Digest", "Status", <span key="a" className="sr-only">Actions</span>]}>
       {models.map((m) => {
         const label = `${m.name} ${m.version}`;
         const pending = setStatus.isPending && setStatus.variables?.modelId === m.id;
         return (
           <tr key={m.id}>
-            <Td>
+            <Td className="whitespace-normal">
               <p className="font-medium">
                 {m.name} <span className="text-slate-600">{m.version}</span>
               </p>
               <p className="font-mono text-xs text-slate-500">{m.slug}</p>
+              <p className="text-xs text-slate-600">
+                {m.family} · <span className="tabular-nums">{formatParameters(m.parameterCount)}</span>
+              </p>
             </Td>
-            <Td>{m.family}</Td>
-            <Td className="tabular-nums">{formatParameters(m.parameterCount)}</Td>
-            <Td className="tabular-nums">{formatNumber(m.contextLength)} tokens</Td>
             <Td className="tabular-nums">
-              <TokenPrices input={m.inputEurPerMillionTokens} output={m.outputEurPerMillionTokens} />
+              <p>{formatNumber(m.contextLength)} tokens</p>
+              <p className="text-xs">
+                <TokenPrices input={m.inputEurPerMillionTokens} output={m.outputEurPerMillionTokens} />
+              </p>
             </Td>
-            <Td>{m.license}</Td>
-            <Td>
-              <div className="flex flex-wrap gap-1">
+            <Td className="min-w-[10rem] max-w-[14rem] whitespace-normal">
+              <p>{m.license}</p>
+              <div className="mt-1 flex flex-wrap gap-1">
                 <Badge tone={m.openWeights ? "good" : "neutral"}>{m.openWeights ? "Open weights" : "Closed weights"}</Badge>
                 <Badge tone={m.openData ? "good" : "neutral"}>{m.openData ? "Open data" : "Closed data"}</Badge>
               </div>
+              <p className="mt-1 text-xs text-slate-600">{m.origin}</p>
             </Td>
-            <Td className="max-w-[14rem] whitespace-normal">{m.origin}</Td>
-            <Td>{RUNTIME_LABELS[m.runtime]}</Td>
-            <Td className="tabular-nums">
-              {m.gpuMemoryGb} GB{m.minGpuCount > 1 && <span className="text-slate-600"> · {m.minGpuCount} GPUs min.</span>}
-            </Td>
-            <Td>
+            <Td className="whitespace-normal">
+              <p>{RUNTIME_LABELS[m.runtime]}</p>
+              <p className="text-xs tabular-nums text-slate-600">
+                {m.gpuMemoryGb} GB{m.minGpuCount > 1 && <> · {m.minGpuCount} GPUs min.</>}
+              </p>
               {m.fitsGpuTypes.length === 0 ? (
-                <span className="text-slate-500">None</span>
+                <p className="text-xs text-slate-500">Fits no GPU</p>
               ) : (
-                <ul className="space-y-0.5 text-xs">
+                <ul className="mt-0.5 flex max-w-[10rem] flex-wrap gap-x-2 text-xs" aria-label="Fits GPUs">
                   {m.fitsGpuTypes.map((g) => (
                     <li key={g.id} title={g.name}>
                       {g.code}
@@ -131,20 +132,14 @@ function CatalogTable({ models, onEdit }: { models: Model[]; onEdit: (m: Model) 
               <Badge tone={m.status === "ACTIVE" ? "good" : "neutral"}>{m.status === "ACTIVE" ? "Active" : "Deprecated"}</Badge>
             </Td>
             <Td>
-              <div className="flex flex-wrap gap-1.5">
-                <Button variant="secondary" aria-label={`Edit ${label}`} onClick={() => onEdit(m)}>
-                  Edit
-                </Button>
+              <RowActions>
+                <IconButton icon="edit" label={`Edit ${label}`} onClick={() => onEdit(m)} />
                 {m.status === "ACTIVE" ? (
-                  <Button variant="ghost" aria-label={`Deprecate ${label}`} loading={pending} onClick={() => setStatus.mutate({ modelId: m.id, status: "DEPRECATED" })}>
-                    Deprecate
-                  </Button>
+                  <IconButton icon="pause" label={`Deprecate ${label}`} loading={pending} onClick={() => setStatus.mutate({ modelId: m.id, status: "DEPRECATED" })} />
                 ) : (
-                  <Button variant="ghost" aria-label={`Reactivate ${label}`} loading={pending} onClick={() => setStatus.mutate({ modelId: m.id, status: "ACTIVE" })}>
-                    Reactivate
-                  </Button>
+                  <IconButton icon="play" label={`Reactivate ${label}`} loading={pending} onClick={() => setStatus.mutate({ modelId: m.id, status: "ACTIVE" })} />
                 )}
-              </div>
+              </RowActions>
             </Td>
           </tr>
         );

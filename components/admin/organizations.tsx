@@ -26,7 +26,7 @@ export function AdminOrganizationsPage() {
               {list.map((o) => {
                 return (
                   <tr key={o.id} id={`org-${o.slug}`} className="target:bg-amber-50">
-                    <Td>
+                    <Td className="whitespace-normal">
                       <p className="font-medium">{o.name}</p>
                       <p className="font-mono text-xs text-slate-500">{o.slug}</p>
                       <p className="text-xs text-slate-500">since {formatDate(o.createdAt)}</p>
@@ -39,9 +39,9 @@ export function AdminOrganizationsPage() {
                     <Td className="tabular-nums">{formatNumber(o.deployments)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.quotaGpus)}</Td>
                     <Td className="tabular-nums">{formatNumber(o.gpusInUse)}</Td>
-                    <Td className="tabular-nums">
+                    <Td className="min-w-[9rem] whitespace-normal tabular-nums">
                       <p>{formatEur(o.spendLast30Days.totalEur)}</p>
-                      <p className="text-xs text-slate-500">{formatSpendBreakdown(o.spendLast30Days)}</p>
+                      <p className="max-w-[14rem] text-xs text-slate-500">{formatSpendBreakdown(o.spendLast30Days)}</p>
                     </Td>
                     <Td>
                       {o.status === "ACTIVE" ? (
@@ -74,7 +74,7 @@ function OrganizationStatusDialog({ org, status, onClose }: { org: Organization;
       onClose();
       await Promise.all([utils.admin.organizations.invalidate(), utils.admin.quotas.invalidate()]);
     },
-    onError: (e) => toast.error(e.message),
+    // No toast: the dialog shows the refusal in place (ReasonDialog's FormError), once.
   });
   const suspending = status === "SUSPENDED";
   return (

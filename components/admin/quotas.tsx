@@ -5,6 +5,7 @@ import { formatDateTime, formatNumber } from "../format";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
+import { useSearchParamText } from "../ui/url-state";
 import { Textarea } from "../ui/fields";
 import { Field, Input, Select } from "../ui/form";
 import { Badge, PageHeader, Table, Td } from "../ui/layout";
@@ -372,7 +373,8 @@ function DecidedRequests({ requests }: { requests: QuotaRequest[] }) {
 }
 
 function QuotaTable({ quotas }: { quotas: Quota[] }) {
-  const [filter, setFilter] = useState("");
+  // In the URL, so a filtered list can be reloaded and shared.
+  const [filter, setFilter] = useSearchParamText("q");
   const [editing, setEditing] = useState<string | null>(null);
   const needle = filter.trim().toLowerCase();
   const shown = needle

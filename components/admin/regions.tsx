@@ -6,10 +6,11 @@ import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
 import { Checkbox, Fieldset, Textarea } from "../ui/fields";
-import { Field, Input, Select } from "../ui/form";
+import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
+import { IconButton, RowActions, type IconName } from "../ui/icon-button";
 import { Badge, PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
-import { certificationDetailInput, SOVEREIGNTY_LEVELS } from "@/lib/schemas";
+import { certificationDetailInput, regionInput, SOVEREIGNTY_LEVELS } from "@/lib/schemas";
 import { centsToEuros, FormError, formErrors, groupError, parseEurosToCents, parseWholeNumber, ReasonDialog, UsageBar, useFocusFirstInvalid } from "./shared";
 
 type Region = RouterOutputs["admin"]["regions"][number];
@@ -26,25 +27,29 @@ type SovereigntyLevel = (typeof SOVEREIGNTY_LEVELS)[number];
 const sealLabel = (level: string) => level.replace("_", "-");
 
 /** What each status action is called on its button, and what it means for tenants. */
-const STATUS_ACTIONS: Record<RegionStatus, { button: string; title: (code: string) => string; description: string; danger?: boolean }> = {
+const STATUS_ACTIONS: Record<RegionStatus, { button: string; icon: IconName; title: (code: string) => string; description: string; danger?: boolean }> = {
   MAINTENANCE: {
     button: "Maintenance",
+    icon: "wrench",
     title: (code) => `Put ${code} into maintenance`,
     description: "Tenants see the region as under maintenance, with your reason.",
   },
   DRAINING: {
     button: "Draining",
+    icon: "drain",
     title: (code) => `Drain ${code}`,
     description: "The region is being emptied: tenants see it as draining, with your reason.",
   },
   RETIRED: {
     button: "Retire",
+    icon: "archive",
     title: (code) => `Retire ${code}`,
     description: "A retired region no longer appears in tenants' list of regions.",
     danger: true,
   },
   ACTIVE: {
     button: "Activate",
+    icon: "play",
     title: (code) => `Activate ${code}`,
     description: "The region is offered to tenants again.",
   },
@@ -82,36 +87,38 @@ export function AdminRegionsPage() {
 
 function RegionsTable({ regions, onEdit, onStatus }: { regions: Region[]; onEdit: (r: Region) => void; onStatus: (r: Region, s: RegionStatus) => void }) {
   return (
-    <Table
-      caption="Regions"
-      head={["Region", "Operator", "Jurisdiction", "Certifications", "Exposure", "Driver", "Status", "GPU capacity", "Carbon", <span key="a" className="sr-only">Actions</span>]}
-    >
+    <Table caption="Regions" head={["Region", "Jurisdiction", "Certifications", "Driver", "Status", "GPU capacity", "Carbon", <span key="a" className="sr-only">Actions</span>]}>
       {regions.map((r) => (
         <tr key={r.id}>
-          <Td>
+          <Td className="whitespace-normal">
             <p className="font-mono text-xs font-medium">{r.code}</p>
             <p className="text-slate-600">{r.name}</p>
-          </Td>
-          <Td>
-            <p>{r.provider}</p>
-            <p className="text-slate-600">
-              {r.city}, {r.country}
-              {r.onPremises && <span className="ml-1 text-xs text-slate-500">(on premises)</span>}
+            <p className="text-xs text-slate-600">
+              {r.provider} · {r.city}, {r.country}
+              {r.onPremises && <span className="text-slate-500"> (on premises)</span>}
             </p>
           </Td>
           <Td>
             {r.jurisdiction}
-            {r.sovereigntyLevel && (
-              <span className="mt-1 block" title="EU Cloud Sovereignty Framework level">
-                <Badge tone="info">{sealLabel(r.sovereigntyLevel)}</Badge>
-              </span>
-            )}
+            <span className="mt-1 flex flex-wrap gap-1">
+              {r.sovereigntyLevel && (
+                <span title="EU Cloud Sovereignty Framework level">
+                  <Badge tone="info">{sealLabel(r.sovereigntyLevel)}</Badge>
+                </span>
+              )}
+              {r.extraterritorialExposure && (
+                <span title={r.exposureNote ?? undefined}>
+                  <Badge tone="bad">Exposed</Badge>
+                  {r.exposureNote && <span className="sr-only">: {r.exposureNote}</span>}
+                </span>
+              )}
+            </span>
           </Td>
-          <Td>
+          <Td className="whitespace-normal">
             {r.certifications.length === 0 ? (
               <span className="text-slate-500">None</span>
             ) : (
-              <ul className="flex max-w-[14rem] flex-wrap gap-1">
+              <ul className="flex max-w-[11rem] flex-wrap gap-1">
                 {r.certifications.map((c) => {
                   const detail = r.certificationDetails.find((d) => d.name === c);
                   return (
@@ -123,24 +130,14 @@ function RegionsTable({ regions, onEdit, onStatus }: { regions: Region[]; onEdit
               </ul>
             )}
           </Td>
-          <Td>
-            {r.extraterritorialExposure ? (
-              <span title={r.exposureNote ?? undefined}>
-                <Badge tone="bad">Exposed</Badge>
-                {r.exposureNote && <span className="sr-only">: {r.exposureNote}</span>}
-              </span>
-            ) : (
-              <span className="text-slate-600">No</span>
-            )}
-          </Td>
           {/* Endpoints often contain the region code: a tooltip keeps the code the only match in the row. */}
-          <Td className="whitespace-normal">
+          <Td className="min-w-[8rem] whitespace-normal">
             <span title={r.driverEndpoint ?? "No endpoint"}>{DRIVER_LABELS[r.driverKind]}</span>
             <ClusterConnection connection={r.connection} />
           </Td>
-          <Td>
+          <Td className="whitespace-normal">
             <Badge tone={STATUS_TONES[r.status]}>{STATUS_LABELS[r.status]}</Badge>
-            {r.statusReason && r.status !== "ACTIVE" && <p className="mt-1 max-w-[14rem] whitespace-normal text-xs text-slate-600">{r.statusReason}</p>}
+            {r.statusReason && r.status !== "ACTIVE" && <p className="mt-1 max-w-[12rem] break-words text-xs text-slate-600">{r.statusReason}</p>}
           </Td>
           <Td>
             {r.capacities.length === 0 ? (
@@ -160,18 +157,17 @@ function RegionsTable({ regions, onEdit, onStatus }: { regions: Region[]; onEdit
               </ul>
             )}
           </Td>
-          <Td className="tabular-nums">{formatNumber(r.carbonIntensityGco2Kwh)} gCO₂/kWh</Td>
+          <Td className="text-xs tabular-nums">
+            {formatNumber(r.carbonIntensityGco2Kwh)}
+            <span className="block text-slate-500">gCO₂/kWh</span>
+          </Td>
           <Td>
-            <div className="flex flex-wrap gap-1.5">
-              <Button variant="secondary" aria-label={`Edit ${r.code}`} onClick={() => onEdit(r)}>
-                Edit
-              </Button>
+            <RowActions>
+              <IconButton icon="edit" label={`Edit ${r.code}`} onClick={() => onEdit(r)} />
               {ACTION_ORDER.filter((s) => s !== r.status).map((s) => (
-                <Button key={s} variant={STATUS_ACTIONS[s].danger ? "danger" : "ghost"} onClick={() => onStatus(r, s)}>
-                  {STATUS_ACTIONS[s].button}
-                </Button>
+                <IconButton key={s} icon={STATUS_ACTIONS[s].icon} tone={STATUS_ACTIONS[s].danger ? "danger" : "neutral"} label={STATUS_ACTIONS[s].button} onClick={() => onStatus(r, s)} />
               ))}
-            </div>
+            </RowActions>
           </Td>
         </tr>
       ))}
@@ -189,7 +185,7 @@ function ClusterConnection({ connection }: { connection: Region["connection"] })
     );
   }
   return (
-    <span className="mt-1 block max-w-[16rem] text-xs text-slate-600">
+    <span className="mt-1 block max-w-[12rem] text-xs text-slate-600">
       <Badge tone="bad">{connection.misconfigured ? "Endpoint mismatch" : "Not connected"}</Badge>
       {connection.misconfigured ? (
         <span className="mt-1 block">Its endpoint is not the URL its credentials are configured for: the token is not sent there, and deployments cannot start.</span>
@@ -212,7 +208,7 @@ function RegionStatusDialog({ region, status, onClose }: { region: Region; statu
       onClose();
       await utils.admin.regions.invalidate();
     },
-    onError: (e) => toast.error(e.message),
+    // No toast: the dialog shows the refusal in place (ReasonDialog's FormError), once.
   });
   return (
     <ReasonDialog
@@ -326,7 +322,10 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
     onClose();
     await utils.admin.regions.invalidate();
   };
-  const onError = (e: { message: string }) => toast.error(e.message);
+  // Field refusals show beside their field; only the rest as a toast.
+  const onError = (e: unknown) => {
+    if (Object.keys(fieldErrorsOf(e)).length === 0) toast.error(e instanceof Error ? e.message : "The region was not saved");
+  };
   const create = api.admin.createRegion.useMutation({ onSuccess: (_saved, input) => onSuccess(input), onError });
   const update = api.admin.updateRegion.useMutation({ onSuccess: (_saved, input) => onSuccess(input), onError });
   const mutation = region ? update : create;
@@ -353,8 +352,6 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
       if (!parsed.success) for (const issue of parsed.error.issues) problems[`certificationDetails.${i}.${issue.path.join(".")}`] ??= issue.message;
       return parsed.success ? parsed.data : { name: c.name, issuer: c.issuer, scope: null, validFrom: c.validFrom, validUntil: null };
     });
-    setLocalErrors(problems);
-    if (Object.keys(problems).length > 0) return;
 
     const other = draft.otherCertifications
       .split(",")
@@ -378,6 +375,11 @@ function RegionFormDialog({ region, onClose }: { region: Region | null; onClose:
       carbonIntensityGco2Kwh: carbon ?? 0,
       capacities,
     };
+    // The whole form at once, with the server's own schema: every message in one round, not three.
+    const checked = regionInput.safeParse(fields);
+    if (!checked.success) for (const issue of checked.error.issues) problems[issue.path.join(".")] ??= issue.message;
+    setLocalErrors(problems);
+    if (Object.keys(problems).length > 0) return;
     if (region) update.mutate({ regionId: region.id, ...fields });
     else create.mutate(fields);
   };

@@ -116,7 +116,7 @@ export function ReasonDialog({
     onConfirm(trimmed || undefined);
   };
   return (
-    <Dialog title={title} description={description} onClose={onClose} size="sm">
+    <Dialog title={title} description={description} onClose={onClose} size="sm" role="alertdialog">
       <form onSubmit={submit} noValidate className="space-y-4">
         <Field label={reasonRequired ? "Reason" : "Reason (optional)"} name="status-reason" error={reasonError} hint={reasonHint}>
           <Textarea name="status-reason" value={reason} onChange={(e) => setReason(e.target.value)} required={reasonRequired} maxLength={500} invalid={!!reasonError} />

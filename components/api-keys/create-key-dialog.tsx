@@ -6,9 +6,9 @@ import { api, type RouterInputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
 import { Checkbox, Fieldset } from "../ui/fields";
-import { Field, Input, fieldErrorsOf } from "../ui/form";
+import { Field, Input, fieldErrorsOf, toastUnlessInline } from "../ui/form";
 import type { RevealedKey } from "./key-reveal";
-import { captureContentOf, endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
+import { captureContentOf, endOfDay, KEY_FORM_FIELDS, KeyLimitsFields, optionalNumber } from "./key-form";
 
 type Scope = RouterInputs["apiKeys"]["create"]["scopes"][number];
 
@@ -27,7 +27,7 @@ export function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; o
       onCreated({ name: created.name, key: created.key, allowedDeploymentIds: input.allowedDeploymentIds ?? [] });
       await utils.apiKeys.list.invalidate({ orgId: org.id });
     },
-    onError: (e) => toast.error(e.message),
+    onError: (e) => toastUnlessInline(e, KEY_FORM_FIELDS),
   });
   const errors = fieldErrorsOf(create.error);
 

@@ -6,8 +6,9 @@ import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterInputs, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
-import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
-import { captureContentOf, dateInputValue, endOfDay, KeyLimitsFields, optionalNumber } from "./key-form";
+import { ConfirmDialog } from "../ui/confirm-dialog";
+import { Field, Input, Select, fieldErrorsOf, toastUnlessInline } from "../ui/form";
+import { captureContentOf, dateInputValue, endOfDay, KEY_FORM_FIELDS, KeyLimitsFields, optionalNumber } from "./key-form";
 import type { RevealedKey } from "./key-reveal";
 
 export type ApiKeyRow = RouterOutputs["apiKeys"]["list"]["items"][number];
@@ -34,7 +35,7 @@ export function RotateKeyDialog({ apiKey, onClose, onRotated }: { apiKey: ApiKey
       });
       await utils.apiKeys.list.invalidate({ orgId: org.id });
     },
-    onError: (e) => toast.error(e.message),
+    onError: (e) => toastUnlessInline(e, ["graceMinutes"]),
   });
   const error = fieldErrorsOf(rotate.error).graceMinutes?.[0];
   function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -83,8 +84,8 @@ export function RevokeKeyDialog({ apiKey, onClose }: { apiKey: ApiKeyRow; onClos
     onError: (e) => toast.error(e.message),
   });
   return (
-    <Dialog title={`Revoke ${apiKey.name}?`} onClose={onClose} size="sm">
-      <p className="text-sm text-slate-700">
+    <ConfirmDialog title={`Revoke ${apiKey.name}?`} confirmLabel="Revoke key" pending={revoke.isPending} onClose={onClose} onConfirm={() => revoke.mutate({ orgId: org.id, apiKeyId: apiKey.id })}>
+      <p>
         Programs using <code className="font-mono text-xs">enc_{apiKey.prefix}_…</code>
         {apiKey.previousPrefix && (
           <>
@@ -94,15 +95,7 @@ export function RevokeKeyDialog({ apiKey, onClose }: { apiKey: ApiKeyRow; onClos
         )}{" "}
         are refused from now on. This cannot be undone.
       </p>
-      <DialogActions>
-        <Button type="button" variant="secondary" onClick={onClose} data-autofocus>
-          Cancel
-        </Button>
-        <Button type="button" variant="danger" loading={revoke.isPending} onClick={() => revoke.mutate({ orgId: org.id, apiKeyId: apiKey.id })}>
-          Revoke key
-        </Button>
-      </DialogActions>
-    </Dialog>
+    </ConfirmDialog>
   );
 }
 
@@ -117,7 +110,7 @@ export function EditKeyDialog({ apiKey, onClose }: { apiKey: ApiKeyRow; onClose:
       onClose();
       await utils.apiKeys.list.invalidate({ orgId: org.id });
     },
-    onError: (e) => toast.error(e.message),
+    onError: (e) => toastUnlessInline(e, KEY_FORM_FIELDS),
   });
   const errors = fieldErrorsOf(update.error);
   const defaults = {

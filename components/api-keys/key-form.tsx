@@ -40,6 +40,9 @@ export function captureContentOf(form: FormData): boolean {
   return form.get("captureContent") === "on";
 }
 
+/** The inputs the key dialogs show beside their fields: a refusal of one of these needs no toast. */
+export const KEY_FORM_FIELDS = ["name", "scopes", "allowedDeploymentIds", "expiresAt", "rateLimitRpm", "rateLimitTpm", "monthlyBudgetEur"] as const;
+
 /** The deployments a key may call, its expiry and its limits: the fields creating and editing a key share. */
 export function KeyLimitsFields({ defaults, errors }: { defaults?: LimitDefaults; errors: Errors }) {
   const org = useCurrentOrg();

@@ -14,6 +14,7 @@ import { formatDateTime, formatEur } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
+import { ConfirmDialog } from "../ui/confirm-dialog";
 import { CopyButton } from "../ui/copy-button";
 import { Checkbox } from "../ui/fields";
 import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
@@ -164,6 +165,7 @@ function BudgetForm({ budget, onDone }: { budget: Budget; onDone: () => void }) 
     },
     onError: (e) => toast.error(e.message),
   });
+  const [confirmRemove, setConfirmRemove] = useState(false);
   const remove = api.budgets.remove.useMutation({
     onSuccess: async () => {
       toast.success("Budget removed");
@@ -218,12 +220,15 @@ function BudgetForm({ budget, onDone }: { budget: Budget; onDone: () => void }) 
             variant="ghost"
             className="sm:ml-auto"
             loading={remove.isPending}
-            onClick={() => {
-              if (window.confirm(`Remove the budget of ${org.name}? Alerts stop${budget.budget?.mode === "HARD" ? " and calls are no longer refused" : ""}.`)) remove.mutate({ orgId: org.id });
-            }}
+            onClick={() => setConfirmRemove(true)}
           >
             Remove budget
           </Button>
+        )}
+        {confirmRemove && (
+          <ConfirmDialog title="Remove the budget?" confirmLabel="Remove budget" pending={remove.isPending} onClose={() => setConfirmRemove(false)} onConfirm={() => remove.mutate({ orgId: org.id }, { onSuccess: () => setConfirmRemove(false) })}>
+            Alerts for {org.name} stop{budget.budget?.mode === "HARD" ? " and calls are no longer refused" : ""}.
+          </ConfirmDialog>
         )}
       </div>
     </form>
@@ -333,6 +338,7 @@ function WebhookActions({ onSecret }: { onSecret: (secret: string) => void }) {
     },
     onError: (e) => toast.error(e.message),
   });
+  const [confirming, setConfirming] = useState<"rotate" | "remove" | null>(null);
   const rotate = api.webhooks.rotateSecret.useMutation({
     onSuccess: async (w) => {
       if (w.secret) onSecret(w.secret);
@@ -356,21 +362,23 @@ function WebhookActions({ onSecret }: { onSecret: (secret: string) => void }) {
       <Button
         variant="secondary"
         loading={rotate.isPending}
-        onClick={() => {
-          if (window.confirm("Rotate the signing secret? Deliveries are signed with the new one at once; update your receiver.")) rotate.mutate({ orgId: org.id });
-        }}
+        onClick={() => setConfirming("rotate")}
       >
         Rotate secret
       </Button>
-      <Button
-        variant="ghost"
-        loading={remove.isPending}
-        onClick={() => {
-          if (window.confirm("Remove the webhook? Pending deliveries are dropped; alerts stay in the console and the audit trail.")) remove.mutate({ orgId: org.id });
-        }}
-      >
+      <Button variant="ghost" loading={remove.isPending} onClick={() => setConfirming("remove")}>
         Remove webhook
       </Button>
+      {confirming === "rotate" && (
+        <ConfirmDialog title="Rotate the signing secret?" confirmLabel="Rotate secret" pending={rotate.isPending} onClose={() => setConfirming(null)} onConfirm={() => rotate.mutate({ orgId: org.id }, { onSuccess: () => setConfirming(null) })}>
+          Deliveries are signed with the new secret at once: update your receiver.
+        </ConfirmDialog>
+      )}
+      {confirming === "remove" && (
+        <ConfirmDialog title="Remove the webhook?" confirmLabel="Remove webhook" pending={remove.isPending} onClose={() => setConfirming(null)} onConfirm={() => remove.mutate({ orgId: org.id }, { onSuccess: () => setConfirming(null) })}>
+          Pending deliveries are dropped; alerts stay in the console and the audit trail.
+        </ConfirmDialog>
+      )}
     </div>
   );
 }

@@ -56,7 +56,7 @@ export function ComplianceDashboard() {
         ) : (
           <div className={`space-y-6 transition-opacity ${query.isPlaceholderData ? "opacity-60" : ""}`}>
             <StatusTiles o={o} />
-            <div className="grid gap-6 lg:grid-cols-2">
+            <div className="grid grid-cols-1 gap-6 lg:grid-cols-2">
               <ExposureCard o={o} />
               <div className="space-y-6">
                 <AuditIntegrityCard audit={o.audit} />
@@ -64,7 +64,7 @@ export function ComplianceDashboard() {
               </div>
             </div>
             <GuardrailsCard o={o} />
-            <div className="grid gap-6 lg:grid-cols-2">
+            <div className="grid grid-cols-1 gap-6 lg:grid-cols-2">
               <RetentionCard o={o} />
               <ReportCard />
             </div>
@@ -223,7 +223,7 @@ function GuardrailsCard({ o }: { o: Overview }) {
         {t.checked === 0 ? (
           <p className="rounded-lg border border-dashed border-slate-300 px-4 py-4 text-sm text-slate-600">No guardrail verdict {periodPhrase(o.period)}.</p>
         ) : (
-          <div className="grid gap-4 lg:grid-cols-2">
+          <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
             <ChartFigure
               title="Failed verdicts over time"
               summary={`${formatNumber(t.flagged)} failed and recorded, ${formatNumber(t.redacted)} redacted, ${formatNumber(t.blocked)} blocked, ${formatNumber(t.errors)} errors ${periodPhrase(o.period)}.`}

@@ -8,7 +8,7 @@ import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { CopyButton } from "../ui/copy-button";
-import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
+import { Field, Input, Select, fieldErrorsOf, toastUnlessInline } from "../ui/form";
 import { Badge, Card, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
 import { dataClassLabel, isSettled, PHASE_EXPLANATIONS, PhaseBadge, ReplicaStateBadge } from "./phase";
@@ -16,6 +16,8 @@ import { DeploymentUsage } from "../usage/deployment-usage";
 import { DeploymentResidencyAlert } from "../residency/deployment-alert";
 import { ButtonLink } from "../ui/button-link";
 import { ArtifactMismatchAlert } from "../evidence/artifact-mismatch";
+import { ConfirmDialog } from "../ui/confirm-dialog";
+import { AutoscalingSection } from "./autoscaling-section";
 
 type Deployment = RouterOutputs["deployments"]["get"];
 
@@ -88,8 +90,9 @@ function useDeploymentActions(d: Deployment) {
       toast.success(success);
       await refresh();
     },
-    onError: (e: { message: string }) => {
-      toast.error(e.message);
+    onError: (e: unknown) => {
+      // Scale and update show their refusal beside their field; the rest as a toast.
+      toastUnlessInline(e, ["replicas", "catalogModelId"]);
       // Someone else may have changed it meanwhile: show what is true now.
       void refresh();
     },
@@ -117,6 +120,9 @@ function DeploymentView({ d }: { d: Deployment }) {
   const failure = d.phase === "FAILED" ? failureMessageOf(d, conditions) : null;
   const ready = d.replicaSet.filter((r) => r.state === "ready").length;
   const target = { orgId: org.id, deploymentId: d.id };
+  const [confirming, setConfirming] = useState<"stop" | "delete" | null>(null);
+  // Gone for good: nothing to call, pay for or act on any more.
+  if (d.phase === "DELETED" || d.deletedAt) return <DeletedDeploymentView d={d} />;
 
   return (
     <div className="space-y-6">
@@ -133,7 +139,7 @@ function DeploymentView({ d }: { d: Deployment }) {
           <p className="mt-1 max-w-2xl text-sm text-slate-600">
             {PHASE_EXPLANATIONS[d.phase]}
             {d.desiredState === "STOPPED" && d.phase !== "STOPPED" && !deleting && " A stop has been requested."}
-            {d.desiredState === "DELETED" && d.phase !== "DELETED" && " Deletion has been requested."}
+            {d.desiredState === "DELETED" && " Deletion has been requested."}
           </p>
         </div>
         {canAct && (
@@ -143,7 +149,7 @@ function DeploymentView({ d }: { d: Deployment }) {
               Evidence
             </ButtonLink>
             {!deleting && d.desiredState === "RUNNING" && (
-              <Button variant="secondary" loading={actions.stop.isPending} disabled={busy} onClick={() => actions.stop.mutate(target)}>
+              <Button variant="secondary" loading={actions.stop.isPending} disabled={busy} onClick={() => setConfirming("stop")}>
                 Stop
               </Button>
             )}
@@ -157,15 +163,35 @@ function DeploymentView({ d }: { d: Deployment }) {
                 variant="danger"
                 loading={actions.remove.isPending}
                 disabled={busy}
-                onClick={() => {
-                  if (!window.confirm(`Delete ${d.name}? Its replicas stop, its GPUs are released and programs using it get errors. This cannot be undone.`)) return;
-                  actions.remove.mutate(target);
-                }}
+                onClick={() => setConfirming("delete")}
               >
                 Delete
               </Button>
             )}
           </div>
+        )}
+        {confirming === "stop" && (
+          <ConfirmDialog
+            title={`Stop ${d.name}?`}
+            confirmLabel="Stop deployment"
+            pending={actions.stop.isPending}
+            onClose={() => setConfirming(null)}
+            onConfirm={() => actions.stop.mutate(target, { onSuccess: () => setConfirming(null) })}
+          >
+            Its replicas stop and its GPUs are released; programs calling it get errors until you start it again.
+          </ConfirmDialog>
+        )}
+        {confirming === "delete" && (
+          <ConfirmDialog
+            title={`Delete ${d.name}?`}
+            confirmLabel="Delete deployment"
+            typeToConfirm={d.name}
+            pending={actions.remove.isPending}
+            onClose={() => setConfirming(null)}
+            onConfirm={() => actions.remove.mutate(target, { onSuccess: () => setConfirming(null) })}
+          >
+            Its replicas stop, its GPUs are released and programs using it get errors. Its usage and audit history stay. This cannot be undone.
+          </ConfirmDialog>
         )}
       </header>
 
@@ -182,11 +208,6 @@ function DeploymentView({ d }: { d: Deployment }) {
         </div>
       )}
       {!deleting && <DeploymentResidencyAlert deploymentId={d.id} />}
-      {d.phase === "DELETED" && (
-        <div role="status" className="rounded-lg border border-slate-200 bg-slate-50 px-4 py-3 text-sm text-slate-700">
-          This deployment is gone. <Link href={`/o/${org.slug}/deployments`} className="font-medium text-brand-700 underline">Back to deployments</Link>
-        </div>
-      )}
       {!canAct && <p className="text-sm text-slate-500">You have view access to {org.name}: a member can change this deployment.</p>}
 
       <dl className="grid grid-cols-2 gap-3 lg:grid-cols-4">
@@ -263,6 +284,8 @@ function DeploymentView({ d }: { d: Deployment }) {
         )}
       </section>
 
+      <AutoscalingSection deploymentId={d.id} canEdit={canAct} />
+
       <section className="space-y-2">
         <h2 className="text-sm font-semibold text-slate-700">Events</h2>
         {d.events.length === 0 ? (
@@ -290,6 +313,37 @@ function DeploymentView({ d }: { d: Deployment }) {
           </ol>
         )}
       </section>
+    </div>
+  );
+}
+
+/** What remains of a deleted deployment: the name it was given, when it went, what it ran; no actions. */
+function DeletedDeploymentView({ d }: { d: Deployment }) {
+  const org = useCurrentOrg();
+  return (
+    <div className="space-y-6">
+      <header className="min-w-0">
+        <div className="flex flex-wrap items-center gap-2">
+          <h1 className="break-all text-2xl font-semibold tracking-tight">{d.name}</h1>
+          <PhaseBadge phase="DELETED" testId="deployment-phase" />
+        </div>
+        <p role="status" data-testid="deleted-on" className="mt-1 text-sm text-slate-600">
+          {d.deletedAt ? `Deleted on ${formatDateTime(d.deletedAt)}.` : "Deleted."} Its GPUs are released and it no longer answers calls; its usage and audit history stay.{" "}
+          <Link href={`/o/${org.slug}/deployments`} className="font-medium text-brand-700 underline">Back to deployments</Link>
+        </p>
+      </header>
+      <dl className="grid grid-cols-2 gap-3 lg:grid-cols-4">
+        <Fact label="Model" compact>
+          {d.catalogModel.name} <span className="font-normal text-slate-600">{d.catalogModel.version}</span>
+        </Fact>
+        <Fact label="Region" hint={`${d.region.code} · ${dataClassLabel(d.dataClassification)} data`} compact>
+          {d.region.name}
+        </Fact>
+        <Fact label="Created" compact>
+          {formatDateTime(d.createdAt)}
+        </Fact>
+      </dl>
+      <DeploymentUsage deploymentId={d.id} name={d.name} />
     </div>
   );
 }

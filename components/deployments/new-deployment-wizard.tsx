@@ -144,7 +144,7 @@ function Wizard() {
       await utils.deployments.list.invalidate({ orgId: org.id });
       router.push(`/o/${org.slug}/deployments/${d.id}`);
     },
-    onError: (e) => toast.error(e.message),
+    // No toast: the review step shows the refusal in place, with a link to the step at fault.
   });
 
   useEffect(() => {

@@ -45,7 +45,7 @@ function Digest({ value, label }: { value: string | null; label?: string }) {
 
 function Facts({ items }: { items: [string, ReactNode][] }) {
   return (
-    <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[12rem_1fr]">
+    <dl className="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-[12rem_minmax(0,1fr)]">
       {items.map(([term, value]) => (
         <div key={term} className="contents">
           <dt className="font-medium text-slate-600">{term}</dt>
@@ -80,7 +80,7 @@ function EvidenceView({ e, orgId }: { e: Evidence; orgId: string }) {
           <h1 className="break-all text-2xl font-semibold tracking-tight">Evidence: {e.deployment.name}</h1>
           <p className="mt-1 max-w-2xl text-sm text-slate-600">
             Where this deployment runs and under which rules, as the platform recorded it — generated {formatDateTime(e.generatedAt)}. The JSON is the same document, for
-            auditors and scripts (<code className="text-xs">GET {json.replace(orgId, "{orgId}")}</code>).
+            auditors and scripts (<code className="break-all text-xs">GET {json.replace(orgId, "{orgId}")}</code>).
           </p>
         </div>
         <a

@@ -11,7 +11,7 @@ import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
-import { Dialog, DialogActions } from "../ui/dialog";
+import { ConfirmDialog } from "../ui/confirm-dialog";
 import { Checkbox, Fieldset } from "../ui/fields";
 import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
 import { Badge, Card, Table, Td } from "../ui/layout";
@@ -238,16 +238,9 @@ function DefaultsForm({ defaults: d }: { defaults: GuardrailDefaults }) {
         )}
       </div>
       {confirmReset && (
-        <Dialog title="Return to the built-in defaults?" description="Schema and personal-data checks in observe mode, every personal-data type, no judge. Overrides of deployments and keys stay." onClose={() => setConfirmReset(false)} size="sm">
-          <DialogActions>
-            <Button type="button" variant="secondary" onClick={() => setConfirmReset(false)}>
-              Cancel
-            </Button>
-            <Button type="button" variant="danger" loading={reset.isPending} onClick={() => reset.mutate({ orgId: org.id })} data-autofocus>
-              Return to built-in
-            </Button>
-          </DialogActions>
-        </Dialog>
+        <ConfirmDialog title="Return to the built-in defaults?" confirmLabel="Return to built-in" pending={reset.isPending} onClose={() => setConfirmReset(false)} onConfirm={() => reset.mutate({ orgId: org.id })}>
+          Schema and personal-data checks in observe mode, every personal-data type, no judge. Overrides of deployments and keys stay.
+        </ConfirmDialog>
       )}
     </form>
   );

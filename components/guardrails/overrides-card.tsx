@@ -12,6 +12,7 @@ import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
+import { ConfirmDialog } from "../ui/confirm-dialog";
 import { Field, Select, fieldErrorsOf } from "../ui/form";
 import { Card, Table, Td } from "../ui/layout";
 import { LoadingState, QueryView } from "../ui/states";
@@ -275,22 +276,15 @@ function RemoveDialog({ target, onClose }: { target: Target; onClose: () => void
   const removeDeployment = api.guardrails.removeDeploymentOverride.useMutation({ onSuccess, onError: (e) => toast.error(e.message) });
   const removeKey = api.guardrails.removeApiKeyOverride.useMutation({ onSuccess, onError: (e) => toast.error(e.message) });
   return (
-    <Dialog title={`Remove the override of ${target.name}?`} description={`${target.kind === "deployment" ? "The deployment" : "The key"} will inherit every rule again, on every gateway within a second.`} onClose={onClose} size="sm">
-      <DialogActions>
-        <Button type="button" variant="secondary" onClick={onClose}>
-          Cancel
-        </Button>
-        <Button
-          type="button"
-          variant="danger"
-          data-autofocus
-          loading={removeDeployment.isPending || removeKey.isPending}
-          onClick={() => (target.kind === "deployment" ? removeDeployment.mutate({ orgId: org.id, deploymentId: target.id }) : removeKey.mutate({ orgId: org.id, apiKeyId: target.id }))}
-        >
-          Remove override
-        </Button>
-      </DialogActions>
-    </Dialog>
+    <ConfirmDialog
+      title={`Remove the override of ${target.name}?`}
+      confirmLabel="Remove override"
+      pending={removeDeployment.isPending || removeKey.isPending}
+      onClose={onClose}
+      onConfirm={() => (target.kind === "deployment" ? removeDeployment.mutate({ orgId: org.id, deploymentId: target.id }) : removeKey.mutate({ orgId: org.id, apiKeyId: target.id }))}
+    >
+      {`${target.kind === "deployment" ? "The deployment" : "The key"} will inherit every rule again, on every gateway within a second.`}
+    </ConfirmDialog>
   );
 }
 

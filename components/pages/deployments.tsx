@@ -1,5 +1,6 @@
 "use client";
 import Link from "next/link";
+import { DATA_CLASSIFICATIONS, type DataClassification } from "@/lib/limits";
 import { roleAtLeast } from "@/lib/roles";
 import { dataClassLabel, isSettled, PhaseBadge } from "../deployments/phase";
 import { formatDateTime } from "../format";
@@ -8,6 +9,8 @@ import { api } from "../trpc";
 import { ButtonLink } from "../ui/button-link";
 import { PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
+import { Select } from "../ui/form";
+import { useSearchParamChoice } from "../ui/url-state";
 
 /** Poll while something is changing; once every deployment has settled, focus and mutations refresh it. */
 const LIVE_POLL_MS = 2_500;
@@ -20,6 +23,8 @@ export function DeploymentsPage() {
     { refetchInterval: (query) => (query.state.data?.items.some((d) => !isSettled(d)) ? LIVE_POLL_MS : false) },
   );
   const newHref = `/o/${org.slug}/deployments/new`;
+  // In the URL, so a filtered list can be reloaded and shared.
+  const [dataClass, setDataClass] = useSearchParamChoice<DataClassification | "">("dataClass", ["", ...DATA_CLASSIFICATIONS], "");
   return (
     <>
       <PageHeader
@@ -28,8 +33,22 @@ export function DeploymentsPage() {
         actions={canDeploy ? <ButtonLink href={newHref}>New deployment</ButtonLink> : undefined}
       />
       <QueryView query={deployments}>
-        {({ items: list }) =>
-          list.length === 0 ? (
+        {({ items: all }) => {
+          const list = dataClass ? all.filter((d) => d.dataClassification === dataClass) : all;
+          return (
+          <>
+          {all.length > 0 && (
+            <div className="mb-3 max-w-xs">
+              <label htmlFor="deployments-data-class" className="mb-1 block text-sm font-medium text-slate-700">Data class</label>
+              <Select id="deployments-data-class" name="deployments-data-class" value={dataClass} onChange={(e) => setDataClass(e.target.value as DataClassification | "")}>
+                <option value="">Any</option>
+                {DATA_CLASSIFICATIONS.map((c) => <option key={c} value={c}>{dataClassLabel(c)}</option>)}
+              </Select>
+            </div>
+          )}
+          {all.length > 0 && list.length === 0 ? (
+            <EmptyState title="No deployment of this data class">Choose another data class, or Any, to see the others.</EmptyState>
+          ) : list.length === 0 ? (
             <EmptyState
               title="No deployments yet"
               action={canDeploy ? <ButtonLink href={newHref}>Deploy a model</ButtonLink> : undefined}
@@ -64,8 +83,10 @@ export function DeploymentsPage() {
                 </tr>
               ))}
             </Table>
-          )
-        }
+          )}
+          </>
+          );
+        }}
       </QueryView>
     </>
   );

@@ -1,5 +1,6 @@
 "use client";
 import Link from "next/link";
+import type { ReactNode } from "react";
 import { BudgetBanner } from "../budgets/budget-settings";
 import { formatMicroEur, formatNumber } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
@@ -14,6 +15,7 @@ export function OverviewPage() {
     <>
       <PageHeader title={org.name} description="What your organisation runs on the platform, and what it costs." />
       <BudgetBanner />
+      <FirstSteps />
       <QueryView query={overview}>
         {(o) => (
           <div className="space-y-6">
@@ -77,5 +79,114 @@ function UsageFigures({ activeApiKeys }: { activeApiKeys: number }) {
         hint={t ? `${formatMicroEur(t.gpuCostMicroEur)} GPU time · ${formatMicroEur(t.tokenCostMicroEur)} tokens` : undefined}
       />
     </>
+  );
+}
+
+type StepState = "todo" | "in_progress" | "done";
+
+/** How often the checklist re-reads the organisation's progress while a step is open. */
+const FIRST_STEPS_REFRESH_MS = 3000;
+
+/**
+ * The first-steps checklist (docs/onboarding.md): each step computed by the server from the
+ * organisation's data, polled while a step is open so it ticks itself; collapsed once all are done.
+ */
+function FirstSteps() {
+  const org = useCurrentOrg();
+  const progress = api.organization.onboarding.useQuery(
+    { orgId: org.id },
+    { refetchInterval: (query) => (query.state.data?.complete ? false : FIRST_STEPS_REFRESH_MS) },
+  );
+  if (progress.isLoading) {
+    return (
+      <section aria-label="First steps" aria-busy className="mb-6 rounded-lg border border-slate-200 bg-white p-4">
+        <p className="text-sm text-slate-500">Loading your first steps…</p>
+      </section>
+    );
+  }
+  // The rest of the overview still works; the checklist is a guide, not a gate.
+  if (!progress.data) return null;
+  const p = progress.data;
+  const base = `/o/${org.slug}`;
+  const starter = p.deployableNow[0];
+  const steps: { id: keyof typeof p.steps; title: string; href: string; action: string; detail: ReactNode }[] = [
+    {
+      id: "deploy",
+      title: "Deploy the tiny demo model",
+      href: `${base}/deployments/new`,
+      action: "Open the deployment wizard",
+      detail:
+        p.steps.deploy === "in_progress"
+          ? "Your deployment is starting; this step ticks itself once it runs."
+          : starter
+            ? `You can deploy now: ${starter.freeGpus} ${starter.freeGpus === 1 ? "GPU" : "GPUs"} in ${starter.region.name} (${starter.gpuType.name}).`
+            : "First, request a GPU quota in a region.",
+    },
+    { id: "apiKey", title: "Create an API key", href: `${base}/api-keys`, action: "Go to API keys", detail: "Programs call your deployments with it; it is shown once." },
+    {
+      id: "call",
+      title: "Call your model",
+      href: p.runningDeployment ? `${base}/deployments/${p.runningDeployment.id}` : `${base}/api-reference`,
+      action: "See how to call it",
+      detail: "Any OpenAI-compatible client works: point it at the gateway with your key.",
+    },
+    { id: "usage", title: "See the call in usage", href: `${base}/usage?period=24h`, action: "Open Usage", detail: "Requests, tokens and cost appear within a few seconds." },
+  ];
+  if (!starter && p.steps.deploy === "todo") steps[0] = { ...steps[0], href: `${base}/quotas`, action: "Request a quota" };
+  const done = steps.filter((s) => p.steps[s.id] === "done").length;
+  const list = (
+    <ol className="mt-3 space-y-2">
+      {steps.map((step, i) => (
+        <StepItem key={step.id} n={i + 1} state={p.steps[step.id]} {...step} />
+      ))}
+    </ol>
+  );
+  if (p.complete) {
+    return (
+      <details className="mb-6 rounded-lg border border-emerald-200 bg-emerald-50 p-4" data-testid="first-steps" data-complete="true">
+        <summary className="cursor-pointer text-sm font-medium text-emerald-900">First steps complete: your organisation deploys, calls and measures its models.</summary>
+        {list}
+      </details>
+    );
+  }
+  return (
+    <section aria-labelledby="first-steps-title" className="mb-6 rounded-lg border border-slate-200 bg-white p-4" data-testid="first-steps" data-complete="false">
+      <div className="flex flex-wrap items-baseline justify-between gap-2">
+        <h2 id="first-steps-title" className="text-base font-semibold">First steps</h2>
+        <p className="text-sm text-slate-600" aria-live="polite">
+          {done} of {steps.length} done
+        </p>
+      </div>
+      {list}
+    </section>
+  );
+}
+
+function StepItem({ n, state, title, href, action, detail, id }: { n: number; state: StepState; title: string; href: string; action: string; detail: ReactNode; id: string }) {
+  const label = state === "done" ? "Done" : state === "in_progress" ? "In progress" : "To do";
+  return (
+    <li className="flex items-start gap-3 rounded-md border border-slate-100 p-3" data-testid={`first-step-${id}`} data-state={state}>
+      <span
+        aria-hidden
+        className={`mt-0.5 flex h-6 w-6 shrink-0 items-center justify-center rounded-full text-xs font-semibold ${
+          state === "done" ? "bg-emerald-600 text-white" : state === "in_progress" ? "bg-amber-100 text-amber-900" : "bg-slate-100 text-slate-700"
+        }`}
+      >
+        {state === "done" ? "✓" : n}
+      </span>
+      <div className="min-w-0 flex-1">
+        <p className={`text-sm font-medium ${state === "done" ? "text-slate-500 line-through" : "text-slate-900"}`}>
+          {title} <span className="sr-only">({label})</span>
+        </p>
+        {state !== "done" && (
+          <p className="mt-0.5 text-sm text-slate-600">
+            {detail}{" "}
+            <Link className="font-medium text-brand-700 underline" href={href}>
+              {action}
+            </Link>
+          </p>
+        )}
+      </div>
+    </li>
   );
 }

@@ -6,9 +6,10 @@ import { formatDateTime } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
-import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
+import { Field, Input, Select, fieldErrorsOf, toastUnlessInline } from "../ui/form";
 import { Badge, Card, PageHeader, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
+import { ConfirmDialog } from "../ui/confirm-dialog";
 
 const REQUEST_TONES = { PENDING: "info", APPROVED: "good", PARTIALLY_APPROVED: "warn", REJECTED: "bad", CANCELLED: "neutral" } as const;
 const REQUEST_LABELS = { PENDING: "Pending", APPROVED: "Approved", PARTIALLY_APPROVED: "Partly approved", REJECTED: "Rejected", CANCELLED: "Cancelled" } as const;
@@ -78,7 +79,7 @@ function RequestQuotaForm() {
       setJustification("");
       await utils.quotas.list.invalidate({ orgId: org.id });
     },
-    onError: (e) => toast.error(e.message),
+    onError: (e) => toastUnlessInline(e, ["regionId", "gpuTypeId", "additionalGpus", "justification"]),
   });
   const errors = fieldErrorsOf(request.error);
   const region = regions.data?.find((r) => r.id === regionId);
@@ -135,8 +136,10 @@ type Requests = RouterOutputs["quotas"]["list"]["requests"];
 function QuotaRequests({ requests, canCancel }: { requests: Requests; canCancel: boolean }) {
   const org = useCurrentOrg();
   const utils = api.useUtils();
+  const [cancelling, setCancelling] = useState<string | null>(null);
   const cancel = api.quotas.cancelRequest.useMutation({
     onSuccess: async () => {
+      setCancelling(null);
       toast.success("Request cancelled");
       await utils.quotas.list.invalidate({ orgId: org.id });
     },
@@ -158,16 +161,29 @@ function QuotaRequests({ requests, canCancel }: { requests: Requests; canCancel:
                 {r.approvedGpus != null && r.status !== "REJECTED" && <span className="text-slate-700">· {r.approvedGpus} granted</span>}
                 <span className="ml-auto text-xs text-slate-500">{formatDateTime(r.createdAt)} by {r.requestedBy.name}</span>
               </div>
-              <p className="mt-1 text-slate-700">{r.justification}</p>
-              {r.decisionNote && <p className="mt-1 rounded bg-slate-50 px-2 py-1 text-slate-700"><span className="font-medium">Administrator&apos;s note:</span> {r.decisionNote}</p>}
+              {/* pre-wrap: the requester's line breaks are part of what they wrote. */}
+              <p className="mt-1 whitespace-pre-wrap break-words text-slate-700" data-testid="quota-justification">{r.justification}</p>
+              {r.decisionNote && <p className="mt-1 whitespace-pre-wrap break-words rounded bg-slate-50 px-2 py-1 text-slate-700"><span className="font-medium">Administrator&apos;s note:</span> {r.decisionNote}</p>}
               {canCancel && r.status === "PENDING" && (
-                <Button variant="ghost" className="mt-1" loading={cancel.isPending && cancel.variables?.requestId === r.id} onClick={() => cancel.mutate({ orgId: org.id, requestId: r.id })}>
+                <Button variant="ghost" className="mt-1" loading={cancel.isPending && cancel.variables?.requestId === r.id} onClick={() => setCancelling(r.id)}>
                   Cancel request
                 </Button>
               )}
             </li>
           ))}
         </ul>
+      )}
+      {cancelling && (
+        <ConfirmDialog
+          title="Cancel this request?"
+          confirmLabel="Cancel request"
+          cancelLabel="Keep it"
+          pending={cancel.isPending}
+          onClose={() => setCancelling(null)}
+          onConfirm={() => cancel.mutate({ orgId: org.id, requestId: cancelling })}
+        >
+          The administrators no longer see it; you can send a new one at any time.
+        </ConfirmDialog>
       )}
     </section>
   );

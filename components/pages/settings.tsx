@@ -10,8 +10,9 @@ import { formatDate } from "../format";
 import { useCurrentOrg } from "../shell/org-context";
 import { api } from "../trpc";
 import { Button } from "../ui/button";
-import { Field, Input, Select, fieldErrorsOf } from "../ui/form";
+import { Field, Input, Select, fieldErrorsOf, toastUnlessInline } from "../ui/form";
 import { Card, PageHeader, Table, Td } from "../ui/layout";
+import { ConfirmDialog } from "../ui/confirm-dialog";
 import { EmptyState, QueryView } from "../ui/states";
 
 const ROLES_HIGH_TO_LOW = [...ORG_ROLES].reverse();
@@ -45,7 +46,7 @@ function RenameOrganization() {
       await utils.account.me.invalidate();
       router.refresh();
     },
-    onError: (e) => toast.error(e.message),
+    onError: (e) => toastUnlessInline(e, ["name"]),
   });
   const errors = fieldErrorsOf(rename.error);
   function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -78,7 +79,7 @@ function InviteMember() {
       setEmail("");
       await utils.organization.members.invalidate({ orgId: org.id });
     },
-    onError: (e) => toast.error(e.message),
+    onError: (e) => toastUnlessInline(e, ["email", "role"]),
   });
   const errors = fieldErrorsOf(invite.error);
   function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -124,9 +125,26 @@ function Members() {
       void refresh();
     },
   });
+  const [removing, setRemoving] = useState<{ membershipId: string; email: string; self: boolean } | null>(null);
   const remove = api.organization.removeMember.useMutation({
-    onError: (e) => toast.error(e.message),
+    onSuccess: async () => {
+      const gone = removing;
+      setRemoving(null);
+      if (gone?.self) {
+        toast.success(`You left ${org.name}`);
+        await utils.account.me.invalidate();
+        router.push("/");
+      } else {
+        toast.success(`${gone?.email ?? "Member"} removed`);
+        await refresh();
+      }
+    },
+    onError: (e) => {
+      toast.error(e.message);
+      void refresh();
+    },
   });
+  const [revoking, setRevoking] = useState<{ id: string; email: string } | null>(null);
   const revoke = api.organization.revokeInvitation.useMutation({
     onSuccess: async () => {
       toast.success("Invitation revoked");
@@ -137,11 +155,16 @@ function Members() {
 
   return (
     <QueryView query={members}>
-      {({ items: list, invitations }) => (
+      {({ items: list, invitations }) => {
+        const owners = list.filter((m) => m.role === "OWNER").length;
+        return (
         <div className="space-y-6">
           <Table head={["Member", "Role", "Since", ""]} caption="Members">
             {list.map((m) => {
               const self = m.user.id === me.data?.user.id;
+              // Offer only what the server allows: the last owner stays; only an owner removes an owner.
+              const lastOwner = m.role === "OWNER" && owners <= 1;
+              const removable = !lastOwner && (self || (isAdmin && (m.role !== "OWNER" || org.role === "OWNER")));
               return (
                 <tr key={m.id}>
                   <Td>
@@ -150,7 +173,7 @@ function Members() {
                     <span className="block text-xs text-slate-500">{m.user.email}</span>
                   </Td>
                   <Td>
-                    {isAdmin && !self ? (
+                    {isAdmin && !self && !lastOwner ? (
                       <select
                         aria-label={`Role of ${m.user.email}`}
                         className="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm"
@@ -168,32 +191,21 @@ function Members() {
                   </Td>
                   <Td className="text-slate-600">{formatDate(m.createdAt)}</Td>
                   <Td className="text-right">
-                    {(self || isAdmin) && (
+                    {removable ? (
                       <Button
                         variant={self ? "secondary" : "danger"}
                         loading={remove.isPending && remove.variables?.membershipId === m.id}
-                        onClick={() => {
-                          const question = self ? `Leave ${org.name}? You will lose access to it.` : `Remove ${m.user.email} from ${org.name}?`;
-                          if (!window.confirm(question)) return;
-                          remove.mutate(
-                            { orgId: org.id, membershipId: m.id },
-                            {
-                              onSuccess: async () => {
-                                if (self) {
-                                  toast.success(`You left ${org.name}`);
-                                  await utils.account.me.invalidate();
-                                  router.push("/");
-                                } else {
-                                  toast.success(`${m.user.email} removed`);
-                                  await refresh();
-                                }
-                              },
-                            },
-                          );
-                        }}
+                        onClick={() => setRemoving({ membershipId: m.id, email: m.user.email, self })}
                       >
                         {self ? "Leave" : "Remove"}
                       </Button>
+                    ) : (
+                      self &&
+                      lastOwner && (
+                        <span data-testid="sole-owner-note" className="inline-block max-w-56 whitespace-normal text-left text-xs text-slate-500">
+                          You are the only owner: make another member an owner before you can leave.
+                        </span>
+                      )
                     )}
                   </Td>
                 </tr>
@@ -211,7 +223,7 @@ function Members() {
                     <span className="font-medium">{inv.email}</span>
                     <span className="text-slate-600">as {ROLE_LABELS[inv.role]}, invited by {inv.invitedBy.name}, expires {formatDate(inv.expiresAt)}</span>
                     {isAdmin && (
-                      <Button className="ml-auto" variant="ghost" loading={revoke.isPending && revoke.variables?.invitationId === inv.id} onClick={() => revoke.mutate({ orgId: org.id, invitationId: inv.id })}>
+                      <Button className="ml-auto" variant="ghost" loading={revoke.isPending && revoke.variables?.invitationId === inv.id} onClick={() => setRevoking({ id: inv.id, email: inv.email })}>
                         Revoke
                       </Button>
                     )}
@@ -220,8 +232,31 @@ function Members() {
               </ul>
             )}
           </section>
+          {removing && (
+            <ConfirmDialog
+              title={removing.self ? `Leave ${org.name}?` : `Remove ${removing.email}?`}
+              confirmLabel={removing.self ? "Leave organisation" : "Remove member"}
+              pending={remove.isPending}
+              onClose={() => setRemoving(null)}
+              onConfirm={() => remove.mutate({ orgId: org.id, membershipId: removing.membershipId })}
+            >
+              {removing.self ? `You lose access to ${org.name} at once; an admin can invite you again.` : `${removing.email} loses access to ${org.name} at once; you can invite them again.`}
+            </ConfirmDialog>
+          )}
+          {revoking && (
+            <ConfirmDialog
+              title={`Revoke the invitation of ${revoking.email}?`}
+              confirmLabel="Revoke invitation"
+              pending={revoke.isPending}
+              onClose={() => setRevoking(null)}
+              onConfirm={() => revoke.mutate({ orgId: org.id, invitationId: revoking.id }, { onSuccess: () => setRevoking(null) })}
+            >
+              Its link stops working; you can invite them again.
+            </ConfirmDialog>
+          )}
         </div>
-      )}
+        );
+      }}
     </QueryView>
   );
 }

@@ -15,6 +15,7 @@ import { useCurrentOrg } from "../shell/org-context";
 import { api, type RouterOutputs } from "../trpc";
 import { Button } from "../ui/button";
 import { Dialog, DialogActions } from "../ui/dialog";
+import { ConfirmDialog } from "../ui/confirm-dialog";
 import { Checkbox, Fieldset } from "../ui/fields";
 import { Field, Input, fieldErrorsOf } from "../ui/form";
 import { Badge, Card, PageHeader } from "../ui/layout";
@@ -78,6 +79,7 @@ function PolicyCard({ dataClassification: dc, policy, regions, compliance, canEd
   const regionName = (id: string) => regions.find((r) => r.id === id)?.code ?? id;
 
   async function askRemove() {
+    if (previewing) return;
     setPreviewing(true);
     try {
       setConfirmRemove(await utils.residency.impact.fetch({ orgId: org.id, dataClassification: dc, policy: null }, { staleTime: 0 }));
@@ -109,7 +111,7 @@ function PolicyCard({ dataClassification: dc, policy, regions, compliance, canEd
                 <Fact label="Required certifications">{policy.requiredCertifications.length ? policy.requiredCertifications.join(", ") : "None"}</Fact>
                 <Fact label="Regions">{policy.allowedRegionIds.length ? policy.allowedRegionIds.map(regionName).join(", ") : "Any that meets the rules"}</Fact>
                 <Fact label="Extraterritorial exposure">{policy.allowExtraterritorial ? "Allowed" : "Refused"}</Fact>
-                <p className="text-xs text-slate-500 sm:col-span-2">Last changed {formatDateTime(policy.updatedAt)}.</p>
+                <Fact label="Last changed">{formatDateTime(policy.updatedAt)}</Fact>
               </dl>
             ) : (
               <p className={`text-sm ${dc === "RESTRICTED" ? "font-medium text-red-800" : "text-slate-600"}`}>{NO_POLICY_TEXT[dc]}</p>
@@ -136,8 +138,9 @@ function PolicyCard({ dataClassification: dc, policy, regions, compliance, canEd
                 <Button type="button" variant={policy ? "secondary" : "primary"} onClick={() => setEditing(true)}>
                   {policy ? "Edit policy" : "Set a policy"}
                 </Button>
+                {/* Not disabled while the impact loads: the dialog must find its opener focused, to give focus back. */}
                 {policy && (
-                  <Button type="button" variant="ghost" loading={previewing} onClick={() => void askRemove()}>
+                  <Button type="button" variant="ghost" aria-busy={previewing || undefined} onClick={() => void askRemove()}>
                     Remove
                   </Button>
                 )}
@@ -147,21 +150,17 @@ function PolicyCard({ dataClassification: dc, policy, regions, compliance, canEd
         )}
       </Card>
       {confirmRemove && (
-        <Dialog
+        <ConfirmDialog
           title={`Remove the ${CLASS_LABELS[dc].toLowerCase()} policy?`}
-          description={dc === "RESTRICTED" ? "Restricted data is then refused everywhere until a new policy is set." : `${CLASS_LABELS[dc]} data may then be processed in every region.`}
+          confirmLabel="Remove policy"
+          typeToConfirm={CLASS_LABELS[dc]}
+          pending={remove.isPending}
           onClose={() => setConfirmRemove(null)}
+          onConfirm={() => remove.mutate({ orgId: org.id, dataClassification: dc })}
+          details={<ImpactSummary impact={confirmRemove} />}
         >
-          <ImpactSummary impact={confirmRemove} />
-          <DialogActions>
-            <Button type="button" variant="secondary" onClick={() => setConfirmRemove(null)}>
-              Cancel
-            </Button>
-            <Button type="button" variant="danger" loading={remove.isPending} onClick={() => remove.mutate({ orgId: org.id, dataClassification: dc })} data-autofocus>
-              Remove policy
-            </Button>
-          </DialogActions>
-        </Dialog>
+          {dc === "RESTRICTED" ? "Restricted data is then refused everywhere until a new policy is set." : `${CLASS_LABELS[dc]} data may then be processed in every region.`}
+        </ConfirmDialog>
       )}
     </section>
   );

@@ -11,6 +11,7 @@ import { OrgProvider, type CurrentOrg } from "./org-context";
 export const TENANT_NAV = [
   { href: "", label: "Overview" },
   { href: "/deployments", label: "Deployments" },
+  { href: "/routes", label: "Routes" },
   { href: "/quotas", label: "Quotas" },
   { href: "/regions", label: "Regions" },
   { href: "/api-keys", label: "API keys" },
@@ -31,6 +32,8 @@ export const ADMIN_NAV = [
   { href: "/admin/organizations", label: "Organisations" },
   { href: "/admin/imports", label: "Import" },
   { href: "/admin/compliance", label: "Compliance" },
+  { href: "/admin/outbox", label: "Outbox" },
+  { href: "/admin/settings", label: "Platform settings" },
 ] as const;
 
 function NavLink({ href, label, onNavigate }: { href: string; label: string; onNavigate: () => void }) {
@@ -111,10 +114,11 @@ export function ConsoleShell({ orgSlug, initialOrg = null, children }: { orgSlug
         {nav}
       </aside>
       <div className="min-w-0">
-        <header className="flex items-center gap-3 border-b border-slate-200 bg-white px-4 py-3">
+        {/* On a phone the organisation selector takes a row of its own, so nothing wraps over it. */}
+        <header className="flex flex-wrap items-center gap-x-3 gap-y-2 border-b border-slate-200 bg-white px-4 py-3 sm:flex-nowrap">
           <button
             type="button"
-            className="rounded-md border border-slate-300 px-2 py-1 text-sm lg:hidden"
+            className="shrink-0 rounded-md border border-slate-300 px-2 py-1 text-sm lg:hidden"
             aria-expanded={menuOpen}
             aria-controls="mobile-nav"
             onClick={() => setMenuOpen((o) => !o)}
@@ -123,11 +127,11 @@ export function ConsoleShell({ orgSlug, initialOrg = null, children }: { orgSlug
           </button>
           <span className="font-semibold text-brand-700 lg:hidden">Enclave</span>
           {memberships && memberships.length > 0 && (
-            <label className="flex min-w-0 items-center gap-2 text-sm">
+            <label className="order-last flex min-w-0 basis-full items-center gap-2 text-sm sm:order-none sm:basis-auto">
               <span className="sr-only">Organisation</span>
               <select
                 aria-label="Switch organisation"
-                className="max-w-[14rem] truncate rounded-md border border-slate-300 bg-white px-2 py-1 text-sm"
+                className="w-full min-w-0 truncate rounded-md border border-slate-300 bg-white px-2 py-1 text-sm sm:w-auto sm:max-w-[14rem]"
                 value={currentOrg?.slug ?? ""}
                 onChange={(e) => router.push(`/o/${e.target.value}`)}
               >
@@ -140,9 +144,9 @@ export function ConsoleShell({ orgSlug, initialOrg = null, children }: { orgSlug
               </select>
             </label>
           )}
-          <div className="ml-auto flex items-center gap-3 text-sm">
-            {me.data && <span className="hidden text-slate-600 sm:inline" data-testid="signed-in-as">{me.data.user.email}</span>}
-            <button type="button" className="rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100" onClick={() => signOut({ callbackUrl: "/signin" })}>
+          <div className="ml-auto flex min-w-0 items-center gap-3 text-sm">
+            {me.data && <span className="hidden truncate text-slate-600 md:inline" data-testid="signed-in-as">{me.data.user.email}</span>}
+            <button type="button" className="shrink-0 whitespace-nowrap rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100" onClick={() => signOut({ callbackUrl: "/signin" })}>
               Sign out
             </button>
           </div>

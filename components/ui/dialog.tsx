@@ -12,12 +12,15 @@ export function Dialog({
   onClose,
   children,
   size = "md",
+  role,
 }: {
   title: string;
   description?: ReactNode;
   onClose: () => void;
   children: ReactNode;
   size?: "sm" | "md" | "lg";
+  /** "alertdialog" for confirmations: assistive technology announces them as needing an answer. */
+  role?: "alertdialog";
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -48,6 +51,8 @@ export function Dialog({
   return (
     <dialog
       ref={ref}
+      role={role}
+      aria-modal={role ? true : undefined}
       aria-labelledby={titleId}
       aria-describedby={description ? descriptionId : undefined}
       // Escape fires `cancel`; let React state decide, so the dialog never closes behind its owner's back.
@@ -59,6 +64,21 @@ export function Dialog({
       // (A close we caused ourselves, e.g. React's dev-mode remount, leaves the dialog open again.)
       onClose={() => {
         if (!unmounting.current && !ref.current?.open) onCloseRef.current();
+      }}
+      // Keep Tab inside the dialog: the modal makes the page inert, but Tab would still reach the browser's own controls.
+      onKeyDown={(e) => {
+        if (e.key !== "Tab" || !ref.current) return;
+        const focusable = [...ref.current.querySelectorAll<HTMLElement>("button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])")];
+        const first = focusable[0];
+        const last = focusable[focusable.length - 1];
+        if (!first || !last) return;
+        if (e.shiftKey && document.activeElement === first) {
+          e.preventDefault();
+          last.focus();
+        } else if (!e.shiftKey && document.activeElement === last) {
+          e.preventDefault();
+          first.focus();
+        }
       }}
       className={`m-auto max-h-[calc(100dvh-2rem)] w-[calc(100%-1.5rem)] ${width} overflow-y-auto rounded-lg border border-slate-200 bg-white p-0 text-slate-900 shadow-xl backdrop:bg-slate-900/40`}
     >

@@ -1,11 +1,22 @@
 "use client";
 import { TRPCClientError } from "@trpc/client";
 import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from "react";
+import { toast } from "sonner";
 
 /** Field-level messages from a tRPC error (zod or DomainError), keyed by input name. */
 export function fieldErrorsOf(error: unknown): Record<string, string[] | undefined> {
   if (error instanceof TRPCClientError) return (error.data?.fieldErrors as Record<string, string[] | undefined>) ?? {};
   return {};
+}
+
+/**
+ * A form's error shows once: beside the field when the form displays that field (`fields`), as a
+ * toast otherwise (a refusal that names no field, or one this form has no input for).
+ */
+export function toastUnlessInline(error: { message: string } | unknown, fields: readonly string[]) {
+  const byField = fieldErrorsOf(error);
+  if (fields.some((f) => byField[f]?.length)) return;
+  toast.error(error instanceof Error ? error.message : "Something went wrong");
 }
 
 export function Field({ label, name, error, hint, children }: { label: string; name: string; error?: string; hint?: ReactNode; children: ReactNode }) {

@@ -1,5 +1,6 @@
 "use client";
 import { useState, type ReactNode } from "react";
+import { ScrollRegion } from "./scroll-region";
 
 export interface Column<R> {
   key: string;
@@ -33,7 +34,7 @@ export function SortableTable<R>({
   const column = sort ? columns.find((c) => c.key === sort.key) : undefined;
   const sorted = column?.sortValue ? [...rows].sort(compareBy(column.sortValue, sort!.direction)) : rows;
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+    <ScrollRegion label={caption} className="rounded-lg border border-slate-200 bg-white shadow-sm">
       <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid={testId}>
         <caption className="sr-only">{caption}</caption>
         <thead className="bg-slate-50">
@@ -80,7 +81,7 @@ export function SortableTable<R>({
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollRegion>
   );
 }
 

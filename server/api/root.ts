@@ -7,6 +7,7 @@ import { deploymentsRouter } from "./routers/deployments";
 import { exportsRouter } from "./routers/exports";
 import { evidenceRouter } from "./routers/evidence";
 import { guardrailsRouter } from "./routers/guardrails";
+import { modelRoutesRouter } from "./routers/model-routes";
 import { organizationRouter } from "./routers/organization";
 import { residencyRouter } from "./routers/residency";
 import { catalogRouter, complianceRouter, quotasRouter, regionsRouter, usageRouter } from "./routers/tenant";
@@ -31,6 +32,8 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   traces: tracesRouter,
   guardrails: guardrailsRouter,
+  // Routes (docs/routes.md): REST /orgs/{orgId}/routes…
+  modelRoutes: modelRoutesRouter,
   exports: exportsRouter,
   compliance: complianceRouter,
   audit: auditRouter,

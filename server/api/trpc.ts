@@ -24,7 +24,8 @@ const t = initTRPC
       const domainError = error.cause instanceof DomainError ? error.cause : null;
       return {
         ...shape,
-        message: zodError ? describeZodError(zodError) : shape.message,
+        // The person's words, without the raw input path: forms show it beside the field (fieldErrors).
+        message: zodError ? (zodError.issues[0]?.message ?? "Check the highlighted fields") : shape.message,
         data: {
           code: shape.data.code,
           httpStatus: shape.data.httpStatus,

@@ -40,6 +40,10 @@ import { replicaAuthorization } from "../../workers/model-server/replica-auth";
 import { prepareGuardrails, type GuardrailOptions, type RequestGuardrails } from "../guardrails/apply";
 import type { UsageEntry } from "./usage-sql";
 import { DATA_CLASS_RANK, GatewayState, secretAccepted, type DataClass, type KeyEntry, type Replica, type Route } from "./state";
+import { failoverModelRoute, listedModelRoutes, pickModelRoute, type ModelRoutePick } from "./model-routes";
+import { ColdStart, type ColdStartOptions } from "./cold-start";
+import { LoadSignal } from "./load-signal";
+import { COLD_START } from "../../lib/autoscaling";
 
 export type GatewayLog = (level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>) => void;
 
@@ -82,6 +86,10 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** The guardrails' process settings (docs/guardrails.md, "In the gateway"): NER sidecar, judge timeout, stream lookahead. */
   guardrails?: Omit<GuardrailOptions, "deploymentJudge">;
+  /** How often this process writes its load signal for the autoscaler (docs/autoscaling.md). Default 1 s. */
+  loadSignalMs?: number;
+  /** Holding requests to a deployment scaled to zero while a replica starts (cold-start.ts). */
+  coldStart?: ColdStartOptions;
   log?: GatewayLog;
 }
 
@@ -358,6 +366,8 @@ interface Exchange {
   at: number;
   entry: KeyEntry;
   route: Route;
+  /** The route (docs/routes.md) that chose `route` when the call named one: where failover may go. */
+  routed: ModelRoutePick | null;
   body: Buffer;
   parsed: Record<string, unknown>;
   attempt: number;
@@ -405,6 +415,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   state.onKeyReloaded = (entry) => limiter.reconfigure(entry);
   state.onOrgBudgetChanged = (orgId, org) => limiter.reconfigureOrg(orgId, org);
   const spool = new UsageSpool({ dir: options.spoolDir, pool, batchMs: options.batchMs ?? 200, batchSize: options.batchSize ?? 500, log });
+  // Autoscaling (docs/autoscaling.md): the load signal the workers scale on, and the hold at zero replicas.
+  const load = new LoadSignal(pool, { intervalMs: options.loadSignalMs ?? 1000, log });
+  const coldStart = new ColdStart(pool, state, load, log, options.coldStart);
   options.metrics?.attach({ spool, limiter });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512, scheduling: "lifo" });
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
@@ -558,7 +571,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   // ---- routing ----
 
   function listed(route: Route) {
-    return route.desiredState === "RUNNING" && (route.phase === "RUNNING" || route.phase === "DEGRADED" || (route.phase === "PROVISIONING" && route.replicas.length > 0));
+    return route.desiredState === "RUNNING" && (route.phase === "RUNNING" || route.phase === "DEGRADED" || (route.phase === "PROVISIONING" && route.replicas.length > 0) || coldStart.holds(route));
   }
 
   /** Least in-flight among healthy replicas, round robin between equals; a failed one is skipped for a while. */
@@ -641,6 +654,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     x.body = EMPTY;
     x.parsed = NOTHING;
     releaseReplica(x);
+    load.end(x);
     inFlight--;
   }
 
@@ -702,6 +716,19 @@ export function createGateway(options: GatewayOptions): Gateway {
     return x.route.replicas.some((r) => r !== failed) || reusedSocket;
   }
 
+  /** Moves a route's call to its next compliant member (model-routes.ts), or refuses it with every member's reason. */
+  function switchMember(x: Exchange) {
+    const next = failoverModelRoute(state, x.t, x.entry, x.routed!, x.route, x.attempt + 2);
+    if (isError(next)) return failExchange(x, next);
+    x.route = next;
+    x.parsed.model = next.name;
+    x.body = Buffer.from(JSON.stringify(x.parsed));
+    x.t.deploymentId = next.id;
+    x.t.regionId = next.region.id;
+    x.attempt++;
+    forward(x, null);
+  }
+
   function onUpstreamError(x: Exchange, upstream: http.ClientRequest, error: NodeJS.ErrnoException) {
     if (x.upstream !== upstream || x.firstByteAt > 0 || x.finished) return;
     const failed = x.replica!;
@@ -716,6 +743,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       x.attempt++;
       return forward(x, staleSocket && x.route.replicas.length === 1 ? null : failed);
     }
+    // A route's member failed before any byte: the next compliant member, never another region (docs/routes.md).
+    if (x.routed !== null && !timedOut && !x.res.destroyed) return switchMember(x);
     log("warn", "gateway upstream call failed", { requestId: x.requestId, deploymentId: x.route.id, replicaId: failed.id, error: error.code ?? error.message });
     failExchange(x, timedOut ? ERRORS.upstreamTimeout : ERRORS.upstreamFailed);
   }
@@ -729,12 +758,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     const replica = x.replica!;
     const now = performance.now();
     x.upstreamStatus = status;
-    if (status >= 500 && retryable(x, replica, false)) {
-      // A 5xx before anything reached the client: once more, on another replica.
+    const failover = status >= 500 && x.routed !== null && !x.res.destroyed && !retryable(x, replica, false);
+    if (status >= 500 && (failover || retryable(x, replica, false))) {
+      // A 5xx before anything reached the client: once more, on another replica (or a route's next compliant member).
       ures.resume();
       upstreamSpan(x, now, "error", String(status), 0, 0);
       if (status === 502 || status === 503 || status === 504) markUnhealthy(replica, now);
       releaseReplica(x);
+      if (failover) return switchMember(x);
       x.attempt++;
       return forward(x, replica);
     }
@@ -1117,6 +1148,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         data.push({ id: route.name, object: "model", created: route.createdAtSec, owned_by: "organization" });
       }
     }
+    for (const mr of listedModelRoutes(state, entry, only)) data.push({ id: mr.name, object: "model", created: mr.createdAtSec, owned_by: "organization" });
     if (only !== null && data.length === 0) {
       const e = modelNotFound(only);
       answered(t, e.status, e.code);
@@ -1271,7 +1303,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     t.setModel(parsed.model);
     const invalid = validateRequest(path as Endpoint, parsed);
     if (invalid) return refuse(req, res, requestId, invalid);
-    const route = state.route(entry.orgId, parsed.model);
+    // A deployment's name, else a route's (docs/routes.md): one more map lookup, then a member chosen for this request's data class.
+    const direct = state.route(entry.orgId, parsed.model);
+    const routed = direct ? null : pickModelRoute(state, t, entry, parsed.model, req.headers["x-data-classification"]);
+    if (routed !== null && isError(routed)) return refuse(req, res, requestId, routed);
+    const route = direct ?? routed?.route;
     if (!route) return refuse(req, res, requestId, modelNotFound(parsed.model));
     t.deploymentId = route.id;
     t.regionId = route.region.id;
@@ -1291,7 +1327,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Residency: the data class the caller declares (the deployment's own by default).
     const residencyAt = performance.now();
     const header = req.headers["x-data-classification"];
-    let dataClass = route.dataClass;
+    let dataClass = routed ? routed.dataClass : route.dataClass;
     if (header !== undefined) {
       const requested = (Array.isArray(header) ? header[0] : header).trim().toUpperCase();
       if (!(requested in DATA_CLASS_RANK)) {
@@ -1316,7 +1352,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     t.span("residency", "internal", residencyAt, performance.now(), verdict.allowed ? "ok" : "error", state.residencyAttributes(route, dataClass));
     if (!verdict.allowed) return refuse(req, res, requestId, residencyRefused(route.name, dataClass, route.region.code, verdict.reasons));
 
-    if (route.desiredState !== "RUNNING" || route.replicas.length === 0) return refuse(req, res, requestId, noHealthyReplica(route.name, route.phase));
+    if (route.desiredState !== "RUNNING" || (route.replicas.length === 0 && !coldStart.holds(route))) return refuse(req, res, requestId, noHealthyReplica(route.name, route.phase));
 
     const limitsAt = performance.now();
     let refusal = limiter.admit(entry, Date.now(), org);
@@ -1332,6 +1368,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (input !== true && input !== false) return refuseGuarded(res, t, entry, route, path, recordId, started, at, input, guard);
       if (input) rewrite = true;
       if (res.destroyed) return answered(t, 499, null);
+    }
+    // A route's member serves its deployment's name only: the body names the chosen deployment.
+    if (routed !== null) {
+      parsed.model = route.name;
+      rewrite = true;
     }
     // The body the model receives: the original bytes, unless a guardrail changed it.
     if (rewrite) {
@@ -1356,6 +1397,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       at,
       entry,
       route,
+      routed,
       body,
       parsed,
       attempt: 0,
@@ -1376,7 +1418,28 @@ export function createGateway(options: GatewayOptions): Gateway {
       record(x, 499, m?.usage ?? null, m?.firstTokenAt || x.firstByteAt, m && !m.usage ? m.contentEvents : 0);
       finish(x);
     });
+    if (x.route.replicas.length === 0) return holdForColdStart(x);
+    load.begin(x, x.route.id);
     forward(x, null);
+  }
+
+  /** A deployment at zero: the request waits for a replica (cold-start.ts), its trace shows the wait. */
+  function holdForColdStart(x: Exchange) {
+    const t0 = performance.now();
+    void coldStart.wait(x.route, x.req.headers[COLD_START.header], x.res).then((woke) => {
+      const failed = woke !== null && "error" in woke ? woke : null;
+      x.t.span("cold_start", "internal", t0, performance.now(), failed ? "error" : "ok", {
+        "enclave.deployment.id": x.route.id,
+        "enclave.cold_start.outcome": woke === null ? "client_closed" : failed ? failed.outcome : "served",
+        ...(failed ? { "error.type": failed.error.code ?? failed.error.type } : {}),
+      });
+      // The client hung up meanwhile: the close handler has answered and metered it.
+      if (woke === null || x.finished) return;
+      if (failed) return failExchange(x, failed.error, false);
+      x.route = (woke as { route: Route }).route;
+      load.begin(x, x.route.id);
+      forward(x, null);
+    });
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse) {
@@ -1441,11 +1504,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Each step once, so a caller may retry listen() while the database is unreachable.
       if (!started.state) {
         await state.start();
+        await coldStart.start();
         started.state = true;
       }
       if (!started.spool) {
         await spool.open();
         limiter.start();
+        load.start();
         cleanupTimer = setInterval(() => void leaseStore.cleanup().catch(() => {}), 5 * 60_000);
         cleanupTimer.unref();
         started.spool = true;
@@ -1466,12 +1531,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (closing) return;
       closing = true;
       if (cleanupTimer) clearInterval(cleanupTimer);
+      // Held requests are answered now rather than kept until the drain deadline.
+      coldStart.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + 10_000;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       server.closeAllConnections();
       await closed;
+      await load.close();
       await limiter.close();
       await spool.close();
       await state.close();

@@ -18,6 +18,7 @@ import { evaluateResidency, type RegionFacts, type ResidencyPolicyRule, type Res
 import { NO_TOKEN_CHARGE, tokenPriceOf, type TokenPrice } from "../services/pricing";
 import type { Attributes } from "./trace";
 import { sharedAttributes } from "./tracing";
+import { MODEL_ROUTES_CHANNEL, ModelRouteTable } from "./model-routes";
 
 export type DataClass = "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
 export const DATA_CLASS_RANK: Record<DataClass, number> = { PUBLIC: 0, INTERNAL: 1, CONFIDENTIAL: 2, RESTRICTED: 3 };
@@ -272,6 +273,8 @@ export class GatewayState {
   /** orgId → (deployment name → route). */
   readonly routesByOrg = new Map<string, Map<string, Route>>();
   readonly routesById = new Map<string, Route>();
+  /** The organisations' routes (`ModelRoute`, docs/routes.md): model names served by several deployments. */
+  readonly modelRoutes = new ModelRouteTable();
   private readonly replicaState = new Map<string, Replica>();
   private policies = new Map<string, Map<DataClass, ResidencyPolicyRule>>();
   /** orgId → guardrail policies; an organisation absent here has none of its own (DEFAULT_EFFECTIVE_GUARDRAILS). */
@@ -640,7 +643,7 @@ export class GatewayState {
         this.hasPreviousPrefix = (column.rowCount ?? 0) > 0;
         const fingerprint = await this.pool.query<{ f: string; revoked: string; guardrails: string }>(FINGERPRINT_SQL);
         await this.loadOrgsAndPolicies();
-        await Promise.all([this.loadAllKeys(), this.loadAllRoutes(), this.loadAllGuardrails()]);
+        await Promise.all([this.loadAllKeys(), this.loadAllRoutes(), this.loadAllGuardrails(), this.modelRoutes.loadAll(this.pool)]);
         this.fingerprint = fingerprint.rows[0].f;
         this.revokedCount = fingerprint.rows[0].revoked;
         this.guardrailFingerprint = fingerprint.rows[0].guardrails;
@@ -749,6 +752,7 @@ export class GatewayState {
       else if (n.channel === GATEWAY_CHANNELS.routes) this.routeReloads(n.payload);
       else if (n.channel === GATEWAY_CHANNELS.guardrails) this.guardrailReloads(n.payload);
       else if (n.channel === GATEWAY_CHANNELS.residency) this.residencyReloads(n.payload);
+      else if (n.channel === MODEL_ROUTES_CHANNEL) this.modelRoutes.reloadSoon(this.pool, n.payload, this.options.log, () => this.closed);
     });
     const lost = (error?: unknown) => {
       if (this.listener !== client) return;
@@ -762,7 +766,7 @@ export class GatewayState {
     client.on("end", () => lost());
     try {
       await client.connect();
-      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}; LISTEN ${GATEWAY_CHANNELS.guardrails}; LISTEN ${GATEWAY_CHANNELS.residency}`);
+      await client.query(`LISTEN ${GATEWAY_CHANNELS.apiKeys}; LISTEN ${GATEWAY_CHANNELS.routes}; LISTEN ${GATEWAY_CHANNELS.guardrails}; LISTEN ${GATEWAY_CHANNELS.residency}; LISTEN ${MODEL_ROUTES_CHANNEL}`);
       this.listener = client;
       this.listenerRetry = 0;
       // A connection that died silently (no RST) would swallow notifications: ping it.

@@ -4,8 +4,8 @@
  * plus GPU time (metered slices, and the running time not metered yet).
  *
  * - Alerts: `evaluateBudgets` (the workers, every few seconds) records each threshold crossed once
- *   per month and budget amount — a `BudgetAlert`, an audit event and a webhook delivery, in one
- *   transaction.
+ *   per month and budget amount — a `BudgetAlert`, an audit event, a webhook delivery and a mail to
+ *   the owners and admins (docs/email.md), in one transaction.
  * - Hard mode: the gateways lease the organisation's budget like a key's (server/gateway/limits.ts,
  *   "org_budget"), exact for token cost; the GPU time they subtract is the "org_gpu" row that the
  *   evaluation (and a change of budget) writes.
@@ -16,6 +16,8 @@ import { notFound } from "../errors";
 import type { BudgetMode } from "../generated/prisma/enums";
 import { recordAudit, systemActor, type Actor } from "./audit";
 import { budgetMonth, MICRO_EUR_PER_CENT, microEurToEur } from "./pricing";
+import { consoleUrl, queueMail } from "./mail";
+import { budgetAlertMail } from "./mail-templates";
 import { enqueueWebhookEvent } from "./webhooks";
 
 export interface MonthSpend {
@@ -180,7 +182,7 @@ export async function evaluateBudgets(now = new Date()): Promise<{ organizations
 }
 
 async function raiseAlert(
-  org: { id: string; name: string; monthlyBudgetCents: number | null; budgetMode: BudgetMode },
+  org: { id: string; slug: string; name: string; monthlyBudgetCents: number | null; budgetMode: BudgetMode },
   threshold: number,
   spent: MonthSpend,
   month: ReturnType<typeof budgetMonth>,
@@ -205,6 +207,9 @@ async function raiseAlert(
     };
     await recordAudit(tx, EVALUATION_ACTOR, { orgId: org.id, action: "budget.threshold_crossed", targetType: "BudgetAlert", targetId: alert.id, after: details });
     await enqueueWebhookEvent(tx, org.id, "budget.threshold_crossed", { alertId: alert.id, ...details });
+    const managers = await tx.membership.findMany({ where: { orgId: org.id, role: { in: ["OWNER", "ADMIN"] } }, select: { user: { select: { email: true } } } });
+    const mail = budgetAlertMail({ orgName: org.name, month: month.label, threshold, percentUsed, spentEur: details.spentEur, budgetEur: cents / 100, refusing, budgetUrl: consoleUrl(`/o/${org.slug}/settings`) });
+    await queueMail(tx, { kind: "BUDGET_ALERT", orgId: org.id, to: managers.map((m) => m.user.email), mail });
     return true;
   });
 }

@@ -12,6 +12,8 @@ import { evaluateResidency } from "./policy";
 import { hourlyPriceEur } from "./pricing";
 import { regionConnection } from "./regions";
 import { RECONCILE_CHANNEL } from "./channels";
+import { assertNoModelRouteNamed } from "./model-routes";
+import { givenDeploymentName } from "../../lib/deployment-names";
 
 /** Wakes the workers once the transaction commits (PostgreSQL delivers NOTIFY on commit only). */
 async function notifyWorkers(tx: Tx, deploymentId: string) {
@@ -52,6 +54,7 @@ export async function getDeployment(orgId: string, deploymentId: string) {
     where: { id: deploymentId, orgId },
     select: {
       ...deploymentSummary,
+      deletedAt: true,
       conditions: true,
       previousModelId: true,
       catalogModel: { select: { id: true, name: true, version: true, slug: true, family: true } },
@@ -67,7 +70,8 @@ export async function getDeployment(orgId: string, deploymentId: string) {
     db.catalogModel.findMany({ where: { family: d.catalogModel.family, status: "ACTIVE", id: { not: d.catalogModel.id } }, select: { id: true, name: true, version: true } }),
   ]);
   const { capacities: _capacities, ...region } = d.region;
-  return { ...d, region, pricePerHourEur: hourlyPriceEur(price, d.replicas * d.gpusPerReplica), previousModel, otherVersions: newerVersions };
+  // A deleted deployment shows the name it was given, not the freed one the worker stored.
+  return { ...d, name: givenDeploymentName(d.name), region, pricePerHourEur: hourlyPriceEur(price, d.replicas * d.gpusPerReplica), previousModel, otherVersions: newerVersions };
 }
 
 /**
@@ -151,6 +155,8 @@ export async function createDeployment(orgId: string, actor: Actor & { id: strin
   const gpus = gpu.gpusPerReplica * input.replicas;
   try {
     return await db.$transaction(async (tx) => {
+      // Routes and deployments share the `model` namespace (docs/routes.md).
+      await assertNoModelRouteNamed(tx, orgId, input.name);
       if (await tx.deployment.findUnique({ where: { orgId_name: { orgId, name: input.name } }, select: { id: true } })) {
         throw conflict(`A deployment named ${input.name} already exists`, "name");
       }

@@ -4,6 +4,8 @@ import type { OrgRole } from "../generated/prisma/enums";
 import { hashToken, newToken, tokenPattern } from "../passwords";
 import { roleAtLeast } from "../roles";
 import { recordAudit, type Actor, accountableUserId } from "./audit";
+import { consoleUrl, queueMail } from "./mail";
+import { invitationMail } from "./mail-templates";
 
 const INVITATION_TTL_DAYS = 14;
 
@@ -55,8 +57,11 @@ export async function inviteMember(orgId: string, actor: Actor, actorRole: OrgRo
     const { token, tokenHash } = newToken("inv");
     const invitation = await tx.invitation.create({
       data: { orgId, email, role: input.role, tokenHash, invitedById: accountableUserId(actor), expiresAt: new Date(Date.now() + INVITATION_TTL_DAYS * 24 * 3600 * 1000) },
+      include: { org: { select: { name: true } }, invitedBy: { select: { name: true } } },
     });
     await recordAudit(tx, actor, { orgId, action: "member.invited", targetType: "Invitation", targetId: invitation.id, after: { email, role: input.role } });
+    const mail = invitationMail({ orgName: invitation.org.name, inviterName: invitation.invitedBy.name, role: input.role, acceptUrl: consoleUrl(invitationPath(token)), expiresAt: invitation.expiresAt });
+    await queueMail(tx, { kind: "INVITATION", orgId, to: [email], mail });
     return { id: invitation.id, email: invitation.email, role: invitation.role, expiresAt: invitation.expiresAt, token, acceptPath: invitationPath(token) };
   });
 }

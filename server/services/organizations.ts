@@ -4,6 +4,7 @@ import { DomainError, badRequest, conflict, notFound } from "../errors";
 import type { OrgStatus } from "../generated/prisma/enums";
 import { RECONCILE_CHANNEL } from "./channels";
 import { recordAudit, type Actor } from "./audit";
+import { applyStarterQuotaInTx } from "./starter-quota";
 import { NO_SPEND, organizationActivity, spendByOrganization } from "./workloads";
 
 export function slugify(name: string): string {
@@ -35,6 +36,8 @@ export async function createOrganizationInTx(tx: Tx, actor: Actor, input: { name
     targetId: org.id,
     after: { name: org.name, slug: org.slug, owner: input.ownerId },
   });
+  // The platform's starter quota, so the newcomer can deploy before any request is decided.
+  await applyStarterQuotaInTx(tx, actor, org.id);
   return org;
 }
 
@@ -73,6 +76,40 @@ export async function organizationOverview(orgId: string) {
     quotaGpus: quotas.reduce((sum, q) => sum + q.limitGpus, 0),
     pendingQuotaRequests: pendingRequests,
     last30Days: activity,
+  };
+}
+
+/**
+ * The first steps of a new organisation (docs/onboarding.md), each computed from its own data:
+ * deploy (a deployment exists; done once one runs), create an API key, call it (a successful
+ * request was recorded), see it in usage (the usage figures count it).
+ */
+export async function onboardingProgress(orgId: string) {
+  const [deployments, running, apiKeys, calls, quotas, activity] = await Promise.all([
+    db.deployment.count({ where: { orgId, deletedAt: null } }),
+    db.deployment.findFirst({ where: { orgId, deletedAt: null, phase: "RUNNING" }, select: { id: true, name: true }, orderBy: { createdAt: "asc" } }),
+    db.apiKey.count({ where: { orgId } }),
+    db.usageRecord.count({ where: { orgId, status: { gte: 200, lt: 400 } }, take: 1 }),
+    db.quota.findMany({
+      where: { orgId },
+      select: { limitGpus: true, allocatedGpus: true, region: { select: { code: true, name: true } }, gpuType: { select: { code: true, name: true } } },
+      orderBy: [{ region: { code: "asc" } }, { gpuType: { code: "asc" } }],
+    }),
+    organizationActivity(orgId, "30d"),
+  ]);
+  const steps = {
+    deploy: running ? "done" : deployments > 0 ? "in_progress" : "todo",
+    apiKey: apiKeys > 0 ? "done" : "todo",
+    call: calls > 0 ? "done" : "todo",
+    usage: activity.requests > 0 ? "done" : "todo",
+  } as const;
+  return {
+    steps,
+    complete: Object.values(steps).every((s) => s === "done"),
+    runningDeployment: running,
+    deployableNow: quotas
+      .filter((q) => q.limitGpus > q.allocatedGpus)
+      .map((q) => ({ region: q.region, gpuType: q.gpuType, freeGpus: q.limitGpus - q.allocatedGpus })),
   };
 }
 

@@ -2,6 +2,8 @@ import { db, type Tx } from "../db";
 import { DomainError, badRequest, conflict, notFound, preconditionFailed } from "../errors";
 import type { QuotaRequestStatus } from "../generated/prisma/enums";
 import { recordAudit, type Actor, accountableUserId } from "./audit";
+import { consoleUrl, queueMail } from "./mail";
+import { quotaDecisionMail } from "./mail-templates";
 
 /**
  * Quotas: how many GPUs of a type an organisation may reserve in a region (`limitGpus`), and how
@@ -215,7 +217,7 @@ export async function decideQuotaRequest(
   return db.$transaction(async (tx) => {
     const request = await tx.quotaRequest.findUnique({
       where: { id: input.requestId },
-      include: { org: { select: { name: true } }, region: { select: { code: true, status: true } }, gpuType: { select: { code: true } } },
+      include: { org: { select: { name: true, slug: true } }, region: { select: { code: true, status: true } }, gpuType: { select: { code: true } }, requestedBy: { select: { email: true } } },
     });
     if (!request) throw new DomainError("NOT_FOUND", "Quota request was not found", { field: "requestId" });
     if (request.status !== "PENDING") throw conflict(`This request is already ${STATUS_WORDS[request.status]}; only pending requests can be decided`);
@@ -273,6 +275,17 @@ export async function decideQuotaRequest(
         after: { region: request.region.code, gpuType: request.gpuType.code, limitGpus: quota.limitGpus, quotaRequestId: request.id },
       });
     }
+    const mail = quotaDecisionMail({
+      orgName: request.org.name,
+      decision: input.decision,
+      region: request.region.code,
+      gpuType: request.gpuType.code,
+      askedGpus: asked,
+      grantedGpus: granted,
+      note,
+      quotasUrl: consoleUrl(`/o/${request.org.slug}/quotas`),
+    });
+    await queueMail(tx, { kind: "QUOTA_DECISION", orgId: request.orgId, to: [request.requestedBy.email], mail });
     const updated = await tx.quotaRequest.findUniqueOrThrow({ where: { id: request.id } });
     return { request: updated, quota };
   });

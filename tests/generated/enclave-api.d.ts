@@ -121,6 +121,26 @@ export interface paths {
         patch: operations["organization-rename"];
         trace?: never;
     };
+    "/orgs/{orgId}/onboarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the first-steps checklist
+         * @description Deploy, create an API key, call it, see it in usage: each step computed from the organisation's data.
+         */
+        get: operations["organization-onboarding"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{orgId}/members": {
         parameters: {
             query?: never;
@@ -542,6 +562,30 @@ export interface paths {
         put?: never;
         /** Roll back to the previous model version */
         post: operations["deployments-rollback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/deployments/{deploymentId}/autoscaling": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a deployment's autoscaling
+         * @description Its policy, the load signal now (summed over every gateway), replicas and signal over the period, and the GPU-hours saved compared with staying at max.
+         */
+        get: operations["deployments-autoscaling"];
+        /**
+         * Set a deployment's autoscaling policy
+         * @description Min (0 allows scale to zero) and max replicas, target in-flight requests per replica, stabilisation windows and idle timeout. The max must fit the organisation's quota.
+         */
+        put: operations["deployments-setAutoscaling"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -984,6 +1028,54 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List routes
+         * @description By name, each with its members in preference order and, per data class, whether the gateway may send such a request to each member and why not.
+         */
+        get: operations["modelRoutes-list"];
+        put?: never;
+        /**
+         * Create a route
+         * @description One model name served by several of the organisation's live deployments. Its name may not be a deployment's. Effective on every gateway process within a second; audit-logged with the route before and after.
+         */
+        post: operations["modelRoutes-create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{orgId}/routes/{modelRouteId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a route
+         * @description Its deployments keep serving under their own names. Effective on every gateway process within a second; audit-logged with the route before and after.
+         */
+        delete: operations["modelRoutes-remove"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a route's mode, default data class, saturation limit or members
+         * @description The name stays (programs call it). `members`, when sent, replaces the list. Saving it unchanged writes nothing. Effective on every gateway process within a second; audit-logged with the route before and after.
+         */
+        patch: operations["modelRoutes-update"];
         trace?: never;
     };
     "/orgs/{orgId}/exports": {
@@ -1446,6 +1538,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/starter-quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read the starter quota new organisations receive */
+        get: operations["admin-starterQuota"];
+        /**
+         * Set the starter quota new organisations receive
+         * @description Replaces the whole list; existing organisations keep their quotas.
+         */
+        put: operations["admin-setStarterQuota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/orgs": {
         parameters: {
             query?: never;
@@ -1506,6 +1619,40 @@ export interface paths {
         };
         /** Verify the platform audit trail's integrity */
         get: operations["admin-verifyPlatformAuditTrail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List outgoing mail, newest first */
+        get: operations["admin-outbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/outbox/{mailId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read one outgoing mail */
+        get: operations["admin-outboxMessage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2341,6 +2488,110 @@ export interface operations {
             };
             /** @description The request body is not JSON */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "organization-onboarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        steps: {
+                            /**
+                             * @description in_progress: a deployment exists but none runs yet
+                             * @enum {string}
+                             */
+                            deploy: "todo" | "in_progress" | "done";
+                            /** @enum {string} */
+                            apiKey: "todo" | "in_progress" | "done";
+                            /**
+                             * @description done once a successful request through the gateway was recorded
+                             * @enum {string}
+                             */
+                            call: "todo" | "in_progress" | "done";
+                            /**
+                             * @description done once the usage figures count a request
+                             * @enum {string}
+                             */
+                            usage: "todo" | "in_progress" | "done";
+                        };
+                        complete: boolean;
+                        runningDeployment: {
+                            id: string;
+                            name: string;
+                        } | null;
+                        deployableNow: {
+                            region: {
+                                code: string;
+                                name: string;
+                            };
+                            gpuType: {
+                                code: string;
+                                name: string;
+                            };
+                            freeGpus: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4815,6 +5066,8 @@ export interface operations {
                         /** @description Observed conditions: [{ type, status, reason, message, at }] */
                         conditions: unknown;
                         previousModelId: string | null;
+                        /** @description When the deletion completed; null while the deployment exists */
+                        deletedAt: string | null;
                         replicaSet: {
                             id: string;
                             ordinal: number;
@@ -5673,6 +5926,244 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "deployments-autoscaling": {
+        parameters: {
+            query?: {
+                hours?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                deploymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deploymentId: string;
+                        replicas: number;
+                        minReplicas: number;
+                        maxReplicas: number;
+                        gpusPerReplica: number;
+                        policy: {
+                            enabled: boolean;
+                            targetInFlight: number;
+                            scaleUpWindowSeconds: number;
+                            scaleDownWindowSeconds: number;
+                            idleTimeoutSeconds: number;
+                            /** Format: date-time */
+                            lastActiveAt: string;
+                            lastRefusal: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        } | null;
+                        defaults: {
+                            targetInFlight: number;
+                            scaleUpWindowSeconds: number;
+                            scaleDownWindowSeconds: number;
+                            idleTimeoutSeconds: number;
+                        };
+                        /** @description The load now, summed over every live gateway process */
+                        signal: {
+                            inFlight: number;
+                            queued: number;
+                            requests: number;
+                            gateways: number;
+                        };
+                        /** @description Replicas and signal over the period, at most ~240 points */
+                        series: {
+                            /** Format: date-time */
+                            at: string;
+                            replicas: number;
+                            inFlight: number;
+                            queued: number;
+                        }[];
+                        /** @description GPU-hours run over the period compared with staying at the maximum */
+                        savings: {
+                            hours: number;
+                            coveredSeconds: number;
+                            gpuHoursRun: number;
+                            gpuHoursAtMax: number;
+                            gpuHoursSaved: number;
+                            eurSaved: number;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "deployments-setAutoscaling": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                deploymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    enabled: boolean;
+                    minReplicas: number;
+                    maxReplicas: number;
+                    targetInFlight: number;
+                    scaleUpWindowSeconds: number;
+                    scaleDownWindowSeconds: number;
+                    idleTimeoutSeconds: number;
+                };
+            };
+        };
         responses: {
             /** @description Successful response */
             200: {
@@ -9667,6 +10158,591 @@ export interface operations {
                         id: string;
                         /** @constant */
                         removed: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "modelRoutes-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description The `model` programs send */
+                        name: string;
+                        /** @enum {string} */
+                        mode: "PRIORITY" | "WEIGHTED";
+                        /**
+                         * @description The data class of a request that sends no X-Data-Classification header
+                         * @enum {string}
+                         */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        maxInFlightPerReplica: number;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        members: {
+                            /** @description Preference order, 0 first */
+                            position: number;
+                            /** @description Share of the traffic in WEIGHTED mode */
+                            weight: number;
+                            deploymentId: string;
+                            deploymentName: string;
+                            phase: string;
+                            /** @description False once the deployment is deleted: the gateway skips it */
+                            live: boolean;
+                            /**
+                             * @description The class the deployment was made for: the strictest it takes
+                             * @enum {string}
+                             */
+                            deploymentDataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                            model: string;
+                            modelFamily: string;
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                jurisdiction: string;
+                            };
+                            /** @description Per data class, whether the gateway may send such a request to this member (residency policy and the deployment's class), with the reasons when not */
+                            dataClasses: {
+                                /** @enum {string} */
+                                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                                allowed: boolean;
+                                reasons: string[];
+                            }[];
+                        }[];
+                    }[];
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "modelRoutes-create": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h replays the first response (header Idempotent-Replayed: true); the same key with another body is a 409 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /**
+                     * @default PRIORITY
+                     * @enum {string}
+                     */
+                    mode?: "PRIORITY" | "WEIGHTED";
+                    /**
+                     * @description The data class of a request that sends no X-Data-Classification header
+                     * @default INTERNAL
+                     * @enum {string}
+                     */
+                    dataClassification?: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                    /**
+                     * @description A member is saturated when each of its replicas has this many requests in flight
+                     * @default 4
+                     */
+                    maxInFlightPerReplica?: number;
+                    /** @description The member deployments in preference order (first preferred) */
+                    members: {
+                        deploymentId: string;
+                        /**
+                         * @description Share of the traffic in WEIGHTED mode (1–100); ignored in PRIORITY mode
+                         * @default 1
+                         */
+                        weight?: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description The `model` programs send */
+                        name: string;
+                        /** @enum {string} */
+                        mode: "PRIORITY" | "WEIGHTED";
+                        /**
+                         * @description The data class of a request that sends no X-Data-Classification header
+                         * @enum {string}
+                         */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        maxInFlightPerReplica: number;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        members: {
+                            /** @description Preference order, 0 first */
+                            position: number;
+                            /** @description Share of the traffic in WEIGHTED mode */
+                            weight: number;
+                            deploymentId: string;
+                            deploymentName: string;
+                            phase: string;
+                            /** @description False once the deployment is deleted: the gateway skips it */
+                            live: boolean;
+                            /**
+                             * @description The class the deployment was made for: the strictest it takes
+                             * @enum {string}
+                             */
+                            deploymentDataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                            model: string;
+                            modelFamily: string;
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                jurisdiction: string;
+                            };
+                            /** @description Per data class, whether the gateway may send such a request to this member (residency policy and the deployment's class), with the reasons when not */
+                            dataClasses: {
+                                /** @enum {string} */
+                                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                                allowed: boolean;
+                                reasons: string[];
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "modelRoutes-remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                modelRouteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        name: string;
+                        /** @constant */
+                        deleted: true;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "modelRoutes-update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organisation's id or its slug (e.g. hopital-rive-gauche) */
+                orgId: string;
+                modelRouteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    mode?: "PRIORITY" | "WEIGHTED";
+                    /**
+                     * @description The data class of a request that sends no X-Data-Classification header
+                     * @enum {string}
+                     */
+                    dataClassification?: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                    /** @description A member is saturated when each of its replicas has this many requests in flight */
+                    maxInFlightPerReplica?: number;
+                    /** @description The member deployments in preference order (first preferred) */
+                    members?: {
+                        deploymentId: string;
+                        /**
+                         * @description Share of the traffic in WEIGHTED mode (1–100); ignored in PRIORITY mode
+                         * @default 1
+                         */
+                        weight?: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description The `model` programs send */
+                        name: string;
+                        /** @enum {string} */
+                        mode: "PRIORITY" | "WEIGHTED";
+                        /**
+                         * @description The data class of a request that sends no X-Data-Classification header
+                         * @enum {string}
+                         */
+                        dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                        maxInFlightPerReplica: number;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        members: {
+                            /** @description Preference order, 0 first */
+                            position: number;
+                            /** @description Share of the traffic in WEIGHTED mode */
+                            weight: number;
+                            deploymentId: string;
+                            deploymentName: string;
+                            phase: string;
+                            /** @description False once the deployment is deleted: the gateway skips it */
+                            live: boolean;
+                            /**
+                             * @description The class the deployment was made for: the strictest it takes
+                             * @enum {string}
+                             */
+                            deploymentDataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                            model: string;
+                            modelFamily: string;
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                jurisdiction: string;
+                            };
+                            /** @description Per data class, whether the gateway may send such a request to this member (residency policy and the deployment's class), with the reasons when not */
+                            dataClasses: {
+                                /** @enum {string} */
+                                dataClassification: "PUBLIC" | "INTERNAL" | "CONFIDENTIAL" | "RESTRICTED";
+                                allowed: boolean;
+                                reasons: string[];
+                            }[];
+                        }[];
                     };
                 };
             };
@@ -13891,6 +14967,220 @@ export interface operations {
             };
         };
     };
+    "admin-starterQuota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entries: {
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                /** @enum {string} */
+                                status: "ACTIVE" | "MAINTENANCE" | "DRAINING" | "RETIRED";
+                            };
+                            gpuType: {
+                                id: string;
+                                /** @description e.g. H100-80GB */
+                                code: string;
+                                name: string;
+                            };
+                            limitGpus: number;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin-setStarterQuota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    entries: {
+                        regionId: string;
+                        gpuTypeId: string;
+                        limitGpus: number;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        entries: {
+                            region: {
+                                id: string;
+                                code: string;
+                                name: string;
+                                /** @enum {string} */
+                                status: "ACTIVE" | "MAINTENANCE" | "DRAINING" | "RETIRED";
+                            };
+                            gpuType: {
+                                id: string;
+                                /** @description e.g. H100-80GB */
+                                code: string;
+                                name: string;
+                            };
+                            limitGpus: number;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused for another request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A precondition of the operation is not met */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     "admin-organizations": {
         parameters: {
             query?: {
@@ -14218,6 +15508,194 @@ export interface operations {
                         events: number;
                         brokenAtSeq: number;
                         reason: string;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin-outbox": {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                status?: "QUEUED" | "SENT" | "FAILED" | "OUTBOX_ONLY";
+                kind?: "INVITATION" | "QUOTA_DECISION" | "BUDGET_ALERT";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            /** @enum {string} */
+                            kind: "INVITATION" | "QUOTA_DECISION" | "BUDGET_ALERT";
+                            to: string;
+                            subject: string;
+                            /**
+                             * @description QUEUED (to be sent), SENT, FAILED (given up), OUTBOX_ONLY (no SMTP_URL: kept here, never sent)
+                             * @enum {string}
+                             */
+                            status: "QUEUED" | "SENT" | "FAILED" | "OUTBOX_ONLY";
+                            attempts: number;
+                            /** @description Why the last attempt failed, in words (never the SMTP credentials) */
+                            lastError: string | null;
+                            sentAt: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            org: {
+                                id: string;
+                                slug: string;
+                                name: string;
+                            } | null;
+                        }[];
+                        /** @description Pass as cursor to read the next page; null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input: a parameter is missing or invalid (see error.param) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid session or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this (role, key scope, another organisation, a suspended organisation) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error; nothing is revealed but a reference */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "admin-outboxMessage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                mailId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "INVITATION" | "QUOTA_DECISION" | "BUDGET_ALERT";
+                        to: string;
+                        subject: string;
+                        /**
+                         * @description QUEUED (to be sent), SENT, FAILED (given up), OUTBOX_ONLY (no SMTP_URL: kept here, never sent)
+                         * @enum {string}
+                         */
+                        status: "QUEUED" | "SENT" | "FAILED" | "OUTBOX_ONLY";
+                        attempts: number;
+                        /** @description Why the last attempt failed, in words (never the SMTP credentials) */
+                        lastError: string | null;
+                        sentAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        org: {
+                            id: string;
+                            slug: string;
+                            name: string;
+                        } | null;
+                        /** @description The plain-text body; an invitation's accept link is cut out once the mail is sent */
+                        text: string;
+                        html: string | null;
                     };
                 };
             };

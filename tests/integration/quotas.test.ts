@@ -136,7 +136,7 @@ describe("quota requests", () => {
 
     expect(await refusal(() => tenantAdmin.quotas.request({ ...valid, additionalGpus: 0 }))).toMatchObject({
       code: "BAD_REQUEST",
-      message: "additionalGpus: Request at least 1 GPU",
+      message: "Request at least 1 GPU",
       fieldErrors: { additionalGpus: ["Request at least 1 GPU"] },
     });
     expect(await refusal(() => tenantAdmin.quotas.request({ ...valid, additionalGpus: 1001 }))).toMatchObject({ fieldErrors: { additionalGpus: ["Request at most 1,000 GPUs at a time"] } });

@@ -32,6 +32,7 @@ export const deploymentDetail = z.object({
   ...summaryFields,
   conditions: json.meta({ description: "Observed conditions: [{ type, status, reason, message, at }]" }),
   previousModelId: z.string().nullable(),
+  deletedAt: dateTime.nullable().meta({ description: "When the deletion completed; null while the deployment exists" }),
   catalogModel: z.object({ id: z.string(), name: z.string(), version: z.string(), slug: z.string(), family: z.string() }),
   replicaSet: z.array(
     z.object({

@@ -5,6 +5,11 @@ import { listOrganizationsForAdmins, setOrganizationStatus } from "../../service
 import { decideQuotaRequest, listQuotaRequestsForAdmins, quotasOverview, setQuota } from "../../services/quotas";
 import { createRegion, listGpuTypes, listRegionsForAdmins, setRegionStatus, updateRegion } from "../../services/regions";
 import { capacityHistory, organizationsUsage, slowestDeployments } from "../../services/usage";
+import { getStarterQuota, setStarterQuota } from "../../services/starter-quota";
+import { getMailMessage, listOutbox } from "../../services/mail";
+import { mailKind, mailMessageOutput, mailStatus, outboxOutput } from "../outputs/mail";
+import { starterQuotaInput } from "../../../lib/starter-quota";
+import { starterQuotaOutput } from "../outputs/onboarding";
 import {
   adminCatalogOutput,
   adminGpuTypesOutput,
@@ -123,6 +128,18 @@ export const adminRouter = router({
     .output(decideQuotaRequestOutput)
     .mutation(({ ctx, input }) => decideQuotaRequest(ctx.actor, input)),
 
+  // The quota every new organisation receives at creation (docs/onboarding.md); platform chain.
+  starterQuota: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/starter-quota", tags: ["Admin: quotas"], summary: "Read the starter quota new organisations receive" } })
+    .input(noInput)
+    .output(starterQuotaOutput)
+    .query(() => getStarterQuota()),
+  setStarterQuota: adminProcedure
+    .meta({ openapi: { method: "PUT", path: "/admin/starter-quota", tags: ["Admin: quotas"], summary: "Set the starter quota new organisations receive", description: "Replaces the whole list; existing organisations keep their quotas." } })
+    .input(starterQuotaInput)
+    .output(starterQuotaOutput)
+    .mutation(({ ctx, input }) => setStarterQuota(ctx.actor, input)),
+
   organizations: adminProcedure
     .meta({ openapi: { method: "GET", path: "/admin/orgs", tags: ["Admin: organisations"], summary: "List organisations" } })
     .input(pageInput)
@@ -145,5 +162,16 @@ export const adminRouter = router({
     .output(verifyPlatformAuditTrailOutput)
     .query(() => verifyTrail(null)),
 
+  // The mail outbox (docs/email.md): what was sent, failed, or — without SMTP_URL — only kept here.
+  outbox: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/outbox", tags: ["Admin: mail"], summary: "List outgoing mail, newest first" } })
+    .input(pageInput.extend({ status: mailStatus.optional(), kind: mailKind.optional() }))
+    .output(outboxOutput)
+    .query(async ({ input }) => pageOf(await listOutbox({ status: input.status, kind: input.kind }), input)),
+  outboxMessage: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/outbox/{mailId}", tags: ["Admin: mail"], summary: "Read one outgoing mail" } })
+    .input(z.object({ mailId: id("mailId") }))
+    .output(mailMessageOutput)
+    .query(({ input }) => getMailMessage(input.mailId)),
   dashboard: dashboardRouter,
 });

@@ -16,6 +16,9 @@ import { dataClassification, deploymentInput, id, replicaCount } from "../schema
 import { pageInput, pageOf } from "../outputs/common";
 import { deploymentCreated, deploymentDetail, deploymentOptions as deploymentOptionsOutput, deploymentPage, deploymentRef } from "../outputs/deployments";
 import { orgProcedure, router } from "../trpc";
+import { getAutoscaling, setAutoscaling } from "../../services/autoscaling";
+import { autoscalingView } from "../outputs/autoscaling";
+import { AUTOSCALING_PERIODS_HOURS, autoscalingPolicyInput } from "../../../lib/autoscaling";
 
 const target = z.object({ deploymentId: id("deploymentId") });
 const tags = ["Deployments"];
@@ -63,5 +66,16 @@ export const deploymentsRouter = router({
     .input(target.extend({ catalogModelId: id("catalogModelId") }))
     .mutation(({ ctx, input }) => updateDeploymentModel(ctx.org.id, ctx.actor, input)),
   rollback: orgProcedure.requires("MEMBER").meta({ openapi: { method: "POST", path: at("/{deploymentId}/rollback"), tags, summary: "Roll back to the previous model version" } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => rollbackDeployment(ctx.org.id, ctx.actor, input)),
+  autoscaling: orgProcedure
+    .meta({ openapi: { method: "GET", path: at("/{deploymentId}/autoscaling"), tags, summary: "Read a deployment's autoscaling", description: "Its policy, the load signal now (summed over every gateway), replicas and signal over the period, and the GPU-hours saved compared with staying at max." } })
+    .input(target.extend({ hours: z.coerce.number().refine((h) => (AUTOSCALING_PERIODS_HOURS as readonly number[]).includes(h), `Period must be one of ${AUTOSCALING_PERIODS_HOURS.join(", ")} hours`).default(24) }))
+    .output(autoscalingView)
+    .query(({ ctx, input }) => getAutoscaling(ctx.org.id, input)),
+  setAutoscaling: orgProcedure
+    .requires("MEMBER")
+    .meta({ openapi: { method: "PUT", path: at("/{deploymentId}/autoscaling"), tags, summary: "Set a deployment's autoscaling policy", description: "Min (0 allows scale to zero) and max replicas, target in-flight requests per replica, stabilisation windows and idle timeout. The max must fit the organisation's quota." } })
+    .input(autoscalingPolicyInput)
+    .output(deploymentRef)
+    .mutation(({ ctx, input }) => setAutoscaling(ctx.org.id, ctx.actor, input)),
   delete: orgProcedure.requires("ADMIN").meta({ openapi: { method: "DELETE", path: at("/{deploymentId}"), tags, summary: "Delete a deployment", description: "Stops it, releases its GPUs and removes it from lists; its usage and audit history stay." } }).output(deploymentRef).input(target).mutation(({ ctx, input }) => deleteDeployment(ctx.org.id, ctx.actor, input)),
 });

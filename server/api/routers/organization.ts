@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { changeMemberRole, inviteMember, listMembers, removeMember, revokeInvitation } from "../../services/members";
-import { organizationOverview, renameOrganization } from "../../services/organizations";
+import { onboardingProgress, organizationOverview, renameOrganization } from "../../services/organizations";
+import { onboardingOutput } from "../outputs/onboarding";
 import { email, id, organizationName, orgRole } from "../schemas";
 import { orgProcedure, router } from "../trpc";
 import { pageInput, pageOf } from "../outputs/common";
@@ -13,6 +14,11 @@ export const organizationRouter = router({
     .meta({ openapi: { method: "GET", path: "/orgs/{orgId}", tags, summary: "Read the organisation", description: "Its name, status, the caller's role, and counts for the last 30 days (requests, tokens, spend including GPU time)." } })
     .output(overviewOutput)
     .query(async ({ ctx }) => ({ org: ctx.org, role: ctx.role, ...(await organizationOverview(ctx.org.id)) })),
+
+  onboarding: orgProcedure
+    .meta({ openapi: { method: "GET", path: "/orgs/{orgId}/onboarding", tags, summary: "Read the first-steps checklist", description: "Deploy, create an API key, call it, see it in usage: each step computed from the organisation's data." } })
+    .output(onboardingOutput)
+    .query(({ ctx }) => onboardingProgress(ctx.org.id)),
 
   rename: orgProcedure
     .requires("ADMIN")
