@@ -2,6 +2,7 @@
 
 import dynamic from "next/dynamic";
 import { LoadingState } from "@/components/ui/states";
+import { ScrollRegion } from "@/components/ui/scroll-region";
 
 // Scalar's renderer, bundled with the console (no CDN, no fonts from elsewhere, no proxy): "try it"
 // calls /api/v1 from this page, so the caller's own session (same origin) authenticates it.
@@ -12,7 +13,9 @@ const ApiReferenceReact = dynamic(() => import("@scalar/api-reference-react").th
 
 export function ApiReference() {
   return (
-    <div className="api-reference -mx-4 sm:mx-0" data-testid="api-reference">
+    // Scalar's layout is wider than a phone in places: it scrolls inside its own frame, not the page.
+    <ScrollRegion label="API reference">
+    <div className="api-reference" data-testid="api-reference">
       <ApiReferenceReact
         configuration={{
           url: "/api/v1/openapi.json",
@@ -27,5 +30,6 @@ export function ApiReference() {
         }}
       />
     </div>
+    </ScrollRegion>
   );
 }

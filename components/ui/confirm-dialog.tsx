@@ -1,5 +1,5 @@
 "use client";
-import { useId, useState, type FormEvent, type ReactNode } from "react";
+import { useId, useState, type ReactNode } from "react";
 import { Button } from "./button";
 import { Dialog, DialogActions } from "./dialog";
 import { Field, Input } from "./form";
@@ -38,28 +38,41 @@ export function ConfirmDialog({
   const [typed, setTyped] = useState("");
   const inputName = `confirm-${useId().replace(/[^a-zA-Z0-9-]/g, "")}`;
   const matches = typeToConfirm === undefined || typed.trim() === typeToConfirm;
-  function onSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
+  const confirm = () => {
     if (matches && !pending) onConfirm();
-  }
+  };
   return (
     <Dialog title={title} onClose={onClose} size="sm" role="alertdialog" description={children}>
-      <form onSubmit={onSubmit} noValidate>
+      {/* No <form>: the dialog is often opened from inside one (a settings form), and nested forms submit the outer one. */}
+      <div>
         {details && <div className="mb-4">{details}</div>}
         {typeToConfirm !== undefined && (
           <Field label={`Type ${typeToConfirm} to confirm`} name={inputName}>
-            <Input name={inputName} value={typed} onChange={(e) => setTyped(e.target.value)} autoComplete="off" spellCheck={false} data-autofocus />
+            <Input
+              name={inputName}
+              value={typed}
+              onChange={(e) => setTyped(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter") {
+                  e.preventDefault();
+                  confirm();
+                }
+              }}
+              autoComplete="off"
+              spellCheck={false}
+              data-autofocus
+            />
           </Field>
         )}
         <DialogActions>
           <Button type="button" variant="secondary" onClick={onClose} data-autofocus={typeToConfirm === undefined ? true : undefined}>
             {cancelLabel}
           </Button>
-          <Button type="submit" variant={tone} loading={pending} disabled={!matches}>
+          <Button type="button" variant={tone} loading={pending} disabled={!matches} onClick={confirm}>
             {confirmLabel}
           </Button>
         </DialogActions>
-      </form>
+      </div>
     </Dialog>
   );
 }
