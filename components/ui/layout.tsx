@@ -66,5 +66,7 @@ export function Table({ head, children, caption }: { head: ReactNode[]; children
 }
 
 export function Td({ children, className = "" }: { children: ReactNode; className?: string }) {
-  return <td className={`whitespace-nowrap px-3 py-2 align-top ${className}`}>{children}</td>;
+  // Two whitespace utilities on one element are decided by the stylesheet's order, not the class list's: a cell's own wins by replacing the default.
+  const whitespace = /(^|\s)whitespace-/.test(className) ? "" : "whitespace-nowrap ";
+  return <td className={`${whitespace}px-3 py-2 align-top ${className}`}>{children}</td>;
 }
