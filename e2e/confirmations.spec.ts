@@ -1,5 +1,5 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
-import { DEMO_LOGINS, signIn, uniqueEmail } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { apiJson, DEMO_LOGINS, signIn, uniqueEmail } from "./helpers";
 
 // One styled confirmation for destructive actions, nothing offered that cannot succeed, errors once
 // in human words, and filters kept in the URL (docs/console-interactions.md).
@@ -7,11 +7,7 @@ const ines = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("ines"))!;
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 const ORG = "nordic-data-agency";
 
-async function json(request: APIRequestContext, method: "get" | "post" | "delete", url: string, origin: string, data?: unknown) {
-  const res = await request[method](url, { headers: { origin, "content-type": "application/json" }, ...(data === undefined ? {} : { data }) });
-  expect(res.status(), `${method.toUpperCase()} ${url}: ${await res.text()}`).toBe(200);
-  return res.json();
-}
+const json = apiJson;
 
 test("stop and delete ask first in a styled alert dialog; a deleted deployment shows the name it was given, when it went, and nothing to use or pay", async ({ page, baseURL }) => {
   test.setTimeout(180_000);

@@ -1,5 +1,5 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { apiJson, DEMO_LOGINS, signIn } from "./helpers";
 
 // Nordic Data Agency (its CONFIDENTIAL policy: FI, DE or FR, no certification), so that the hospital's
 // journeys keep their demo data; the policy and the deployment made here are put back at the end.
@@ -8,11 +8,7 @@ const marc = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("marc"))!;
 const ORG = "nordic-data-agency";
 const NAME = "e2e-confidential-notes";
 
-async function json(request: APIRequestContext, method: "get" | "post" | "put" | "delete", url: string, origin: string, data?: unknown) {
-  const res = await request[method](url, { headers: { origin, "content-type": "application/json" }, ...(data === undefined ? {} : { data }) });
-  expect(res.status(), `${method.toUpperCase()} ${url}: ${await res.text()}`).toBe(200);
-  return res.json();
-}
+const json = apiJson;
 
 test("a tenant restricts CONFIDENTIAL data to SecNumCloud, sees which deployment would stop complying, saves, and the gateway refuses that class to it at once", async ({ page, baseURL }) => {
   test.setTimeout(240_000);

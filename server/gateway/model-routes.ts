@@ -33,16 +33,7 @@ export interface ModelRouteEntry {
   members: { deploymentId: string; weight: number }[];
 }
 
-interface ModelRouteRow {
-  id: string;
-  orgId: string;
-  name: string;
-  mode: ModelRouteMode;
-  dataClass: DataClass;
-  maxInFlightPerReplica: number;
-  createdAtSec: number;
-  members: { deploymentId: string; weight: number }[] | null;
-}
+type ModelRouteRow = Omit<ModelRouteEntry, "members"> & { members: ModelRouteEntry["members"] | null };
 
 const SELECT = `SELECT mr.id, mr."orgId", mr.name, mr.mode::text AS mode, mr."dataClassification"::text AS "dataClass", mr."maxInFlightPerReplica",
   floor(extract(epoch from mr."createdAt"))::float8 AS "createdAtSec",
