@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statS
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, signIn, widest } from "./helpers";
 
 /**
  * Every console page, found in app/ at test time (so a new page is never forgotten), scanned by
@@ -92,16 +92,6 @@ async function scan(page: Page, url: string): Promise<Result[]> {
     expect.soft(overflow, `${url} is ${overflow} px wider than a ${viewport.width} px screen`).toBeLessThanOrEqual(0);
   }
   return results;
-}
-
-/** The innermost elements reaching past the right edge of the screen: where to look when a page is too wide. */
-function widest(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const past = (e: Element) => e.getBoundingClientRect().right > window.innerWidth + 1;
-    const describe = (e: Element) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${[...e.classList].slice(0, 4).join(".")} (right ${Math.round(e.getBoundingClientRect().right)} px) "${(e.textContent ?? "").trim().slice(0, 40)}"`;
-    const hits = [...document.body.querySelectorAll("*")].filter((e) => past(e) && ![...e.children].some(past) && !e.closest("[data-scrollable], .sr-only"));
-    return hits.slice(0, 4).map(describe);
-  });
 }
 
 const routes = appRoutes();

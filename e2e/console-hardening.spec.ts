@@ -1,5 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, signIn, TINY_MODEL_CHOICE } from "./helpers";
 
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 const marc = DEMO_LOGINS.tenants.find((t) => t.role === "MEMBER")!;
@@ -53,7 +53,7 @@ test("every main page carries the security headers, and the browser reports no C
   await page.goto("/o/hopital-rive-gauche/usage");
   await page.getByRole("button", { name: "7 days" }).click();
   await page.goto("/o/hopital-rive-gauche/deployments/new");
-  await page.getByRole("radio", { name: /Tiny random Llama/ }).check();
+  await page.getByRole("radio", TINY_MODEL_CHOICE).check();
   await page.getByRole("button", { name: "Next" }).click();
   await page.getByRole("radio", { name: "Public", exact: true }).check();
   await page.getByRole("button", { name: "Next" }).click();
@@ -127,7 +127,7 @@ test("regions whose cluster is not connected are shown as such to tenants, and t
   await expect(page.getByTestId("region-onprem-demo")).toContainText("Available");
 
   await page.goto("/o/hopital-rive-gauche/deployments/new");
-  await page.getByRole("radio", { name: /Tiny random Llama/ }).check();
+  await page.getByRole("radio", TINY_MODEL_CHOICE).check();
   await page.getByRole("button", { name: "Next" }).click();
   await page.getByRole("radio", { name: "Public", exact: true }).check();
   await page.getByRole("button", { name: "Next" }).click();

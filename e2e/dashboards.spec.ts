@@ -1,5 +1,5 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, expectNoSidewaysScroll, signIn } from "./helpers";
 
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 const ORG = "hopital-rive-gauche";
@@ -10,11 +10,6 @@ const SENT = 6;
 const ROLLUP_WAIT = { timeout: 150_000, intervals: [1_000, 2_000, 5_000] };
 
 const countIn = async (locator: Locator) => Number((await locator.textContent())!.replace(/[^\d]/g, ""));
-
-async function expectNoSidewaysScroll(page: Page) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow).toBeLessThanOrEqual(1);
-}
 
 test.describe.serial("dashboards", () => {
   let deploymentId: string;

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, signIn, TINY_MODEL_CHOICE } from "./helpers";
 
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 
@@ -8,7 +8,7 @@ test("a tenant deploys the tiny model to the on-premises region from the console
   await page.goto("/o/hopital-rive-gauche/deployments");
   await page.getByRole("link", { name: "New deployment" }).click();
 
-  await page.getByRole("radio", { name: /Tiny random Llama/ }).check();
+  await page.getByRole("radio", TINY_MODEL_CHOICE).check();
   await page.getByRole("button", { name: "Next" }).click();
   await page.getByRole("radio", { name: "Internal", exact: true }).check();
   await page.getByRole("button", { name: "Next" }).click();

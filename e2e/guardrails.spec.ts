@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, expectNoSidewaysScroll, signIn } from "./helpers";
 
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 const ORG = "hopital-rive-gauche";
@@ -107,7 +107,7 @@ test("a prompt with personal data through the real gateway: its verdict in the t
   // It fits a phone without sideways scrolling (its tables scroll in their own frame).
   await page.setViewportSize({ width: 390, height: 844 });
   await expect(panel.getByTestId("guardrail-rules")).toBeVisible();
-  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(1);
+  await expectNoSidewaysScroll(page);
   await page.setViewportSize({ width: 1280, height: 720 });
 
   // The deployment's page, for it alone.

@@ -1,5 +1,5 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, signIn, TINY_MODEL_CHOICE } from "./helpers";
 
 // Keyboard-only journeys (Tab, Shift+Tab, arrows, Enter, Space; no click once signed in), with
 // focus visible wherever it lands. Sign-in itself is the helper's and is not the point here.
@@ -47,7 +47,7 @@ test("the new-deployment wizard is completed with the keyboard only, focus landi
   const next = page.getByRole("button", { name: "Next" });
   const form = page.locator("form");
 
-  await chooseRadio(page, form, page.getByRole("radio", { name: /Tiny random Llama/ }));
+  await chooseRadio(page, form, page.getByRole("radio", TINY_MODEL_CHOICE));
   await tabTo(page, next);
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Data classification", level: 2 })).toBeFocused();

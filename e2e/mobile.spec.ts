@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, expectNoSidewaysScroll, signIn } from "./helpers";
 
 test("on a phone, the navigation opens from the menu button and pages fit the screen", async ({ page }) => {
   const owner = DEMO_LOGINS.tenants[0];
@@ -7,6 +7,5 @@ test("on a phone, the navigation opens from the menu button and pages fit the sc
   await page.getByRole("button", { name: "Menu" }).click();
   await page.locator("#mobile-nav").getByRole("link", { name: "Quotas" }).click();
   await expect(page).toHaveURL(/\/quotas$/);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow).toBeLessThanOrEqual(1);
+  await expectNoSidewaysScroll(page);
 });

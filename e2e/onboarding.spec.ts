@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import OpenAI from "openai";
-import { DEMO_LOGINS, signIn, uniqueEmail } from "./helpers";
+import { DEMO_LOGINS, signIn, uniqueEmail, TINY_MODEL_CHOICE } from "./helpers";
 
 /**
  * The must-show of onboarding (docs/onboarding.md): a brand-new organisation deploys the tiny model
@@ -33,7 +33,7 @@ test("a brand-new organisation deploys the tiny model with its starter quota and
   // Deploy through the wizard, from the checklist's link.
   await page.getByTestId("first-step-deploy").getByRole("link", { name: "Open the deployment wizard" }).click();
   await expect(page).toHaveURL(new RegExp(`/o/${slug}/deployments/new`));
-  await page.getByRole("radio", { name: /Tiny random Llama/ }).check();
+  await page.getByRole("radio", TINY_MODEL_CHOICE).check();
   await page.getByRole("button", { name: "Next" }).click();
   await page.getByRole("radio", { name: "Internal", exact: true }).check();
   await page.getByRole("button", { name: "Next" }).click();

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { expect, test } from "@playwright/test";
-import { DEMO_LOGINS, signIn } from "./helpers";
+import { DEMO_LOGINS, expectNoSidewaysScroll, signIn } from "./helpers";
 
 const claire = DEMO_LOGINS.tenants.find((t) => t.email.startsWith("claire"))!;
 const org = "hopital-rive-gauche";
@@ -137,13 +137,12 @@ test.describe("on a phone", () => {
 
   test("the Traces page and the trace view fit the screen", async ({ page }) => {
     await signIn(page, claire.email, claire.password);
-    const fits = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     await page.goto(`/o/${org}/traces?period=7d`);
     await expect(page.getByTestId("trace-row").first()).toBeVisible();
-    expect(await fits()).toBeLessThanOrEqual(1);
+    await expectNoSidewaysScroll(page);
     await page.goto(`/o/${org}/traces/${sent}`);
     await expect(page.getByTestId("waterfall")).toBeVisible();
-    expect(await fits()).toBeLessThanOrEqual(1);
+    await expectNoSidewaysScroll(page);
   });
 });
 
