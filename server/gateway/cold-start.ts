@@ -65,7 +65,23 @@ export class ColdStart {
     this.refreshTimer.unref();
   }
 
+  private refreshing: Promise<void> | null = null;
+  private refreshedAt = 0;
+
+  /**
+   * Reloads the set now, unless it was reloaded in the last 100 ms (one query at a time): for a
+   * request that finds a running deployment with no replica the set does not hold. The autoscaler
+   * can take a deployment to zero within a second of its policy's change to min 0, before the
+   * periodic reload has seen that change; such a request is held, not refused.
+   */
+  refreshSoon(): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    if (performance.now() - this.refreshedAt < 100) return Promise.resolve();
+    return (this.refreshing = this.refresh().finally(() => (this.refreshing = null)));
+  }
+
   private async refresh() {
+    this.refreshedAt = performance.now();
     try {
       const { rows } = await this.pool.query<{ id: string }>(
         `SELECT p."deploymentId" AS id FROM "AutoscalingPolicy" p JOIN "Deployment" d ON d.id = p."deploymentId"
@@ -75,6 +91,11 @@ export class ColdStart {
     } catch (error) {
       this.log("warn", "gateway cold-start policy refresh failed", { error: String(error) });
     }
+  }
+
+  /** Running, no replica, not failed, and not (yet) known to scale to zero: worth a `refreshSoon` before refusing. */
+  unsure(route: Route): boolean {
+    return route.desiredState === "RUNNING" && route.replicas.length === 0 && route.phase !== "FAILED" && !this.scalable.has(route.id);
   }
 
   /** Whether a request to this route, with no replica, should wait for one rather than be refused. */

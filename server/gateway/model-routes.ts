@@ -5,8 +5,11 @@
  * deployment's own class and the residency verdict that a call by the deployment's name would get),
  * then healthy ones, then those with room (a member is saturated when each of its healthy replicas
  * has `maxInFlightPerReplica` requests in flight in this process), in preference order (PRIORITY) or
- * by weight (WEIGHTED). Failover and overflow only ever go to another candidate; when none is left,
- * the request is refused with every member's reason — never sent to a region its policy refuses.
+ * by weight (WEIGHTED). When no compliant member has a replica up but one is scaled to zero by its
+ * autoscaling policy, that one is woken: the request is held through its cold start like a call by
+ * the deployment's own name (cold-start.ts). Failover and overflow only ever go to another
+ * candidate; when none is left, the request is refused with every member's reason — never sent to a
+ * region its policy refuses.
  *
  * The table is loaded with the rest of the gateway's state (full refresh) and reloaded per
  * organisation on NOTIFY `enclave_model_routes`. A name that is a deployment's never gets here:
@@ -115,15 +118,29 @@ export interface ModelRoutePick {
   fallbacks: Route[];
 }
 
-type Judged = { route: Route | undefined; deploymentId: string; weight: number; refused: string[]; healthy: boolean; saturated: boolean; label: string };
+type Judged = {
+  route: Route | undefined;
+  deploymentId: string;
+  weight: number;
+  refused: string[];
+  healthy: boolean;
+  saturated: boolean;
+  /** Compliant, no replica, and its autoscaling holds requests for a cold start: it can be woken. */
+  asleep: boolean;
+  label: string;
+};
+
+/** Whether a request held for `route` would wake it from zero (ColdStart.holds); none by default. */
+export type Wakeable = (route: Route) => boolean;
+const never: Wakeable = () => false;
 
 const routable = (r: Route) => r.desiredState === "RUNNING" && r.replicas.length > 0;
 
 /** One member against this request: may it take the data class, is it up, has it room; with the sentence the trace shows. */
-function judge(state: GatewayState, entry: KeyEntry, mr: ModelRouteEntry, member: { deploymentId: string; weight: number }, dataClass: DataClass, now: number): Judged {
+function judge(state: GatewayState, entry: KeyEntry, mr: ModelRouteEntry, member: { deploymentId: string; weight: number }, dataClass: DataClass, now: number, wakeable: Wakeable = never): Judged {
   const route = state.routesById.get(member.deploymentId);
   if (!route || route.orgId !== mr.orgId) {
-    return { route: undefined, deploymentId: member.deploymentId, weight: member.weight, refused: ["the deployment is deleted"], healthy: false, saturated: false, label: `${member.deploymentId}: skipped: the deployment is deleted` };
+    return { route: undefined, deploymentId: member.deploymentId, weight: member.weight, refused: ["the deployment is deleted"], healthy: false, saturated: false, asleep: false, label: `${member.deploymentId}: skipped: the deployment is deleted` };
   }
   const refused: string[] = [];
   if (entry.allowed && !entry.allowed.has(route.id)) refused.push("this API key may not call the deployment");
@@ -132,7 +149,7 @@ function judge(state: GatewayState, entry: KeyEntry, mr: ModelRouteEntry, member
   const verdict = state.verdict(route, dataClass);
   if (!verdict.allowed) refused.push(...verdict.reasons);
   const where = `${route.name} (${route.region.code})`;
-  if (refused.length > 0) return { route, deploymentId: route.id, weight: member.weight, refused, healthy: false, saturated: false, label: `${where}: refused: ${refused.join("; ")}` };
+  if (refused.length > 0) return { route, deploymentId: route.id, weight: member.weight, refused, healthy: false, saturated: false, asleep: false, label: `${where}: refused: ${refused.join("; ")}` };
   let healthyReplicas = 0;
   let full = 0;
   let inFlight = 0;
@@ -145,12 +162,15 @@ function judge(state: GatewayState, entry: KeyEntry, mr: ModelRouteEntry, member
     }
   }
   if (healthyReplicas === 0) {
+    if (route.replicas.length === 0 && wakeable(route)) {
+      return { route, deploymentId: route.id, weight: member.weight, refused, healthy: false, saturated: false, asleep: true, label: `${where}: allowed, scaled to zero by its autoscaling` };
+    }
     const why = !routable(route) ? `no replica ready (phase ${route.phase})` : "every replica failed recently";
-    return { route, deploymentId: route.id, weight: member.weight, refused, healthy: false, saturated: false, label: `${where}: allowed, down: ${why}` };
+    return { route, deploymentId: route.id, weight: member.weight, refused, healthy: false, saturated: false, asleep: false, label: `${where}: allowed, down: ${why}` };
   }
   const saturated = full === healthyReplicas;
   const load = `${inFlight} in flight on ${healthyReplicas} replica(s), limit ${mr.maxInFlightPerReplica} each`;
-  return { route, deploymentId: route.id, weight: member.weight, refused, healthy: true, saturated, label: `${where}: allowed, ${saturated ? "saturated" : "has room"}: ${load}` };
+  return { route, deploymentId: route.id, weight: member.weight, refused, healthy: true, saturated, asleep: false, label: `${where}: allowed, ${saturated ? "saturated" : "has room"}: ${load}` };
 }
 
 const loadOf = (j: Judged) => {
@@ -204,9 +224,18 @@ function weighted(list: Judged[]): Judged {
 
 /**
  * Resolves `name` for this request: null when the organisation has no route of that name, an error
- * to answer when no member may take it, else the member to call. Writes the `model_route` span.
+ * to answer when no member may take it, else the member to call (one at zero replicas when only a
+ * sleeping member is left: the caller holds the request for its cold start). Writes the
+ * `model_route` span.
  */
-export function pickModelRoute(state: GatewayState, t: RequestTrace, entry: KeyEntry, name: string, header: string | string[] | undefined): ModelRoutePick | GatewayErrorBody | null {
+export function pickModelRoute(
+  state: GatewayState,
+  t: RequestTrace,
+  entry: KeyEntry,
+  name: string,
+  header: string | string[] | undefined,
+  wakeable: Wakeable = never,
+): ModelRoutePick | GatewayErrorBody | null {
   const mr = state.modelRoutes.get(entry.orgId, name);
   if (!mr) return null;
   let dataClass = mr.dataClass;
@@ -216,7 +245,7 @@ export function pickModelRoute(state: GatewayState, t: RequestTrace, entry: KeyE
     dataClass = requested as DataClass;
   }
   const started = performance.now();
-  const judged = mr.members.map((m) => judge(state, entry, mr, m, dataClass, started));
+  const judged = mr.members.map((m) => judge(state, entry, mr, m, dataClass, started, wakeable));
   const candidates = judged.filter((j) => j.healthy);
   const room = candidates.filter((j) => !j.saturated);
   let chosen: Judged;
@@ -234,6 +263,11 @@ export function pickModelRoute(state: GatewayState, t: RequestTrace, entry: KeyE
     // Every compliant member is saturated: the request waits in the least loaded one's queue rather than going elsewhere.
     chosen = candidates.reduce((best, j) => (loadOf(j) < loadOf(best) ? j : best));
     reason = "every compliant member is saturated: queued on the least loaded";
+  } else if (judged.some((j) => j.asleep)) {
+    // Nothing compliant is up, but a member scaled to zero can be woken: held for its cold start.
+    const asleep = judged.filter((j) => j.asleep);
+    chosen = mr.mode === "WEIGHTED" ? weighted(asleep) : asleep[0];
+    reason = `no compliant member has a replica up: waking ${chosen.route!.name} from zero (cold start)`;
   } else {
     const e = noMember(mr, dataClass, judged);
     t.dataClass = dataClass;

@@ -418,6 +418,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Autoscaling (docs/autoscaling.md): the load signal the workers scale on, and the hold at zero replicas.
   const load = new LoadSignal(pool, { intervalMs: options.loadSignalMs ?? 1000, log });
   const coldStart = new ColdStart(pool, state, load, log, options.coldStart);
+  const wakeable = (route: Route) => coldStart.holds(route);
   options.metrics?.attach({ spool, limiter });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512, scheduling: "lifo" });
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 300_000;
@@ -1305,7 +1306,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (invalid) return refuse(req, res, requestId, invalid);
     // A deployment's name, else a route's (docs/routes.md): one more map lookup, then a member chosen for this request's data class.
     const direct = state.route(entry.orgId, parsed.model);
-    const routed = direct ? null : pickModelRoute(state, t, entry, parsed.model, req.headers["x-data-classification"]);
+    // A member just taken to zero may not be in the cold-start set yet: reload it before judging the members.
+    if (!direct) {
+      const mr = state.modelRoutes.get(entry.orgId, parsed.model);
+      if (mr?.members.some((m) => { const r = state.routesById.get(m.deploymentId); return r !== undefined && coldStart.unsure(r); })) await coldStart.refreshSoon();
+    }
+    const routed = direct ? null : pickModelRoute(state, t, entry, parsed.model, req.headers["x-data-classification"], wakeable);
     if (routed !== null && isError(routed)) return refuse(req, res, requestId, routed);
     const route = direct ?? routed?.route;
     if (!route) return refuse(req, res, requestId, modelNotFound(parsed.model));
@@ -1352,6 +1358,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     t.span("residency", "internal", residencyAt, performance.now(), verdict.allowed ? "ok" : "error", state.residencyAttributes(route, dataClass));
     if (!verdict.allowed) return refuse(req, res, requestId, residencyRefused(route.name, dataClass, route.region.code, verdict.reasons));
 
+    if (coldStart.unsure(route)) await coldStart.refreshSoon();
     if (route.desiredState !== "RUNNING" || (route.replicas.length === 0 && !coldStart.holds(route))) return refuse(req, res, requestId, noHealthyReplica(route.name, route.phase));
 
     const limitsAt = performance.now();

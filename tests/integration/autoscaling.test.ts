@@ -76,7 +76,12 @@ beforeAll(async () => {
   orgId = f.tenant.org.id;
   key = (await createApiKey(orgId, f.tenant.ownerId)).key;
   spoolRoot = mkdtempSync(path.join(os.tmpdir(), "enclave-autoscaling-"));
-  gateway = createGateway({ databaseUrl: process.env.DATABASE_URL!, port: 0, spoolDir: path.join(spoolRoot, "gw"), batchMs: 50, loadSignalMs: 200, onTrace: (t) => seen.push(t), log: quiet });
+  gateway = createGateway({ databaseUrl: process.env.DATABASE_URL!, port: 0, spoolDir: path.join(spoolRoot, "gw"), batchMs: 50, loadSignalMs: 200,
+    // The periodic reload of the scale-to-zero set never runs during the test: a deployment taken to
+    // zero seconds after its policy's change to min 0 is held because the gateway reloads the set
+    // when a request finds it at zero (ColdStart.refreshSoon), which these tests then prove.
+    coldStart: { refreshMs: 600_000 },
+    onTrace: (t) => seen.push(t), log: quiet });
   await gateway.listen();
   stopAutoscaler = await startAutoscaler({ connectionString: process.env.DATABASE_URL!, intervalMs: 200 });
   void reconcileLoop();
@@ -175,6 +180,29 @@ describe("with real model servers", () => {
     const upstream = trace.spans.find((s) => s.name === "upstream")!;
     expect(wait.startMs + wait.durationMs).toBeLessThanOrEqual(upstream.startMs + 0.001);
     expect(wait.durationMs).toBeGreaterThan(0);
+  }, 90_000);
+
+  it("a route whose only compliant member is at zero wakes it: the call by the route's name is answered after the cold start", async () => {
+    // Back to zero after the policy's 2 s idle timeout.
+    await waitFor(async () => (await deployment(id)).replicas === 0, 30_000, 100);
+    await waitFor(() => gateway.state.route(orgId, name)?.replicas.length === 0, 30_000, 50);
+    const routeName = unique("elastic-route");
+    await callerFor(f.tenant.ownerId).modelRoutes.create({ orgId, name: routeName, mode: "PRIORITY", dataClassification: "INTERNAL", maxInFlightPerReplica: 2, members: [{ deploymentId: id, weight: 1 }] });
+    await waitFor(() => gateway.state.modelRoutes.get(orgId, routeName) !== undefined, 5000, 50);
+    seen.length = 0;
+    const answer = await call(routeName, {}, 4);
+    expect(answer.status, JSON.stringify(answer.json)).toBe(200);
+    expect((await events(id, "ScaledUp")).at(-1)!.message).toMatch(/^Scaled 0 → 1: 1 request\(s\) held at zero replicas/);
+    const spanId = answer.traceparent!.split("-")[2];
+    await waitFor(() => seen.some((t) => t.spanId === spanId), 5000);
+    const trace = seen.find((t) => t.spanId === spanId)!;
+    expect(trace.deploymentId).toBe(id);
+    const routed = trace.spans.find((s) => s.name === "model_route")!;
+    expect(routed.attributes["enclave.model_route.reason"]).toBe(`no compliant member has a replica up: waking ${name} from zero (cold start)`);
+    expect(routed.attributes["enclave.model_route.candidates"]).toEqual([expect.stringMatching(/: allowed, scaled to zero by its autoscaling$/)]);
+    const wait = trace.spans.find((s) => s.name === "cold_start")!;
+    expect(wait).toMatchObject({ status: "ok", attributes: { "enclave.cold_start.outcome": "served", "enclave.deployment.id": id } });
+    expect(routed.startMs).toBeLessThanOrEqual(wait.startMs);
   }, 90_000);
 });
 
