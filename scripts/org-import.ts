@@ -70,6 +70,7 @@ try {
     for (const k of result.apiKeys) console.log(`  ${k.name}: ${k.oldPrefix} → ${k.newPrefix}  ${k.key}`);
     console.log("\nDeployments (created STOPPED; start them once a quota allows):");
     for (const d of result.deployments) console.log(`  ${d.name}${d.residency.length ? ` — ${d.residency.join("; ")}` : ""}`);
+    if (result.routes.length) console.log(`\nRoutes (over those deployments, in preference order): ${result.routes.map((r) => `${r.name} (${r.members.join(" → ")})`).join(", ")}`);
     if (result.quotaRequests.length) console.log(`\nQuota requests for a platform admin: ${result.quotaRequests.map((q) => `${q.gpus} ${q.gpuType} in ${q.region}`).join(", ")}`);
     if (result.unmapped.length) {
       console.log("\nCould not be mapped:");

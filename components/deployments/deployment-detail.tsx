@@ -11,7 +11,7 @@ import { CopyButton } from "../ui/copy-button";
 import { Field, Input, Select, fieldErrorsOf, toastUnlessInline } from "../ui/form";
 import { Badge, Card, Table, Td } from "../ui/layout";
 import { EmptyState, QueryView } from "../ui/states";
-import { dataClassLabel, isSettled, PHASE_EXPLANATIONS, PhaseBadge, ReplicaStateBadge } from "./phase";
+import { dataClassLabel, isScaledToZero, isSettled, PHASE_EXPLANATIONS, PhaseBadge, ReplicaStateBadge, SCALED_TO_ZERO_EXPLANATION } from "./phase";
 import { DeploymentUsage } from "../usage/deployment-usage";
 import { DeploymentResidencyAlert } from "../residency/deployment-alert";
 import { ButtonLink } from "../ui/button-link";
@@ -133,11 +133,11 @@ function DeploymentView({ d }: { d: Deployment }) {
             <h1 className="break-all text-2xl font-semibold tracking-tight">{d.name}</h1>
             <span role="status" aria-live="polite">
               <span className="sr-only">Status: </span>
-              <PhaseBadge phase={d.phase} testId="deployment-phase" />
+              <PhaseBadge phase={d.phase} desiredState={d.desiredState} testId="deployment-phase" />
             </span>
           </div>
           <p className="mt-1 max-w-2xl text-sm text-slate-600">
-            {PHASE_EXPLANATIONS[d.phase]}
+            {isScaledToZero(d) ? SCALED_TO_ZERO_EXPLANATION : PHASE_EXPLANATIONS[d.phase]}
             {d.desiredState === "STOPPED" && d.phase !== "STOPPED" && !deleting && " A stop has been requested."}
             {d.desiredState === "DELETED" && " Deletion has been requested."}
           </p>
@@ -153,7 +153,8 @@ function DeploymentView({ d }: { d: Deployment }) {
                 Stop
               </Button>
             )}
-            {!deleting && (d.desiredState === "STOPPED" || d.phase === "STOPPED") && (
+            {/* Scaled to zero, it is already meant to run: the next request starts it, "Start" would do nothing. */}
+            {!deleting && (d.desiredState === "STOPPED" || (d.phase === "STOPPED" && !isScaledToZero(d))) && (
               <Button loading={actions.start.isPending} disabled={busy} onClick={() => actions.start.mutate(target)}>
                 Start
               </Button>
@@ -260,7 +261,7 @@ function DeploymentView({ d }: { d: Deployment }) {
         <h2 className="text-sm font-semibold text-slate-700">Replicas</h2>
         {d.replicaSet.length === 0 ? (
           <EmptyState title="No replicas">
-            {d.phase === "STOPPED" || deleting ? "Nothing is running." : "The workers create them shortly."}
+            {isScaledToZero(d) ? "Scaled to zero: the next request starts one." : d.phase === "STOPPED" || deleting ? "Nothing is running." : "The workers create them shortly."}
           </EmptyState>
         ) : (
           <Table head={["#", "Revision", "State", "Endpoint", "Cluster ref", "Message", "Ready since"]} caption="Replicas">

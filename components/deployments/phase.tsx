@@ -25,6 +25,18 @@ export const PHASE_EXPLANATIONS: Record<DeploymentPhase, string> = {
   DELETED: "This deployment has been deleted.",
 };
 
+/**
+ * Autoscaling took it to zero replicas (docs/autoscaling.md): it should run, and nothing runs. The
+ * workers report that as phase STOPPED; it is not a stop anyone asked for, and the next request
+ * wakes it.
+ */
+export function isScaledToZero(d: { phase: DeploymentPhase; desiredState: DesiredState }): boolean {
+  return d.desiredState === "RUNNING" && d.phase === "STOPPED";
+}
+
+export const SCALED_TO_ZERO_EXPLANATION =
+  "Autoscaling took it to zero replicas after its idle timeout: no GPU is reserved. The next request wakes it and is held while a replica starts (a cold start).";
+
 /** Nothing more will happen on its own: RUNNING, STOPPED, FAILED (and DELETED, which is final). */
 export function isSettledPhase(phase: DeploymentPhase): boolean {
   return phase === "RUNNING" || phase === "STOPPED" || phase === "FAILED" || phase === "DELETED";
@@ -34,18 +46,20 @@ export function isSettledPhase(phase: DeploymentPhase): boolean {
 export function isSettled(d: { phase: DeploymentPhase; desiredState: DesiredState }): boolean {
   if (d.phase === "DELETED") return true;
   if (d.desiredState === "DELETED") return false;
-  if (d.phase === "FAILED") return true;
+  if (d.phase === "FAILED" || isScaledToZero(d)) return true;
   return d.phase === d.desiredState;
 }
 
 /**
  * The phase as a badge. The text is the phase's own name (what the API and the workers say),
- * shown in lower case.
+ * shown in lower case; "scaled to zero" when autoscaling, not a stop, left it with no replica
+ * (pass `desiredState` to tell them apart).
  */
-export function PhaseBadge({ phase, testId }: { phase: DeploymentPhase; testId?: string }) {
+export function PhaseBadge({ phase, desiredState, testId }: { phase: DeploymentPhase; desiredState?: DesiredState; testId?: string }) {
+  const zero = desiredState !== undefined && isScaledToZero({ phase, desiredState });
   return (
     <span data-testid={testId} className="lowercase">
-      <Badge tone={PHASE_TONES[phase]}>{phase}</Badge>
+      <Badge tone={zero ? "info" : PHASE_TONES[phase]}>{zero ? "scaled to zero" : phase}</Badge>
     </span>
   );
 }

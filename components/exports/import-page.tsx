@@ -20,6 +20,7 @@ interface ImportResult {
   invitations: { email: string; role: string; acceptPath: string }[];
   apiKeys: { name: string; oldPrefix: string; newPrefix: string; key: string }[];
   deployments: { name: string; id: string; state: string; residency: string[] }[];
+  routes: { name: string; id: string; members: string[] }[];
   quotaRequests: { region: string; gpuType: string; gpus: number }[];
   unmapped: { kind: string; item: string; reason: string }[];
   counts: { usageRecords: number; traces: number; auditEvents: number; importedAuditLogs: number };
@@ -144,6 +145,11 @@ function ImportReport({ result }: { result: ImportResult }) {
             </tr>
           ))}
         </Table>
+        {result.routes.length > 0 && (
+          <p className="mt-3 text-sm text-slate-600">
+            Routes recreated over them: {result.routes.map((r) => `${r.name} (${r.members.join(" → ")})`).join(", ")}.
+          </p>
+        )}
         {result.quotaRequests.length > 0 && (
           <p className="mt-3 text-sm text-slate-600">
             Quota requests waiting for a decision: {result.quotaRequests.map((q) => `${q.gpus} ${q.gpuType} in ${q.region}`).join(", ")} —{" "}

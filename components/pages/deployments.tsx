@@ -77,7 +77,7 @@ export function DeploymentsPage() {
                   </Td>
                   <Td>{dataClassLabel(d.dataClassification)}</Td>
                   <Td>
-                    <PhaseBadge phase={d.phase} />
+                    <PhaseBadge phase={d.phase} desiredState={d.desiredState} />
                   </Td>
                   <Td className="text-slate-600">{formatDateTime(d.createdAt)}</Td>
                 </tr>

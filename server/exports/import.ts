@@ -31,6 +31,7 @@ import { evaluateResidency } from "../services/policy";
 import { rollUpUsage } from "../services/usage-rollup";
 import { csvRecords, readArchive, textLines, verifyArchive, type ArchiveProblem, type ExportManifest } from "./archive";
 import { usageRowFromFocus, type UsageRow } from "./focus";
+import { MODEL_ROUTE_MODES } from "../../lib/model-routes";
 import { traceRecordFromOtlpLine } from "./otlp-json";
 import type { TraceRecord } from "../gateway/trace";
 
@@ -96,7 +97,22 @@ const deploymentsFile = z.array(
     minReplicas: z.number().int().min(0),
     maxReplicas: z.number().int().min(0),
     dataClassification: dataClass,
+    // Absent from archives made before autoscaling existed.
+    autoscaling: z
+      .object({ enabled: z.boolean(), targetInFlight: z.number().positive(), scaleUpWindowSeconds: z.number().int().min(0), scaleDownWindowSeconds: z.number().int().min(0), idleTimeoutSeconds: z.number().int().min(0) })
+      .nullable()
+      .optional(),
     deleted: z.boolean(),
+  }),
+);
+const modelRoutesFile = z.array(
+  z.object({
+    id: z.string(),
+    name: z.string().min(1).max(100),
+    mode: z.enum(MODEL_ROUTE_MODES),
+    dataClassification: dataClass,
+    maxInFlightPerReplica: z.number().int().min(1).max(1024),
+    members: z.array(z.object({ deploymentId: z.string(), deployment: z.string().nullable(), weight: z.number().int().min(1).max(100) })),
   }),
 );
 const apiKeysFile = z.array(
@@ -124,12 +140,16 @@ const CONFIG = {
   "deployments.json": deploymentsFile,
   "api-keys.json": apiKeysFile,
 } as const;
-type Config = { [K in keyof typeof CONFIG]: z.infer<(typeof CONFIG)[K]> };
+/** Files that archives made by earlier versions do not have: absent, they import as empty. */
+const OPTIONAL_CONFIG = {
+  "model-routes.json": { schema: modelRoutesFile, absent: [] as z.infer<typeof modelRoutesFile> },
+} as const;
+type Config = { [K in keyof typeof CONFIG]: z.infer<(typeof CONFIG)[K]> } & { [K in keyof typeof OPTIONAL_CONFIG]: z.infer<(typeof OPTIONAL_CONFIG)[K]["schema"]> };
 
 // ─── The result ──────────────────────────────────────────────────────────────
 
 export interface UnmappedItem {
-  kind: "region" | "model" | "gpu-type" | "deployment" | "api-key" | "quota" | "webhook" | "judge" | "policy" | "audit";
+  kind: "region" | "model" | "gpu-type" | "deployment" | "api-key" | "quota" | "webhook" | "judge" | "policy" | "route" | "audit";
   item: string;
   reason: string;
 }
@@ -142,6 +162,8 @@ export interface ImportResult {
   /** Shown once: each key's new secret, with the prefix it replaces. */
   apiKeys: { name: string; oldPrefix: string; newPrefix: string; key: string }[];
   deployments: { name: string; id: string; state: "STOPPED"; residency: string[] }[];
+  /** Routes recreated over the imported deployments, members in preference order. */
+  routes: { name: string; id: string; members: string[] }[];
   quotaRequests: { region: string; gpuType: string; gpus: number }[];
   unmapped: UnmappedItem[];
   counts: { usageRecords: number; traces: number; auditEvents: number; importedAuditLogs: number };
@@ -158,7 +180,7 @@ export interface ImportOptions {
   onProgress?: (p: { stage: "verify" | "configuration" | "usage" | "traces" | "rollup"; rows?: number }) => void;
 }
 
-const isConfig = (p: string) => p in CONFIG;
+const isConfig = (p: string) => p in CONFIG || p in OPTIONAL_CONFIG;
 const isAudit = (p: string) => p.startsWith("audit/");
 const describe = (problems: ArchiveProblem[]) => problems.map((p) => p.message);
 
@@ -193,10 +215,12 @@ export async function verifyArchiveForImport(file: string, trustedKey?: string |
   if (!v.ok || !v.manifest || !v.key) throw new ImportRefused(`The archive was refused, nothing was imported: ${describe(v.problems).join("; ")}`, describe(v.problems));
   const problems: string[] = [];
   const config = {} as Record<string, unknown>;
-  for (const [name, schema] of Object.entries(CONFIG)) {
+  const files: [string, z.ZodType, unknown][] = [...Object.entries(CONFIG).map(([name, schema]) => [name, schema, undefined] as [string, z.ZodType, unknown]), ...Object.entries(OPTIONAL_CONFIG).map(([name, o]) => [name, o.schema, o.absent] as [string, z.ZodType, unknown])];
+  for (const [name, schema, absent] of files) {
     const text = v.kept.get(name);
     if (text === undefined) {
-      problems.push(`the archive has no ${name}`);
+      if (absent !== undefined) config[name] = absent;
+      else problems.push(`the archive has no ${name}`);
       continue;
     }
     try {
@@ -362,14 +386,50 @@ async function importConfiguration(tx: Tx, archive: VerifiedArchive, actor: Acto
       },
     });
     mapping.deployments.set(d.id, row.id);
+    if (d.autoscaling) await tx.autoscalingPolicy.create({ data: { deploymentId: row.id, ...d.autoscaling } });
     await recordAudit(tx, actor, {
       orgId,
       action: "deployment.created",
       targetType: "Deployment",
       targetId: row.id,
-      after: { name: d.name, model: model.id, region: d.region.code, gpuType: d.gpuType, gpusPerReplica: d.gpusPerReplica, replicas: d.replicas, dataClassification: d.dataClassification, desiredState: "STOPPED", imported: true },
+      after: {
+        name: d.name,
+        model: model.id,
+        region: d.region.code,
+        gpuType: d.gpuType,
+        gpusPerReplica: d.gpusPerReplica,
+        replicas: d.replicas,
+        dataClassification: d.dataClassification,
+        desiredState: "STOPPED",
+        ...(d.autoscaling ? { autoscaling: { ...d.autoscaling, minReplicas: Math.min(d.minReplicas, d.replicas), maxReplicas: Math.max(d.maxReplicas, d.replicas) } } : {}),
+        imported: true,
+      },
     });
     result.deployments.push({ name: d.name, id: row.id, state: "STOPPED", residency: notes });
+  }
+
+  // Routes: over the deployments that were imported, in the same order; a member left behind is named.
+  for (const r of config["model-routes.json"]) {
+    const members = r.members.flatMap((m) => {
+      const id = mapping.deployments.get(m.deploymentId);
+      if (!id) result.unmapped.push({ kind: "route", item: `${r.name} → ${m.deployment ?? m.deploymentId}`, reason: `Route ${r.name}: its member ${m.deployment ?? m.deploymentId} was not imported, so the route does not include it` });
+      return id ? [{ deploymentId: id, weight: m.weight, name: m.deployment }] : [];
+    });
+    if (members.length === 0) {
+      result.unmapped.push({ kind: "route", item: r.name, reason: `Route ${r.name}: none of its deployments was imported; not recreated` });
+      continue;
+    }
+    const row = await tx.modelRoute.create({
+      data: { orgId, name: r.name, mode: r.mode, dataClassification: r.dataClassification, maxInFlightPerReplica: r.maxInFlightPerReplica, members: { create: members.map((m, position) => ({ deploymentId: m.deploymentId, weight: m.weight, position })) } },
+    });
+    await recordAudit(tx, actor, {
+      orgId,
+      action: "model_route.created",
+      targetType: "ModelRoute",
+      targetId: row.id,
+      after: { name: r.name, mode: r.mode, dataClassification: r.dataClassification, maxInFlightPerReplica: r.maxInFlightPerReplica, members: members.map((m, position) => ({ position, deploymentId: m.deploymentId, deploymentName: m.name, weight: m.weight })), imported: true },
+    });
+    result.routes.push({ name: r.name, id: row.id, members: members.map((m) => m.name ?? m.deploymentId) });
   }
 
   // Quotas belong to the platform: asked for again, decided by a platform admin here.
@@ -598,6 +658,7 @@ export async function importOrganization(file: string, actor: Actor, options: Im
     invitations: [],
     apiKeys: [],
     deployments: [],
+    routes: [],
     quotaRequests: [],
     unmapped: [],
     counts: { usageRecords: 0, traces: 0, auditEvents: 0, importedAuditLogs: 0 },

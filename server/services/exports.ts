@@ -60,7 +60,7 @@ export interface ExportSummary {
 async function configurationFiles(orgId: string) {
   const org = await db.organization.findUnique({ where: { id: orgId }, include: { webhook: { select: { url: true, enabled: true } } } });
   if (!org) throw notFound("Organisation");
-  const [memberships, invitations, residency, guardrails, quotas, deployments, apiKeys, regions] = await Promise.all([
+  const [memberships, invitations, residency, guardrails, quotas, deployments, apiKeys, regions, modelRoutes] = await Promise.all([
     db.membership.findMany({ where: { orgId }, orderBy: { createdAt: "asc" }, select: { role: true, createdAt: true, user: { select: { email: true, name: true } } } }),
     db.invitation.findMany({ where: { orgId, status: "PENDING", expiresAt: { gt: new Date() } }, orderBy: { createdAt: "asc" }, select: { email: true, role: true, createdAt: true, expiresAt: true } }),
     db.residencyPolicy.findMany({ where: { orgId }, orderBy: { dataClassification: "asc" } }),
@@ -73,6 +73,7 @@ async function configurationFiles(orgId: string) {
         catalogModel: { select: { slug: true, version: true, name: true, origin: true, artifactUri: true, artifactSha256: true } },
         region: { select: { id: true, code: true, name: true } },
         gpuType: { select: { code: true } },
+        autoscaling: { select: { enabled: true, targetInFlight: true, scaleUpWindowSeconds: true, scaleDownWindowSeconds: true, idleTimeoutSeconds: true } },
       },
     }),
     // Field by field: a secret hash can never slip into the archive.
@@ -85,6 +86,7 @@ async function configurationFiles(orgId: string) {
       },
     }),
     db.region.findMany({ select: { id: true, code: true } }),
+    db.modelRoute.findMany({ where: { orgId }, orderBy: { createdAt: "asc" }, include: { members: { orderBy: { position: "asc" }, select: { deploymentId: true, weight: true } } } }),
   ]);
   const regionCode = new Map(regions.map((r) => [r.id, r.code]));
   const deploymentName = new Map(deployments.map((d) => [d.id, d.name]));
@@ -157,9 +159,25 @@ async function configurationFiles(orgId: string) {
         desiredState: d.desiredState,
         phase: d.phase,
         revision: d.revision,
+        // Min and max replicas are the deployment's own (above); the policy adds the target and windows.
+        autoscaling: d.autoscaling,
         deleted: !live(d),
         createdAt: iso(d.createdAt),
         deletedAt: iso(d.deletedAt),
+      })),
+    ],
+    [
+      "model-routes.json",
+      modelRoutes.map((r) => ({
+        id: r.id,
+        name: r.name,
+        mode: r.mode,
+        dataClassification: r.dataClassification,
+        maxInFlightPerReplica: r.maxInFlightPerReplica,
+        // In preference order.
+        members: r.members.map((m) => ({ deploymentId: m.deploymentId, deployment: deploymentName.get(m.deploymentId) ?? null, weight: m.weight })),
+        createdAt: iso(r.createdAt),
+        updatedAt: iso(r.updatedAt),
       })),
     ],
     [

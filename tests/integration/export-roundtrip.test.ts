@@ -28,6 +28,7 @@ import { createApiKey, revokeApiKey } from "@/server/services/api-keys";
 import { inviteMember } from "@/server/services/members";
 import { setGuardrailDefaults, setGuardrailOverride } from "@/server/services/guardrails";
 import { setQuota } from "@/server/services/quotas";
+import { createModelRoute } from "@/server/services/model-routes";
 import { writeExport } from "@/server/services/exports";
 import { createTrace } from "../trace-fixtures";
 import { addMember, createUser, databaseDigest, platformFixture, unique } from "../helpers";
@@ -116,6 +117,9 @@ beforeAll(async () => {
   await revokeApiKey(org.id, actor, { apiKeyId: old.id });
   await setGuardrailDefaults(org.id, actor, { rules: { "pii.input": "redact" }, piiTypes: ["EMAIL", "IBAN"], judge: null, groundedThreshold: 0.6 });
   await setGuardrailOverride(org.id, actor, { kind: "deployment", id: deployment.id }, { rules: { "pii.output": "block" } });
+  // Elasticity and routing travel too: the deployment's autoscaling policy and a route over it.
+  await db.autoscalingPolicy.create({ data: { deploymentId: deployment.id, enabled: true, targetInFlight: 3.5, scaleUpWindowSeconds: 15, scaleDownWindowSeconds: 240, idleTimeoutSeconds: 900 } });
+  await createModelRoute(org.id, actor, { name: "assistant", mode: "WEIGHTED", dataClassification: "CONFIDENTIAL", maxInFlightPerReplica: 6, members: [{ deploymentId: deployment.id, weight: 3 }] });
   // Usage: 500 records over the last 10 hours, some streamed, some failed, some with verdicts.
   await db.$executeRawUnsafe(
     `INSERT INTO "UsageRecord" ("createdAt", id, "orgId", "apiKeyId", "deploymentId", endpoint, "tokensIn", "tokensOut", "latencyMs", "ttftMs", status, stream, "costMicroEur", guardrails)
@@ -194,6 +198,14 @@ describe("export and import between two installations", () => {
     expect(org.status).toBe("ACTIVE");
     expect(org.quotas).toEqual([]);
     expect(org.deployments[0]).toMatchObject({ desiredState: "STOPPED", phase: "STOPPED", reservedGpus: 0 });
+    // The autoscaling policy and the route, over the new deployment.
+    const newId = imported.ids.deployments[Object.keys(imported.ids.deployments)[0]];
+    expect(await b.autoscalingPolicy.findUnique({ where: { deploymentId: newId } })).toMatchObject({ enabled: true, targetInFlight: 3.5, scaleUpWindowSeconds: 15, scaleDownWindowSeconds: 240, idleTimeoutSeconds: 900 });
+    expect(imported.routes).toEqual([{ name: "assistant", id: expect.any(String), members: ["chat"] }]);
+    const route = await b.modelRoute.findUniqueOrThrow({ where: { id: imported.routes[0].id }, include: { members: true } });
+    expect(route).toMatchObject({ orgId: imported.organization.id, mode: "WEIGHTED", dataClassification: "CONFIDENTIAL", maxInFlightPerReplica: 6 });
+    expect(route.members.map((m) => ({ deploymentId: m.deploymentId, weight: m.weight, position: m.position }))).toEqual([{ deploymentId: newId, weight: 3, position: 0 }]);
+    expect(await b.auditEvent.count({ where: { orgId: imported.organization.id, action: "model_route.created", targetId: route.id } })).toBe(1);
     // Roll-ups were loaded: the dashboards' totals equal the raw rows.
     const [total] = await b.$queryRawUnsafe<{ requests: number }[]>(`SELECT sum(requests)::int AS requests FROM "UsageDailyTotal" WHERE "orgId" = $1 AND "deploymentId" = '*' AND "apiKeyId" = '*'`, imported.organization.id);
     expect(total.requests).toBe(500);
@@ -213,7 +225,8 @@ describe("export and import between two installations", () => {
     const json = (m: Map<string, Buffer>, name: string) => JSON.parse(m.get(name)!.toString());
     const strip = (value: unknown): unknown =>
       JSON.parse(JSON.stringify(value, (k, v) => (["id", "createdAt", "updatedAt", "joinedAt", "invitedAt", "expiresAt", "lastUsedAt", "deploymentId", "prefix", "desiredState", "phase", "status"].includes(k) ? undefined : v)));
-    for (const name of ["residency-policies.json", "guardrail-policies.json"]) expect(strip(json(bb, name))).toEqual(strip(json(a, name)));
+    for (const name of ["residency-policies.json", "guardrail-policies.json", "model-routes.json"]) expect(strip(json(bb, name))).toEqual(strip(json(a, name)));
+    expect(json(a, "model-routes.json")).toEqual([expect.objectContaining({ name: "assistant", members: [expect.objectContaining({ deployment: "chat", weight: 3 })] })]);
     const depA = json(a, "deployments.json").map((d: Record<string, unknown>) => ({ ...d, region: { ...(d.region as object), id: undefined } }));
     const depB = json(bb, "deployments.json").map((d: Record<string, unknown>) => ({ ...d, region: { ...(d.region as object), id: undefined } }));
     expect(strip(depB)).toEqual(strip(depA));
