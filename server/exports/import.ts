@@ -28,6 +28,7 @@ import { generateApiKey } from "../services/api-key-secrets";
 import { recordAudit, accountableUserId, type Actor } from "../services/audit";
 import { invitationPath } from "../services/members";
 import { evaluateResidency } from "../services/policy";
+import { modelRouteAuditView } from "../services/model-routes";
 import { rollUpUsage } from "../services/usage-rollup";
 import { csvRecords, readArchive, textLines, verifyArchive, type ArchiveProblem, type ExportManifest } from "./archive";
 import { usageRowFromFocus, type UsageRow } from "./focus";
@@ -427,7 +428,7 @@ async function importConfiguration(tx: Tx, archive: VerifiedArchive, actor: Acto
       action: "model_route.created",
       targetType: "ModelRoute",
       targetId: row.id,
-      after: { name: r.name, mode: r.mode, dataClassification: r.dataClassification, maxInFlightPerReplica: r.maxInFlightPerReplica, members: members.map((m, position) => ({ position, deploymentId: m.deploymentId, deploymentName: m.name, weight: m.weight })), imported: true },
+      after: { ...modelRouteAuditView(r, members, new Map(members.map((m) => [m.deploymentId, { name: m.name ?? m.deploymentId }]))), imported: true },
     });
     result.routes.push({ name: r.name, id: row.id, members: members.map((m) => m.name ?? m.deploymentId) });
   }

@@ -136,7 +136,7 @@ async function checkMembers(tx: Tx, orgId: string, members: { deploymentId: stri
 }
 
 /** What the audit trail keeps of a route: its settings and members by id and name. */
-function auditView(route: { name: string; mode: string; dataClassification: string; maxInFlightPerReplica: number }, members: { deploymentId: string; weight: number }[], names: Map<string, { name: string }>) {
+export function modelRouteAuditView(route: { name: string; mode: string; dataClassification: string; maxInFlightPerReplica: number }, members: { deploymentId: string; weight: number }[], names: Map<string, { name: string }>) {
   return {
     name: route.name,
     mode: route.mode,
@@ -171,7 +171,7 @@ export async function createModelRoute(orgId: string, actor: Actor, input: Model
         },
         select: { id: true },
       });
-      await recordAudit(tx, actor, { orgId, action: "model_route.created", targetType: "ModelRoute", targetId: route.id, after: auditView(input, input.members, names) });
+      await recordAudit(tx, actor, { orgId, action: "model_route.created", targetType: "ModelRoute", targetId: route.id, after: modelRouteAuditView(input, input.members, names) });
       await notifyGateways(tx, orgId);
       return route.id;
     });
@@ -197,8 +197,8 @@ export async function updateModelRoute(orgId: string, actor: Actor, modelRouteId
       dataClassification: input.dataClassification ?? before.dataClassification,
       maxInFlightPerReplica: input.maxInFlightPerReplica ?? before.maxInFlightPerReplica,
     };
-    const beforeView = auditView(before, beforeMembers, names);
-    const afterView = auditView(after, members, names);
+    const beforeView = modelRouteAuditView(before, beforeMembers, names);
+    const afterView = modelRouteAuditView(after, members, names);
     // Saving it unchanged writes nothing (no event, no NOTIFY).
     if (JSON.stringify(beforeView) === JSON.stringify(afterView)) return;
     await tx.modelRoute.update({
@@ -227,7 +227,7 @@ export async function deleteModelRoute(orgId: string, actor: Actor, modelRouteId
       action: "model_route.deleted",
       targetType: "ModelRoute",
       targetId: modelRouteId,
-      before: auditView(before, before.members.map((m) => ({ deploymentId: m.deployment.id, weight: m.weight })), names),
+      before: modelRouteAuditView(before, before.members.map((m) => ({ deploymentId: m.deployment.id, weight: m.weight })), names),
     });
     await notifyGateways(tx, orgId);
     return { id: modelRouteId, name: before.name, deleted: true as const };
