@@ -121,6 +121,19 @@ async function run(url: string) {
      FROM generate_series(0, $7::int - 1) i`,
     [start.toISOString(), SPAN / Math.max(1, TRACES), org.id, keys[0], deps[0], region.id, TRACES],
   );
+  // The gateway stores each record zlib-compressed (server/gateway/trace-sql.ts): convert them the same way.
+  const { compressTraceRecord } = await import("../server/gateway/trace-sql");
+  for (let after = ""; ; ) {
+    const chunk = await sql.query(`SELECT "spanId", "startedAt"::text AS "startedAt", record::text AS json FROM "Trace" WHERE "orgId" = $1 AND "spanId" > $2 AND record IS NOT NULL ORDER BY "spanId" LIMIT 5000`, [org.id, after]);
+    if (chunk.rows.length === 0) break;
+    const rows = chunk.rows as { spanId: string; startedAt: string; json: string }[];
+    await sql.query(
+      `UPDATE "Trace" t SET record = NULL, "recordZlib" = u.z, stream = false FROM unnest($1::text[], $2::timestamp[], $3::bytea[]) AS u(span, started, z)
+       WHERE t."spanId" = u.span AND t."startedAt" = u.started`,
+      [rows.map((r) => r.spanId), rows.map((r) => r.startedAt), rows.map((r) => compressTraceRecord(r.json))],
+    );
+    after = rows[rows.length - 1].spanId;
+  }
   await sql.query(`VACUUM (ANALYZE) "UsageRecord", "Trace"`);
   if (process.env.BENCH_EXPLAIN) {
     const plan = await sql.query(`EXPLAIN (ANALYZE, BUFFERS) SELECT to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), id::text, guardrails::int[] FROM "UsageRecord" WHERE "orgId" = $1 ORDER BY "createdAt", id`, [org.id]);

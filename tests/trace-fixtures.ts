@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { db } from "@/server/db";
 import { newSpanId, newTraceId, type SpanRecord, type TraceRecord } from "@/server/gateway/trace";
+import { compressTraceRecord } from "@/server/gateway/trace-sql";
 
 export interface TraceFixtureOptions {
   orgId: string;
@@ -122,8 +123,11 @@ export function traceRecord(o: TraceFixtureOptions): TraceRecord {
   };
 }
 
-/** Stores a record as the gateway does: the columns, the record without its content, the content apart. */
-export async function insertTrace(record: TraceRecord) {
+/**
+ * Stores a record as the gateway does: the columns, the record without its content (compressed,
+ * or `legacy`: as json, as rows written before records were compressed), the content apart.
+ */
+export async function insertTrace(record: TraceRecord, options: { legacy?: boolean } = {}) {
   const { content, ...stored } = record;
   await db.trace.create({
     data: {
@@ -146,7 +150,7 @@ export async function insertTrace(record: TraceRecord) {
       tokensOut: record.tokensOut,
       costMicroEur: record.costMicroEur,
       dataClass: record.dataClass,
-      record: stored as object,
+      ...(options.legacy ? { record: stored as object } : { stream: record.stream, recordZlib: new Uint8Array(compressTraceRecord(JSON.stringify(stored))) }),
       ...(content ? { content: content as object } : {}),
     },
   });

@@ -35,6 +35,7 @@ import { usageRowFromFocus, type UsageRow } from "./focus";
 import { MODEL_ROUTE_MODES } from "../../lib/model-routes";
 import { traceRecordFromOtlpLine } from "./otlp-json";
 import type { TraceRecord } from "../gateway/trace";
+import { compressTraceRecord } from "../gateway/trace-sql";
 
 const BATCH = 5_000;
 const INVITATION_TTL_DAYS = 14;
@@ -555,12 +556,12 @@ FROM unnest($2::timestamp[], $3::text[], $4::text[], $5::text[], $6::text[], $7:
 ON CONFLICT ("createdAt", id) DO NOTHING`;
 
 const TRACE_INSERT = `INSERT INTO "Trace" ("spanId", "startedAt", "traceId", "orgId", "requestId", "recordId", "apiKeyId", "deploymentId", "regionId", model, endpoint,
-  status, "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur", "dataClass", record)
+  status, "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur", "dataClass", stream, "recordZlib")
 SELECT t.span, timestamp 'epoch' + t.started * interval '1 millisecond', t.trace, $1, t.req, t.rec, t.k, t.d, t.r, t.model, t.e,
-  t.st, t.err, t.dur::real, t.ttft::real, t.tin, t.tout, t.c, t.dc, t.record::json
+  t.st, t.err, t.dur::real, t.ttft::real, t.tin, t.tout, t.c, t.dc, t.s, t.record
 FROM unnest($2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[],
-  $14::float8[], $15::float8[], $16::int[], $17::int[], $18::int[], $19::text[], $20::text[])
-  AS t(span, started, trace, req, rec, k, d, r, model, e, st, err, dur, ttft, tin, tout, c, dc, record)
+  $14::float8[], $15::float8[], $16::int[], $17::int[], $18::int[], $19::text[], $20::bool[], $21::bytea[])
+  AS t(span, started, trace, req, rec, k, d, r, model, e, st, err, dur, ttft, tin, tout, c, dc, s, record)
 ON CONFLICT ("spanId", "startedAt") DO NOTHING`;
 
 async function insertUsage(client: pg.Client, orgId: string, rows: UsageRow[], mapping: Mapping): Promise<number> {
@@ -598,10 +599,10 @@ function remapTrace(record: TraceRecord, mapping: Mapping): { record: TraceRecor
 }
 
 async function insertTraces(client: pg.Client, orgId: string, records: TraceRecord[], mapping: Mapping): Promise<number> {
-  const cols: unknown[][] = Array.from({ length: 19 }, () => []);
+  const cols: unknown[][] = Array.from({ length: 20 }, () => []);
   for (const original of records) {
     const { record: r, json } = remapTrace(original, mapping);
-    const values = [r.spanId, r.startedAt, r.traceId, r.requestId, r.recordId, r.apiKeyId, r.deploymentId, r.regionId, r.model, r.endpoint, r.status, r.errorCode, r.durationMs, r.ttftMs, r.tokensIn, r.tokensOut, Math.round(r.costMicroEur), r.dataClass, json];
+    const values = [r.spanId, r.startedAt, r.traceId, r.requestId, r.recordId, r.apiKeyId, r.deploymentId, r.regionId, r.model, r.endpoint, r.status, r.errorCode, r.durationMs, r.ttftMs, r.tokensIn, r.tokensOut, Math.round(r.costMicroEur), r.dataClass, r.stream === true, compressTraceRecord(json)];
     values.forEach((v, i) => cols[i].push(v ?? null));
   }
   const { rowCount } = await client.query(TRACE_INSERT, [orgId, ...cols]);

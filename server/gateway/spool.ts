@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import type pg from "pg";
 import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "./usage-sql";
 import type { TraceRecord } from "./trace";
-import { TRACE_IN_LINE, TRACE_INSERT_SQL, traceColumns, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
+import { deflateTraces, TRACE_IN_LINE, TRACE_INSERT_SQL, traceColumns, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
 import { serialiseTrace } from "./tracing";
 
 export type { UsageEntry };
@@ -39,8 +39,9 @@ export interface SpoolItem {
   content: string | null;
   /**
    * The line's bytes as spooled (`{"usage":…,"trace":…,"content":…}`), when it has a trace: the
-   * trace INSERT's parameter is these bytes joined (trace-sql.ts), with no string work on the
-   * event loop (building it from `trace` took ≥ 3.5 ms per 100 traces; docs/benchmarks.md). An
+   * batch compresses the trace from a slice of these bytes and sends the content as one (trace-sql.ts),
+   * with no string work on the event loop (building the parameter from `trace` took ≥ 3.5 ms per
+   * 100 traces; docs/benchmarks.md). An
    * appended item's `trace` is then TRACE_IN_LINE (read it with traceJsonOf): the string as built
    * was a rope of ~8.9 KB of heap per queued record, the line's bytes are outside the heap.
    */
@@ -381,12 +382,13 @@ export class UsageSpool {
       if (item.trace) traces.push(item);
     }
     if (usage.length === 0 && traces.length === 0) return;
+    const records = traces.length > 0 ? await deflateTraces(traces) : [];
     const client = await this.options.pool.connect();
     let broken = false;
     try {
       await client.query("BEGIN");
       if (usage.length > 0) await client.query(INSERT_SQL, insertParams(usage));
-      if (traces.length > 0) await client.query(TRACE_INSERT_SQL, traceParams(traces, withContent));
+      if (traces.length > 0) await client.query(TRACE_INSERT_SQL, traceParams(traces, records, withContent));
       await client.query("COMMIT");
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {

@@ -4,13 +4,16 @@
  * primary key ("spanId", "startedAt") — the root span id is random per request, so a replayed line
  * is never stored twice. A trace of an organisation deleted meanwhile is dropped.
  *
- * PostgreSQL never parses a trace into jsonb on this path: that conversion cost ~270 µs of its CPU
- * per 3 KB record (docs/benchmarks.md, "What a trace costs PostgreSQL"), six times what the rest of
- * the batch costs. The columns to filter on travel as arrays, taken from the TraceRecord when it is
- * spooled (`traceColumns`), and `record` is a `json` column (validated, stored as text) filled
- * from a slice of the spooled line's own bytes. `content` (prompt and completion, only for keys
- * with content capture on) stays `jsonb`.
+ * What a row costs PostgreSQL is, above all, its bytes: a 4.2 KB record stored as `json` cost the
+ * backend ~160 µs of CPU per row, the same record zlib-compressed (1.1–1.3 KB) ~21 µs (docs/gateway.md,
+ * "What a trace row costs"). So `recordZlib` holds the TraceRecord's JSON (without its content)
+ * compressed by the gateway (RFC 1950, `deflateTraces`, off the request path, in slices), and the
+ * columns to filter and list on travel as arrays, taken from the TraceRecord when it is spooled
+ * (`traceColumns`). `content` (prompt and completion, only for keys with content capture on) stays
+ * `jsonb`. Rows written before this change hold `record` (json) instead: readers take either
+ * (`storedTraceRecord` in server/services/traces.ts).
  */
+import { deflateSync } from "node:zlib";
 import type { SpoolItem } from "./spool";
 import type { TraceRecord } from "./trace";
 
@@ -45,8 +48,9 @@ export type TraceColumns = [
   tokensOut: number,
   costMicroEur: number,
   dataClass: string | null,
+  stream: boolean,
 ];
-const COLUMN_COUNT = 19;
+const COLUMN_COUNT = 20;
 
 /** NUL cannot be stored in a text column (the record's JSON escapes it; a column must not hold it). */
 const text = (s: string | null) => (s !== null && s.includes("\u0000") ? s.replaceAll("\u0000", "\uFFFD") : s);
@@ -75,28 +79,68 @@ export function traceColumns(r: TraceRecord): TraceColumns {
     Math.trunc(num(r.tokensOut)),
     num(r.costMicroEur),
     str(r.dataClass),
+    r.stream === true,
   ];
 }
 
 export const TRACE_INSERT_SQL = `INSERT INTO "Trace" ("spanId", "startedAt", "traceId", "orgId", "requestId", "recordId", "apiKeyId",
   "deploymentId", "regionId", "model", "endpoint", "status", "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur",
-  "dataClass", "record", "content")
+  "dataClass", "stream", "recordZlib", "content")
 SELECT t.span, timestamp 'epoch' + t.started * interval '1 millisecond', t.trace, o.id, t.req, t.rec, t.apikey, t.dep, t.reg, t.model,
-  t.endpoint, t.status, t.err, t.dur::real, t.ttft::real, t.tin, t.tout, LEAST(round(t.cost), 2147483647)::int, t.dc,
-  convert_from(substring($1::bytea FROM t.roff + 1 FOR t.rlen), 'UTF8')::json,
+  t.endpoint, t.status, t.err, t.dur::real, t.ttft::real, t.tin, t.tout, LEAST(round(t.cost), 2147483647)::int, t.dc, t.stream,
+  substring($1::bytea FROM t.roff + 1 FOR t.rlen),
   CASE WHEN t.clen > 0 THEN convert_from(substring($1::bytea FROM t.coff + 1 FOR t.clen), 'UTF8')::jsonb END
 FROM unnest($2::int[], $3::int[], $4::int[], $5::int[], $6::text[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-  $13::text[], $14::text[], $15::text[], $16::text[], $17::int[], $18::text[], $19::float8[], $20::float8[], $21::int[], $22::int[], $23::float8[], $24::text[])
-  AS t(roff, rlen, coff, clen, span, started, trace, org, req, rec, apikey, dep, reg, model, endpoint, status, err, dur, ttft, tin, tout, cost, dc)
+  $13::text[], $14::text[], $15::text[], $16::text[], $17::int[], $18::text[], $19::float8[], $20::float8[], $21::int[], $22::int[], $23::float8[],
+  $24::text[], $25::bool[])
+  AS t(roff, rlen, coff, clen, span, started, trace, org, req, rec, apikey, dep, reg, model, endpoint, status, err, dur, ttft, tin, tout, cost, dc, stream)
 JOIN "Organization" o ON o.id = t.org
 ON CONFLICT ("spanId", "startedAt") DO NOTHING`;
 
 /**
- * The parameters: the bytes of every trace (and captured content) — the spooled lines themselves,
- * joined, when the items have them (a copy, no string work on the event loop) — their byte ranges,
- * and one array per column. `withContent` false stores the traces without their content.
+ * zlib's settings for a record: level 1 compresses a typical 2.8–4.2 KB record about 3× (level 6
+ * gains 5 % more for 10 % more time); a 4 KiB window is as good as the default on records this size.
+ * A call costs ~25 µs, most of it zlib's set-up.
  */
-export function traceParams(items: SpoolItem[], withContent = true): unknown[] {
+const ZLIB = { level: 1, windowBits: 12 } as const;
+
+/** A record's JSON as "Trace"."recordZlib" holds it (also for imports and test fixtures). */
+export function compressTraceRecord(json: string | Buffer): Buffer {
+  return deflateSync(json, ZLIB);
+}
+
+/** Records compressed between two turns of the event loop: 8 × ~25 µs, so a batch never holds it for long. */
+const SLICE = 8;
+
+/** The trace JSON's bytes of an item, as spooled (a slice of its line when it has one). */
+function traceBytes(item: SpoolItem): Buffer {
+  if (item.line && item.traceAt) return item.line.subarray(item.traceAt[0], item.traceAt[0] + item.traceAt[1]);
+  return Buffer.from(traceJsonOf(item) ?? "null");
+}
+
+/** The content JSON's bytes of an item, or null. */
+function contentBytes(item: SpoolItem): Buffer | null {
+  if (item.content === null) return null;
+  if (item.line && item.contentAt) return item.line.subarray(item.contentAt[0], item.contentAt[0] + item.contentAt[1]);
+  return Buffer.from(item.content);
+}
+
+/** Each item's record compressed (`recordZlib`), a slice at a time with a turn of the event loop between slices. */
+export async function deflateTraces(items: SpoolItem[]): Promise<Buffer[]> {
+  const out: Buffer[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0 && i % SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    out[i] = compressTraceRecord(traceBytes(items[i]));
+  }
+  return out;
+}
+
+/**
+ * The parameters: the compressed records and the captured contents laid end to end in one bytea,
+ * their byte ranges, and one array per column. `records` is `deflateTraces(items)`; `withContent`
+ * false stores the traces without their content.
+ */
+export function traceParams(items: SpoolItem[], records: Buffer[], withContent = true): unknown[] {
   const n = items.length;
   const parts: Buffer[] = [];
   const ranges: number[][] = [new Array(n), new Array(n), new Array(n), new Array(n)];
@@ -104,28 +148,15 @@ export function traceParams(items: SpoolItem[], withContent = true): unknown[] {
   let offset = 0;
   for (let i = 0; i < n; i++) {
     const item = items[i];
-    let bytes: Buffer;
-    let traceAt: readonly [number, number];
-    let contentAt: readonly [number, number] | null;
-    if (item.line && item.traceAt) {
-      bytes = item.line;
-      traceAt = item.traceAt;
-      contentAt = item.contentAt ?? null;
-    } else {
-      // A replayed or rebuilt item: its trace and content laid end to end.
-      const trace = Buffer.from(traceJsonOf(item) ?? "null");
-      const content = item.content !== null ? Buffer.from(item.content) : null;
-      bytes = content ? Buffer.concat([trace, content]) : trace;
-      traceAt = [0, trace.length];
-      contentAt = content ? [trace.length, content.length] : null;
-    }
-    parts.push(bytes);
-    ranges[0][i] = offset + traceAt[0];
-    ranges[1][i] = traceAt[1];
-    const content = withContent && contentAt !== null && item.content !== null;
-    ranges[2][i] = content ? offset + contentAt![0] : 0;
-    ranges[3][i] = content ? contentAt![1] : 0;
-    offset += bytes.length;
+    parts.push(records[i]);
+    ranges[0][i] = offset;
+    ranges[1][i] = records[i].length;
+    offset += records[i].length;
+    const content = withContent ? contentBytes(item) : null;
+    if (content) parts.push(content);
+    ranges[2][i] = content ? offset : 0;
+    ranges[3][i] = content ? content.length : 0;
+    offset += content?.length ?? 0;
     const c = item.cols ?? traceColumns(JSON.parse(traceJsonOf(item) ?? "{}") as TraceRecord);
     for (let j = 0; j < COLUMN_COUNT; j++) cols[j][i] = c[j];
   }

@@ -25,6 +25,7 @@ import { FOCUS_COLUMNS, focusRow, type FocusContext, type UsageRow } from "../ex
 import { otlpJsonLine } from "../exports/otlp-json";
 import type { TraceRecord } from "../gateway/trace";
 import { recordAudit, type Actor } from "./audit";
+import { storedTraceRecord } from "./traces";
 
 /** Rows per keyset page of usage and traces. */
 const PAGE = 10_000;
@@ -253,7 +254,8 @@ interface TracePageRow {
   tokensOut: number;
   costMicroEur: number;
   dataClass: string | null;
-  record: string;
+  record: string | null;
+  recordZlib: Buffer | null;
 }
 
 /** Every trace of the organisation as its TraceRecord (without content), oldest first, through a cursor. */
@@ -262,7 +264,7 @@ async function* tracePages(client: pg.Client, orgId: string): AsyncGenerator<Tra
     `DECLARE export_traces NO SCROLL CURSOR FOR
      SELECT "spanId"::text AS "spanId", "traceId"::text AS "traceId", (extract(epoch FROM "startedAt") * 1000)::float8 AS started,
             "requestId", "recordId", "apiKeyId", "deploymentId", "regionId", model, endpoint, status, "errorCode", "durationMs", "ttftMs",
-            "tokensIn", "tokensOut", "costMicroEur", "dataClass", record::text AS record
+            "tokensIn", "tokensOut", "costMicroEur", "dataClass", record::text AS record, "recordZlib"
      FROM "Trace" WHERE "orgId" = $1 ORDER BY "startedAt", "spanId"`,
     [orgId],
   );
@@ -273,7 +275,8 @@ async function* tracePages(client: pg.Client, orgId: string): AsyncGenerator<Tra
       const rows: TracePageRow[] = result.rows;
       if (rows.length === 0) return;
       yield rows.map((r) => {
-        const stored = JSON.parse(r.record) as Partial<TraceRecord>;
+        const read = storedTraceRecord({ record: r.record === null ? null : JSON.parse(r.record), recordZlib: r.recordZlib });
+        const stored = (read !== null && typeof read === "object" ? read : {}) as Partial<TraceRecord>;
         return {
           ...stored,
           version: 1,

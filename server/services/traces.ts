@@ -1,16 +1,33 @@
 /**
- * Reading traces: the requests the gateway traced (one "Trace" row per request, its `record` a
- * TraceRecord of server/gateway/trace.ts), listed newest first with cursor paging, and one W3C
+ * Reading traces: the requests the gateway traced (one "Trace" row per request, its record a
+ * TraceRecord of server/gateway/trace.ts, zlib-compressed or, on older rows, json: `storedTraceRecord`), listed newest first with cursor paging, and one W3C
  * trace read whole with the names of what it touched. Queries always start from the organisation
  * and follow the Trace indexes ((orgId, startedAt desc), (orgId, traceId), (orgId, deploymentId,
  * startedAt desc), (orgId, apiKeyId, startedAt desc)); records are read as written by any version
  * of the gateway: span names, attributes and verdicts it does not know are kept and shown as they are.
  */
+import { inflateSync } from "node:zlib";
 import { db } from "../db";
 import { badRequest, notFound } from "../errors";
 import { Prisma } from "../generated/prisma/client";
 import type { AttributeValue, Attributes } from "../gateway/trace";
 import { microEurToEur } from "./pricing";
+
+/**
+ * The TraceRecord a "Trace" row holds: its `recordZlib` inflated and parsed, or its `record` (json,
+ * rows written before records were compressed). Null when the bytes are not a record (a damaged
+ * row): the request is still listed, with no spans.
+ */
+export function storedTraceRecord(row: { record?: unknown; recordZlib?: Uint8Array | null }): unknown {
+  if (row.recordZlib) {
+    try {
+      return JSON.parse(inflateSync(row.recordZlib).toString("utf8")) as unknown;
+    } catch {
+      return null;
+    }
+  }
+  return row.record ?? null;
+}
 
 /** 32 lowercase hex digits, as a W3C `traceparent` carries them. */
 export const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -101,7 +118,7 @@ export function listTracesSql(orgId: string, filters: TraceFilters): Prisma.Sql 
   }
   return Prisma.sql`
     SELECT "spanId", "startedAt", "traceId", "requestId", "apiKeyId", "deploymentId", "regionId", "model", "endpoint",
-           ("record"->>'stream')::boolean AS "stream", "status", "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut",
+           COALESCE("stream", ("record"->>'stream')::boolean) AS "stream", "status", "errorCode", "durationMs", "ttftMs", "tokensIn", "tokensOut",
            "costMicroEur", "dataClass", ("content" IS NOT NULL) AS "hasContent"
     FROM "Trace"
     WHERE ${Prisma.join(where, " AND ")}
@@ -291,6 +308,7 @@ export async function traceExists(orgId: string, traceId: string): Promise<boole
 interface FullTraceRow extends Omit<TraceRow, "hasContent" | "stream"> {
   recordId: string;
   record: unknown;
+  recordZlib: Uint8Array | null;
   content: unknown;
 }
 
@@ -304,17 +322,18 @@ export async function getTrace(orgId: string, traceId: string, options: { withCo
   if (!TRACE_ID.test(traceId)) throw badRequest("traceId must be 32 lowercase hexadecimal digits, as in a W3C traceparent", "traceId");
   const rows = await db.$queryRaw<FullTraceRow[]>`
     SELECT "spanId", "startedAt", "traceId", "requestId", "recordId", "apiKeyId", "deploymentId", "regionId", "model", "endpoint", "status", "errorCode",
-           "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur", "dataClass", "record", "content"
+           "durationMs", "ttftMs", "tokensIn", "tokensOut", "costMicroEur", "dataClass", "record", "recordZlib", "content"
     FROM "Trace" WHERE "orgId" = ${orgId} AND "traceId" = ${traceId}::bpchar
     ORDER BY "startedAt", "spanId"
     LIMIT 1000`;
   if (rows.length === 0) throw notFound("Trace");
   const names = await resolveNames(orgId, rows);
   const requests = rows.map((r) => {
-    const record = isRecord(r.record) ? r.record : {};
+    const stored = storedTraceRecord(r);
+    const record = isRecord(stored) ? stored : {};
     const spans = Array.isArray(record.spans) ? record.spans.map(spanOf) : [];
-    const stored = options.withContent ? r.content : null;
-    const content = isRecord(stored) ? { request: stored.request ?? null, completion: typeof stored.completion === "string" ? stored.completion : null } : null;
+    const captured = options.withContent ? r.content : null;
+    const content = isRecord(captured) ? { request: captured.request ?? null, completion: typeof captured.completion === "string" ? captured.completion : null } : null;
     return {
       traceId: r.traceId,
       spanId: r.spanId,

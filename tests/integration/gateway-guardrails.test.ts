@@ -14,6 +14,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "@/server/db";
 import type { GroundedVerdictFindings, GuardrailVerdict, PiiVerdictFindings, SchemaVerdictFindings, TraceRecord } from "@/server/gateway/trace";
+import { storedTraceRecord } from "@/server/services/traces";
 import { usageRecordId } from "@/server/gateway/usage-sql";
 import { outcomeCode, type GuardrailAction, type GuardrailRule } from "@/server/guardrails/types";
 import { createApiKey } from "../deployment-fixtures";
@@ -126,7 +127,7 @@ const chat = (content: string, extra: Record<string, unknown> = {}) => ({ messag
 async function stored(requestId: string) {
   let row: Awaited<ReturnType<typeof db.trace.findFirst>> = null;
   await waitFor(async () => (row = await db.trace.findFirst({ where: { requestId } })) !== null, 10_000, 50);
-  const record = row!.record as unknown as TraceRecord;
+  const record = storedTraceRecord(row!) as TraceRecord;
   const usage = await db.usageRecord.findFirst({ where: { id: usageRecordId(record.recordId) } });
   return { record, usage };
 }
@@ -539,7 +540,7 @@ describe("nothing the gateway produces holds the personal data sent", () => {
       expect(usage.length).toBe(ids.length);
       const audit = await db.auditEvent.findMany({ where: { orgId: a.org.id } });
       const haystacks: Record<string, string> = {
-        traces: JSON.stringify(traces.map((t) => t.record)),
+        traces: JSON.stringify(traces.map((t) => storedTraceRecord(t))),
         spooled,
         usage: JSON.stringify(usage),
         logs: [...gw.logs, ...scanGw.logs].join(""),

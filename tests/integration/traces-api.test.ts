@@ -13,7 +13,7 @@ import { Prisma } from "@/server/generated/prisma/client";
 import { listTracesSql, type TraceFilters } from "@/server/services/traces";
 import { callerFor, createTenant, refusal, unique, type Tenant } from "../helpers";
 import { call, issueKey, startRestServer, type RestServer } from "../rest-fixtures";
-import { createTrace } from "../trace-fixtures";
+import { createTrace, insertTrace, traceRecord } from "../trace-fixtures";
 
 const server: RestServer = await startRestServer();
 
@@ -245,6 +245,24 @@ describe("one trace", () => {
     const upstream = r.spans.find((s) => s.name === "upstream")!;
     expect(upstream.events.map((e) => e.name)).toEqual(["connected", "first_token"]);
     expect(upstream.attributes["enclave.upstream.output_tokens_per_second"]).toBe(512.5);
+  });
+
+  it("reads a row written before records were compressed (json record, no stream column) like a new one, and a damaged record as no spans", async () => {
+    const legacy = await insertTrace({ ...traceRecord({ orgId: a.org.id, startedAt: at(3_000_000), apiKey: key(a), deployment: a.deployment, region: a.region }), stream: true }, { legacy: true });
+    const current = await insertTrace({ ...traceRecord({ orgId: a.org.id, startedAt: at(3_000_100), apiKey: key(a), deployment: a.deployment, region: a.region }), stream: true });
+    const rows = await db.trace.findMany({ where: { spanId: { in: [legacy.spanId, current.spanId] } }, orderBy: { startedAt: "asc" } });
+    expect(rows.map((r) => [r.record !== null, r.recordZlib !== null, r.stream])).toEqual([[true, false, null], [false, true, true]]);
+    for (const made of [legacy, current]) {
+      const [r] = (await viewer.traces.get({ orgId: a.org.id, traceId: made.traceId })).requests;
+      expect(r.spans.map((s) => s.name)).toEqual(made.spans.map((s) => s.name));
+      expect(r.stream).toBe(true);
+    }
+    const listed = await viewer.traces.list({ orgId: a.org.id, from: at(3_000_000).toISOString(), to: at(3_000_200).toISOString() });
+    expect(listed.items.map((i) => [i.spanId, i.stream])).toEqual([[current.spanId, true], [legacy.spanId, true]]);
+    // Not a zlib stream: the request is still shown, without spans, and nothing fails.
+    await db.trace.update({ where: { spanId_startedAt: { spanId: current.spanId, startedAt: at(3_000_100) } }, data: { recordZlib: new Uint8Array(Buffer.from("not zlib")) } });
+    const [damaged] = (await viewer.traces.get({ orgId: a.org.id, traceId: current.traceId })).requests;
+    expect(damaged).toMatchObject({ spanId: current.spanId, status: 200, spans: [] });
   });
 
   it("answers another organisation's trace id exactly like one that does not exist, over tRPC and REST", async () => {
