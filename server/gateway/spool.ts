@@ -4,7 +4,7 @@
  * own directory before the client sees the end of its response, then batched into PostgreSQL
  * (every `batchMs` or `batchSize` records): the usage rows (usage-sql.ts, `ON CONFLICT
  * ("createdAt", id) DO NOTHING`) and the trace rows (trace-sql.ts, `ON CONFLICT ("spanId",
- * "startedAt") DO NOTHING`) in one transaction, so a killed gateway loses neither and replaying a
+ * "startedAt") DO NOTHING`) in one statement, so a killed gateway loses neither and replaying a
  * line twice duplicates neither. Each batch fsyncs the segments it covers before its INSERT; a
  * segment is deleted (or truncated) once everything in it is committed.
  *
@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import type pg from "pg";
 import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "./usage-sql";
 import type { TraceRecord } from "./trace";
-import { deflateTraces, TRACE_IN_LINE, TRACE_INSERT_SQL, traceColumns, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
+import { deflateTraces, TRACE_IN_LINE, traceColumns, USAGE_AND_TRACE_SQL, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
 import { serialiseTrace } from "./tracing";
 
 export type { UsageEntry };
@@ -373,7 +373,7 @@ export class UsageSpool {
     }
   }
 
-  /** The usage rows and the trace rows of a batch, in one transaction. */
+  /** The usage rows and the trace rows of a batch, in one statement (so in one transaction). */
   private async write(items: SpoolItem[], withContent = true): Promise<void> {
     const usage: UsageEntry[] = [];
     const traces: SpoolItem[] = [];
@@ -381,23 +381,12 @@ export class UsageSpool {
       if (item.usage) usage.push(item.usage);
       if (item.trace) traces.push(item);
     }
-    if (usage.length === 0 && traces.length === 0) return;
-    const records = traces.length > 0 ? await deflateTraces(traces) : [];
-    const client = await this.options.pool.connect();
-    let broken = false;
-    try {
-      await client.query("BEGIN");
-      if (usage.length > 0) await client.query(INSERT_SQL, insertParams(usage));
-      if (traces.length > 0) await client.query(TRACE_INSERT_SQL, traceParams(traces, records, withContent));
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
+    if (traces.length === 0) {
+      if (usage.length > 0) await this.options.pool.query(INSERT_SQL, insertParams(usage));
+      return;
     }
+    const records = await deflateTraces(traces);
+    await this.options.pool.query(USAGE_AND_TRACE_SQL, [...insertParams(usage), ...traceParams(traces, records, withContent)]);
   }
 
   private async insert(items: SpoolItem[]): Promise<void> {

@@ -34,7 +34,12 @@ export interface UsageEntry {
   guardrails?: number[] | null;
 }
 
-export const INSERT_SQL = `WITH rows AS (
+/**
+ * The usage rows' CTEs: `rows` (the parameters), `inserted` (the new rows), `used` (the keys'
+ * `lastUsedAt`). INSERT_SQL ends them with the count; trace-sql.ts's USAGE_AND_TRACE_SQL adds the
+ * batch's traces to the same statement.
+ */
+export const USAGE_CTES = `WITH rows AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::float8[], $9::float8[], $10::int[], $11::int[], $12::timestamp[], $13::bool[], $14::text[])
     AS t(rid, org, apikey, dep, endpoint, tin, tout, lat, ttft, status, cost, at, stream, guardrails)
 ), inserted AS (
@@ -51,7 +56,11 @@ export const INSERT_SQL = `WITH rows AS (
   FROM (SELECT apikey, max(at) AS at FROM rows WHERE apikey IS NOT NULL GROUP BY apikey) u
   WHERE k.id = u.apikey AND (k."lastUsedAt" IS NULL OR k."lastUsedAt" < u.at)
   RETURNING 1
-)
+)`;
+/** The number of parameters of USAGE_CTES ($1 to $14). */
+export const USAGE_PARAM_COUNT = 14;
+
+export const INSERT_SQL = `${USAGE_CTES}
 SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
 
 /** SQLSTATE classes that mean "this record is bad" (data exception, integrity); anything else is retried. */
