@@ -377,7 +377,7 @@ async function measureStorage(sql: pg.Client): Promise<Storage> {
 async function measureInserts(
   sql: pg.Client,
   insertSql: string,
-  params: (e: import("../server/gateway/usage-sql").UsageEntry[]) => unknown[][],
+  params: (e: import("../server/gateway/usage-sql").UsageEntry[]) => unknown[],
   main: { org: { id: string }; keys: string[]; deps: string[] },
 ): Promise<InsertCost> {
   const BATCH = 500;

@@ -15,6 +15,7 @@
  */
 import { deflateSync } from "node:zlib";
 import type { SpoolItem } from "./spool";
+import { arrayLiteral } from "./pg-array";
 import { USAGE_CTES, USAGE_PARAM_COUNT } from "./usage-sql";
 import type { TraceRecord } from "./trace";
 
@@ -158,7 +159,7 @@ export async function deflateTraces(items: SpoolItem[]): Promise<Buffer[]> {
 
 /**
  * The parameters: the compressed records and the captured contents laid end to end in one bytea,
- * their byte ranges, and one array per column. `records` is `deflateTraces(items)`; `withContent`
+ * their byte ranges, and one array literal per column. `records` is `deflateTraces(items)`; `withContent`
  * false stores the traces without their content.
  */
 export function traceParams(items: SpoolItem[], records: Buffer[], withContent = true): unknown[] {
@@ -181,5 +182,5 @@ export function traceParams(items: SpoolItem[], records: Buffer[], withContent =
     const c = item.cols ?? traceColumns(JSON.parse(traceJsonOf(item) ?? "{}") as TraceRecord);
     for (let j = 0; j < COLUMN_COUNT; j++) cols[j][i] = c[j];
   }
-  return [Buffer.concat(parts, offset), ...ranges, ...cols];
+  return [Buffer.concat(parts, offset), ...ranges.map(arrayLiteral), ...cols.map(arrayLiteral)];
 }

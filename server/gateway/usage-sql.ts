@@ -10,6 +10,7 @@
  * its `guardrails` outcome codes (NULL when no check ran), counted by the roll-ups.
  */
 import { createHash } from "node:crypto";
+import { arrayLiteral } from "./pg-array";
 
 export interface UsageEntry {
   requestId: string;
@@ -66,7 +67,8 @@ SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
 /** SQLSTATE classes that mean "this record is bad" (data exception, integrity); anything else is retried. */
 export const BAD_RECORD_SQLSTATE = /^(22|23)/;
 
-export function insertParams(entries: UsageEntry[]) {
+/** USAGE_CTES' parameters: one array literal per column (pg-array.ts). */
+export function insertParams(entries: UsageEntry[]): string[] {
   const n = entries.length;
   const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(n));
   for (let i = 0; i < n; i++) {
@@ -87,7 +89,7 @@ export function insertParams(entries: UsageEntry[]) {
     // A list per row: unnest would flatten an array of arrays, so each travels as its array literal.
     cols[13][i] = guardrailCodes(e.guardrails);
   }
-  return cols;
+  return cols.map(arrayLiteral);
 }
 
 /** A row's verdict codes as a PostgreSQL array literal ("{9,17}"), or null; anything but small integers is dropped. */
