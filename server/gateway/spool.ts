@@ -143,7 +143,13 @@ function parseLine(line: string): SpoolItem {
 }
 
 export class UsageSpool {
-  private queue: SpoolItem[] = [];
+  /**
+   * Items waiting for PostgreSQL from `head`; below `head`, null (a committed item's slot is
+   * cleared at once: the array itself is compacted only every 4,096 items, and items kept that
+   * long — 8 s at 500 req/s, each with its line — were promoted to the old generation and cost a
+   * major GC every ~2 s, the p99 tail at 500 req/s).
+   */
+  private queue: (SpoolItem | null)[] = [];
   /** Bytes of the lines in `queue` from `head` (the memory bound). */
   private queuedBytes = 0;
   private queueBytes: number[] = [];
@@ -325,11 +331,12 @@ export class UsageSpool {
     try {
       while (this.pending > 0) {
         const end = Math.min(this.queue.length, this.head + this.options.batchSize);
-        const batch = this.queue.slice(this.head, end);
+        const batch = this.queue.slice(this.head, end) as SpoolItem[];
         const segs = new Set(this.queueSegs.slice(this.head, end));
         await Promise.all([...segs].map((s) => fdatasyncAsync(s.fd).catch(() => {})));
         await this.insert(batch);
         for (let i = this.head; i < end; i++) {
+          this.queue[i] = null;
           this.queueSegs[i].unflushed--;
           this.queuedBytes -= this.queueBytes[i];
         }
