@@ -195,6 +195,13 @@ export function guardServer(server: http.Server, options: EdgeOptions) {
       if (socket[REFUSED] || socket[CLOSING]) return false;
       (res as EdgeResponse)[REQUEST_ID] = requestId;
       socket[LAST] = res;
+      // Forgotten once answered (a finished response of a complete request changes nothing
+      // above): a kept-alive connection otherwise held its last request and everything it
+      // referred to until the next one, long enough to be promoted to the old generation (a
+      // heap snapshot under load: the gateway's major GCs, the p99 tail at 500 req/s).
+      res.once("finish", () => {
+        if (socket[LAST] === res && req.complete) socket[LAST] = undefined;
+      });
       return true;
     },
   };
