@@ -49,7 +49,6 @@ import path from "node:path";
 import { readTimings, type Summary } from "./lib/open-loop";
 import { runWrk, wrkAvailable, type WrkResult } from "./lib/wrk";
 import { writeBenchmarkSection } from "./lib/benchmarks-doc";
-import { GATEWAY_NODE_FLAGS } from "../server/gateway/node-flags";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const MODEL = "bench-assistant";
@@ -744,7 +743,7 @@ async function main() {
       );
     const startGateway = async (name: string, nodeArgs: string | undefined, main: string, env: Record<string, string>) => {
       const started = await startChild(
-        [...GATEWAY_NODE_FLAGS, ...(nodeArgs?.split(" ").filter(Boolean) ?? []), "--import", "tsx", ...(probing || env.BENCH_PROBE_DISABLE ? ["--import", PROBE] : []), main],
+        [...(nodeArgs?.split(" ").filter(Boolean) ?? []), "--import", "tsx", ...(probing || env.BENCH_PROBE_DISABLE ? ["--import", PROBE] : []), main],
         {
           ...process.env,
           DATABASE_URL: databaseUrl,

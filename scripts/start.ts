@@ -15,7 +15,6 @@ import { normaliseGatewayPublicUrl } from "../server/env";
 import { startEmbeddedPostgres, superviseShutdownSignals, type EmbeddedDatabase } from "./lib/embedded-postgres";
 import { stopAllLocalReplicas } from "../workers/drivers/local";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService, waitForHttp } from "./lib/processes";
-import { GATEWAY_NODE_FLAGS } from "../server/gateway/node-flags";
 
 const log = (line: string) => console.log(`[enclave] ${line}`);
 const DATA_DIR = path.join(ROOT, ".data");
@@ -111,7 +110,7 @@ async function main() {
   const services: [string, string, string[]][] = [
     ["console", BIN("tsx"), ["scripts/console-server.ts", "--port", String(port)]],
     ["workers", BIN("tsx"), ["workers/index.ts"]],
-    ["gateway", BIN("tsx"), [...GATEWAY_NODE_FLAGS, "server/gateway/main.ts"]],
+    ["gateway", BIN("tsx"), ["server/gateway/main.ts"]],
   ];
   for (const [name, command, args] of services) {
     const child = startService(name, command, args, env);

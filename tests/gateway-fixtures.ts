@@ -11,7 +11,6 @@ import { db } from "@/server/db";
 import { GATEWAY_CHANNELS } from "@/server/services/api-key-secrets";
 import type { Tenant } from "./helpers";
 import { unique } from "./helpers";
-import { GATEWAY_NODE_FLAGS } from "@/server/gateway/node-flags";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -28,7 +27,7 @@ export interface GatewayProcess {
 
 /** Spawns `node --import tsx server/gateway/main.ts` and waits for its "gateway listening" line. */
 export async function spawnGateway(options: { spoolDir: string; env?: Record<string, string> }): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, "--import", "tsx", path.join(ROOT, "server", "gateway", "main.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server", "gateway", "main.ts")], {
     cwd: ROOT,
     env: { ...process.env, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", GATEWAY_SPOOL_DIR: options.spoolDir, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
