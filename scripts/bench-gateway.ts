@@ -32,7 +32,7 @@
  * the slowest requests up with them; BENCH_PROBE_DISABLE=refresh|spool|poll|traces turns one
  * suspect off; BENCH_PROBE_TOGGLE=<same> flips it by SIGUSR2 for paired runs on one gateway; and
  * BENCH_B_ENV / BENCH_B_NODE_ARGS / BENCH_B_MAIN start a second gateway "B", run right after the
- * first in every repetition (e.g. BENCH_B_ENV=BENCH_PROBE_DISABLE=traces, or GATEWAY_METRICS=off).
+ * first in odd repetitions and right before it in even ones (use an even BENCH_REPS) (e.g. BENCH_B_ENV=BENCH_PROBE_DISABLE=traces, or GATEWAY_METRICS=off).
  * BENCH_NICE=-10 runs every process of the benchmark at that CPU priority (root; diagnosis on a
  * busy shared machine only). Other knobs: BENCH_ONLY=latency|saturation|guardrails, BENCH_DUMP=<dir> (per-request timings),
  * BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_GATEWAY_ENV
@@ -921,6 +921,9 @@ async function main() {
       log(`open loop at ${rate} req/s: ${reps} × (${warmupSeconds} s warm-up + ${seconds} s), direct then gateway`);
       for (let rep = 1; rep <= reps; rep++) {
         const d = await openLoop(upstreamPort, direct, `direct-${rep}`);
+        // Gateway B goes first in even repetitions: the second of two runs came out with about half
+        // the first one's p99 whatever the gateways were (docs/gateway.md), so pairs alternate.
+        const bFirst = gwB && rep % 2 === 0 ? await openLoop(gwB.port, viaGateway, `b-${rep}`) : undefined;
         const g = await openLoop(gatewayPort, viaGateway, `gateway-${rep}`);
         answeredOk += g.summary.okAll;
         gatewayErrors += g.summary.errors;
@@ -928,7 +931,7 @@ async function main() {
         inFlightAtCut += g.summary.unanswered;
         let toggled: LatencyRun | undefined;
         if (gwB) {
-          toggled = await openLoop(gwB.port, viaGateway, `b-${rep}`);
+          toggled = bFirst ?? (await openLoop(gwB.port, viaGateway, `b-${rep}`));
           answeredOk += toggled.summary.okAll;
           gatewayErrors += toggled.summary.errors;
           inFlightAtCut += toggled.summary.unanswered;
@@ -967,13 +970,15 @@ async function main() {
       };
       for (let rep = 1; rep <= reps; rep++) {
         const d = await wrk(upstreamPort, null);
+        // As for latency: gateway B first in even repetitions.
+        const bFirst = gwB && rep % 2 === 0 ? await wrk(gwB.port, fixture.key) : undefined;
         const g = await wrk(gatewayPort, fixture.key);
         answeredOk += g.requests - g.non2xx;
         gatewayErrors += g.non2xx + g.socketErrors;
         inFlightAtCut += wrkConnections;
         let b: WrkRun | undefined;
         if (gwB) {
-          b = await wrk(gwB.port, fixture.key);
+          b = bFirst ?? (await wrk(gwB.port, fixture.key));
           answeredOk += b.requests - b.non2xx;
           gatewayErrors += b.non2xx + b.socketErrors;
           inFlightAtCut += wrkConnections;
