@@ -576,10 +576,12 @@ describe("authentication takes the same time whether the key prefix exists or no
     socket.destroy();
     // Without the equal answer time the medians differ by about 1 ms (0.5 and 1.1 ms here) and one
     // threshold tells them apart about 90 % of the time. With it, both answer at the 20 ms mark; what
-    // remains is scheduling noise, and on a loaded machine the occasional database lookup of an
-    // unknown prefix that takes longer than 20 ms (a tail, which moves neither median).
+    // remains is scheduling noise. On a loaded machine the unknown prefix's database lookup also
+    // moves its median: 0.56 ms in a CI run, 0.52–0.68 ms with both cores kept busy by other
+    // processes (2026-12-03), while one threshold still told the two apart only 64–75 % of the
+    // time. So the medians get 1 ms here, and the threshold check below is the one that decides.
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(0.5);
+    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(1);
     let best = 0;
     for (const t of [...known, ...unknown]) {
       const right = known.filter((x) => x <= t).length + unknown.filter((x) => x > t).length;
