@@ -16,7 +16,7 @@
 import { deflateSync } from "node:zlib";
 import type { SpoolItem } from "./spool";
 import { arrayLiteral } from "./pg-array";
-import { USAGE_CTES, USAGE_PARAM_COUNT } from "./usage-sql";
+import { USAGE_CTES, USAGE_INSERTED, USAGE_PARAM_COUNT } from "./usage-sql";
 import type { TraceRecord } from "./trace";
 
 /** `trace` of an item whose trace is only in its `line`. */
@@ -109,7 +109,7 @@ export const USAGE_AND_TRACE_SQL = `${USAGE_CTES}, traced AS (
 ${TRACE_INSERT_SQL.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + USAGE_PARAM_COUNT}`)}
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
+${USAGE_INSERTED}`;
 
 /**
  * zlib's settings for a record: level 1 compresses a typical 2.8–4.2 KB record about 3× (level 6

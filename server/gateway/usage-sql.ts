@@ -61,8 +61,11 @@ export const USAGE_CTES = `WITH rows AS (
 /** The number of parameters of USAGE_CTES ($1 to $14). */
 export const USAGE_PARAM_COUNT = 14;
 
+/** What a batch statement answers: the number of usage rows it inserted (replays insert none). */
+export const USAGE_INSERTED = `SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
+
 export const INSERT_SQL = `${USAGE_CTES}
-SELECT (SELECT count(*) FROM inserted)::int AS inserted`;
+${USAGE_INSERTED}`;
 
 /** SQLSTATE classes that mean "this record is bad" (data exception, integrity); anything else is retried. */
 export const BAD_RECORD_SQLSTATE = /^(22|23)/;
@@ -70,7 +73,7 @@ export const BAD_RECORD_SQLSTATE = /^(22|23)/;
 /** USAGE_CTES' parameters: one array literal per column (pg-array.ts). */
 export function insertParams(entries: UsageEntry[]): string[] {
   const n = entries.length;
-  const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(n));
+  const cols: unknown[][] = Array.from({ length: USAGE_PARAM_COUNT }, () => new Array(n));
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     cols[0][i] = e.requestId;
@@ -95,9 +98,8 @@ export function insertParams(entries: UsageEntry[]): string[] {
 /** A row's verdict codes as a PostgreSQL array literal ("{9,17}"), or null; anything but small integers is dropped. */
 function guardrailCodes(codes: unknown): string | null {
   if (!Array.isArray(codes) || codes.length === 0) return null;
-  let out = "";
-  for (const c of codes) if (Number.isInteger(c) && c >= 0 && c < 32768) out += (out ? "," : "") + c;
-  return out ? `{${out}}` : null;
+  const valid = codes.filter((c) => Number.isInteger(c) && c >= 0 && c < 32768);
+  return valid.length > 0 ? arrayLiteral(valid) : null;
 }
 
 /** "UsageRecord".id of the record the spool wrote as `requestId` (what `md5(requestId)::uuid` gives in SQL). */
