@@ -14,6 +14,7 @@
  * GATEWAY_MAX_CONNECTIONS_PER_ADDRESS   default 256 (0: no cap)
  * GATEWAY_AUTH_FAILURE_DELAY_MS         default 20: when an invalid key is answered, after arrival
  * GATEWAY_SPOOL_BATCH_MS                default 200: how often spooled usage is written to PostgreSQL
+ * GATEWAY_TRACE_COMPRESSION             default worker: traces are compressed on a worker thread (inline: on the event loop)
  * Observability (docs/observability.md):
  * GATEWAY_METRICS                       default on: Prometheus text at GET /metrics (off: no route, nothing observed)
  * METRICS_TOKEN                         scrapes must send `Authorization: Bearer <it>`; unset: loopback clients only
@@ -47,6 +48,7 @@ const schema = z.object({
   GATEWAY_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).default(256),
   GATEWAY_AUTH_FAILURE_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(20),
   GATEWAY_SPOOL_BATCH_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  GATEWAY_TRACE_COMPRESSION: z.enum(["worker", "inline"], { message: "GATEWAY_TRACE_COMPRESSION must be worker or inline" }).default("worker"),
   GATEWAY_METRICS: z.enum(["on", "off"], { message: "GATEWAY_METRICS must be on or off" }).default("on"),
   METRICS_TOKEN: z.string().trim().min(16, "METRICS_TOKEN must be at least 16 characters long").optional(),
   GUARDRAILS_NER_URL: z.string().regex(/^https?:\/\//, "GUARDRAILS_NER_URL must be an http(s):// URL").optional(),
@@ -97,6 +99,7 @@ async function main() {
     maxConnectionsPerAddress: env.GATEWAY_MAX_CONNECTIONS_PER_ADDRESS,
     authFailureDelayMs: env.GATEWAY_AUTH_FAILURE_DELAY_MS,
     batchMs: env.GATEWAY_SPOOL_BATCH_MS,
+    traceCompression: env.GATEWAY_TRACE_COMPRESSION,
     metrics: metrics ?? undefined,
     guardrails: {
       nerUrl: env.GUARDRAILS_NER_URL ?? null,

@@ -31,6 +31,7 @@ import {
 } from "./errors";
 import { closeAfterAnswer, guardServer, type EdgeAnswer } from "./edge";
 import { Limiter, PgLeaseStore } from "./limits";
+import type { TraceCompression } from "./trace-sql";
 import { UsageSpool } from "./spool";
 import type { Attributes, SpanEvent, TraceRecord } from "./trace";
 import { RequestTrace, capturedRequest, clipCompletion, errorAttributes, serialiseContent, sharedAttributes } from "./tracing";
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   fullRefreshMs?: number;
   batchMs?: number;
   batchSize?: number;
+  /** Where spooled traces are compressed (trace-sql.ts, `deflateTraces`): "worker" by default. */
+  traceCompression?: TraceCompression;
   /** Overrides every route's per-token price (by default each route's catalog model's; benchmarks and tests). */
   tokenPrice?: TokenPrice;
   /** Idle time on an upstream connection before the call fails. */
@@ -414,7 +417,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const limiter = new Limiter(options.metrics ? options.metrics.observeLeases(leaseStore) : leaseStore, log);
   state.onKeyReloaded = (entry) => limiter.reconfigure(entry);
   state.onOrgBudgetChanged = (orgId, org) => limiter.reconfigureOrg(orgId, org);
-  const spool = new UsageSpool({ dir: options.spoolDir, pool, batchMs: options.batchMs ?? 200, batchSize: options.batchSize ?? 500, log });
+  const spool = new UsageSpool({ dir: options.spoolDir, pool, batchMs: options.batchMs ?? 200, batchSize: options.batchSize ?? 500, traceCompression: options.traceCompression, log });
   // Autoscaling (docs/autoscaling.md): the load signal the workers scale on, and the hold at zero replicas.
   const load = new LoadSignal(pool, { intervalMs: options.loadSignalMs ?? 1000, log });
   const coldStart = new ColdStart(pool, state, load, log, options.coldStart);

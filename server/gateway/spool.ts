@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import type pg from "pg";
 import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "./usage-sql";
 import type { TraceRecord } from "./trace";
-import { deflateTraces, TRACE_IN_LINE, traceColumns, USAGE_AND_TRACE_SQL, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
+import { deflateTraces, TRACE_IN_LINE, type TraceCompression, traceColumns, USAGE_AND_TRACE_SQL, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
 import { serialiseTrace } from "./tracing";
 
 export type { UsageEntry };
@@ -177,7 +177,7 @@ export class UsageSpool {
   committed = 0;
 
   constructor(
-    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log; segmentBytes?: number; maxQueued?: number; maxQueuedBytes?: number },
+    private readonly options: { dir: string; pool: pg.Pool; batchMs: number; batchSize: number; log: Log; traceCompression?: TraceCompression; segmentBytes?: number; maxQueued?: number; maxQueuedBytes?: number },
   ) {
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
@@ -392,7 +392,7 @@ export class UsageSpool {
       if (usage.length > 0) await this.options.pool.query(INSERT_SQL, insertParams(usage));
       return;
     }
-    const records = await deflateTraces(traces);
+    const records = await deflateTraces(traces, this.options.traceCompression);
     await this.options.pool.query(USAGE_AND_TRACE_SQL, [...insertParams(usage), ...traceParams(traces, records, withContent)]);
   }
 

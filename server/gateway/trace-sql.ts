@@ -7,13 +7,14 @@
  * What a row costs PostgreSQL is, above all, its bytes: a 4.2 KB record stored as `json` cost the
  * backend ~160 µs of CPU per row, the same record zlib-compressed (1.1–1.3 KB) ~21 µs (docs/gateway.md,
  * "What a trace row costs"). So `recordZlib` holds the TraceRecord's JSON (without its content)
- * compressed by the gateway (RFC 1950, `deflateTraces`, off the request path, in slices), and the
+ * compressed by the gateway (RFC 1950, `deflateTraces`, off the request path, on a worker thread), and the
  * columns to filter and list on travel as arrays, taken from the TraceRecord when it is spooled
  * (`traceColumns`). `content` (prompt and completion, only for keys with content capture on) stays
  * `jsonb`. Rows written before this change hold `record` (json) instead: readers take either
  * (`storedTraceRecord` in server/services/traces.ts).
  */
 import { deflateSync } from "node:zlib";
+import { DeflatePool } from "./deflate-pool";
 import type { SpoolItem } from "./spool";
 import { arrayLiteral } from "./pg-array";
 import { USAGE_CTES, USAGE_INSERTED, USAGE_PARAM_COUNT } from "./usage-sql";
@@ -143,19 +144,46 @@ function contentBytes(item: SpoolItem): Buffer | null {
   return Buffer.from(item.content);
 }
 
-/** Each item's record compressed (`recordZlib`), SLICE_MS at a time with a turn of the event loop between slices. */
-export async function deflateTraces(items: SpoolItem[]): Promise<Buffer[]> {
-  const out: Buffer[] = new Array(items.length);
+/** Where a batch's records are compressed: on the worker thread (the default), or on the event loop (GATEWAY_TRACE_COMPRESSION=inline; paired benchmarks). */
+export type TraceCompression = "worker" | "inline";
+
+/** The worker that compresses batches off the event loop (deflate-pool.ts), one per process. */
+const pool = new DeflatePool(ZLIB);
+
+/** Workers started so far in this process (tests and diagnosis). */
+export const deflateWorkersStarted = () => pool.started;
+
+/**
+ * Each item's record compressed (`recordZlib`): on the worker thread, or, when it fails, here,
+ * SLICE_MS at a time with a turn of the event loop between slices.
+ */
+export async function deflateTraces(items: SpoolItem[], where: TraceCompression = "worker"): Promise<Buffer[]> {
+  const inputs = items.map(traceBytes);
+  if (where === "worker") {
+    try {
+      return await pool.deflate(inputs);
+    } catch {
+      // The worker failed or exited: compress here (the next batch starts a new worker).
+    }
+  }
+  return deflateHere(inputs);
+}
+
+async function deflateHere(inputs: Buffer[]): Promise<Buffer[]> {
+  const out: Buffer[] = new Array(inputs.length);
   let sliceStart = performance.now();
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < inputs.length; i++) {
     if (performance.now() - sliceStart >= SLICE_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
-    out[i] = compressTraceRecord(traceBytes(items[i]));
+    out[i] = compressTraceRecord(inputs[i]);
   }
   return out;
 }
+
+/** Stops the compression worker (the test harness; a gateway process simply exits). */
+export const closeDeflateWorker = () => pool.close();
 
 /**
  * The parameters: the compressed records and the captured contents laid end to end in one bytea,
