@@ -392,9 +392,19 @@ export class UsageSpool {
       if (usage.length > 0) await this.options.pool.query(INSERT_SQL, insertParams(usage));
       return;
     }
-    const records = await deflateTraces(traces, this.options.traceCompression);
+    const records = await deflateTraces(traces, { where: this.options.traceCompression, onWorkerError: this.onDeflateError });
     await this.options.pool.query(USAGE_AND_TRACE_SQL, [...insertParams(usage), ...traceParams(traces, records, withContent)]);
   }
+
+  private lastDeflateErrorAt = 0;
+
+  /** The compression worker failed (this batch was compressed on the event loop): said once a minute at most. */
+  private readonly onDeflateError = (error: unknown) => {
+    const now = Date.now();
+    if (now - this.lastDeflateErrorAt < 60_000) return;
+    this.lastDeflateErrorAt = now;
+    this.options.log("warn", "gateway compressed traces on its event loop: its compression worker failed", { error: String(error) });
+  };
 
   private async insert(items: SpoolItem[]): Promise<void> {
     if (items.length === 0) return;

@@ -148,22 +148,28 @@ function contentBytes(item: SpoolItem): Buffer | null {
 export type TraceCompression = "worker" | "inline";
 
 /** The worker that compresses batches off the event loop (deflate-pool.ts), one per process. */
-const pool = new DeflatePool(ZLIB);
+const processPool = new DeflatePool(ZLIB);
 
-/** Workers started so far in this process (tests and diagnosis). */
-export const deflateWorkersStarted = () => pool.started;
+export interface DeflateOptions {
+  where?: TraceCompression;
+  /** Told why, when the worker failed and the batch was compressed here. */
+  onWorkerError?: (error: unknown) => void;
+  /** Another pool than the process's (tests). */
+  pool?: DeflatePool;
+}
 
 /**
  * Each item's record compressed (`recordZlib`): on the worker thread, or, when it fails, here,
  * SLICE_MS at a time with a turn of the event loop between slices.
  */
-export async function deflateTraces(items: SpoolItem[], where: TraceCompression = "worker"): Promise<Buffer[]> {
+export async function deflateTraces(items: SpoolItem[], { where = "worker", onWorkerError, pool = processPool }: DeflateOptions = {}): Promise<Buffer[]> {
   const inputs = items.map(traceBytes);
   if (where === "worker") {
     try {
       return await pool.deflate(inputs);
-    } catch {
+    } catch (error) {
       // The worker failed or exited: compress here (the next batch starts a new worker).
+      onWorkerError?.(error);
     }
   }
   return deflateHere(inputs);
@@ -181,9 +187,6 @@ async function deflateHere(inputs: Buffer[]): Promise<Buffer[]> {
   }
   return out;
 }
-
-/** Stops the compression worker (the test harness; a gateway process simply exits). */
-export const closeDeflateWorker = () => pool.close();
 
 /**
  * The parameters: the compressed records and the captured contents laid end to end in one bytea,

@@ -59,10 +59,21 @@ describe("deflateTraces", () => {
   const items: SpoolItem[] = records.map((r) => ({ usage: null, trace: r.toString(), content: null }));
 
   it("compresses the same on the worker and on the event loop", async () => {
-    const onWorker = await deflateTraces(items, "worker");
-    const inline = await deflateTraces(items, "inline");
+    const onWorker = await deflateTraces(items, { where: "worker" });
+    const inline = await deflateTraces(items, { where: "inline" });
     expect(onWorker.map((b) => b.toString("base64"))).toEqual(inline.map((b) => b.toString("base64")));
     expect(inline.map((b) => inflateSync(b).toString())).toEqual(records.map(String));
+  });
+
+  it("compresses a batch on the event loop when the worker fails, and says why", async () => {
+    // Settings zlib refuses: the worker answers with an error for every batch.
+    const broken = new DeflatePool({ level: 99, windowBits: 12 });
+    pools.push(broken);
+    const errors: unknown[] = [];
+    const out = await deflateTraces(items, { pool: broken, onWorkerError: (e) => errors.push(e) });
+    expect(out.map((b) => inflateSync(b).toString())).toEqual(records.map(String));
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/trace compression failed/);
   });
 
   it("takes a record's bytes from its spool line when only the line holds it", async () => {
