@@ -16,12 +16,10 @@
  * it, and a worker that keeps failing costs only its restarts.
  */
 import { Worker } from "node:worker_threads";
+import type { ZlibOptions } from "node:zlib";
 
-/** zlib's settings for a record (see compressTraceRecord in trace-sql.ts, which uses the same). */
-export interface DeflateSettings {
-  level: number;
-  windowBits: number;
-}
+/** zlib's settings for a record (trace-sql.ts passes the ones compressTraceRecord uses). */
+export type DeflateSettings = Pick<ZlibOptions, "level" | "windowBits">;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");

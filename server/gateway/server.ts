@@ -33,6 +33,7 @@ import { closeAfterAnswer, guardServer, type EdgeAnswer } from "./edge";
 import { Limiter, PgLeaseStore } from "./limits";
 import type { TraceCompression } from "./trace-sql";
 import { UsageSpool } from "./spool";
+import { atMostEvery } from "./log-limit";
 import type { Attributes, SpanEvent, TraceRecord } from "./trace";
 import { RequestTrace, capturedRequest, clipCompletion, errorAttributes, serialiseContent, sharedAttributes } from "./tracing";
 import type { GatewayMetrics } from "./metrics";
@@ -441,7 +442,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   let cleanupTimer: NodeJS.Timeout | null = null;
   const started = { state: false, spool: false };
   const onTrace = options.onTrace;
-  let traceErrorLoggedAt = 0;
+  const traceErrorDue = atMostEvery(10_000);
 
   // ---- traces ----
 
@@ -451,9 +452,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       onTrace(trace);
     } catch (error) {
-      const now = Date.now();
-      if (now - traceErrorLoggedAt > 10_000) {
-        traceErrorLoggedAt = now;
+      if (traceErrorDue()) {
         log("error", "gateway onTrace listener failed", { error: String(error) });
       }
     }

@@ -27,6 +27,7 @@ import { BAD_RECORD_SQLSTATE, INSERT_SQL, insertParams, type UsageEntry } from "
 import type { TraceRecord } from "./trace";
 import { deflateTraces, TRACE_IN_LINE, type TraceCompression, traceColumns, USAGE_AND_TRACE_SQL, traceJsonOf, traceParams, type TraceColumns } from "./trace-sql";
 import { serialiseTrace } from "./tracing";
+import { atMostEvery } from "./log-limit";
 
 export type { UsageEntry };
 
@@ -164,7 +165,9 @@ export class UsageSpool {
   private flushSoon = false;
   private retryAt = 0;
   private failures = 0;
-  private lastWriteErrorAt = 0;
+  /** The spool's failed writes and the compression worker's failures, each said at most every so often. */
+  private readonly writeErrorDue = atMostEvery(10_000);
+  private readonly deflateErrorDue = atMostEvery(60_000);
   private timer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
   /** Files to replay (left by a previous life of this directory or by dead processes), with the directory to remove after. */
@@ -286,9 +289,7 @@ export class UsageSpool {
     } catch (error) {
       // Disk full or failing: the call is still answered and its record kept in memory for the next
       // batch, but a crash before that batch would lose it — say so loudly.
-      const now = Date.now();
-      if (now - this.lastWriteErrorAt > 10_000) {
-        this.lastWriteErrorAt = now;
+      if (this.writeErrorDue()) {
         this.options.log("error", "gateway cannot write its usage spool; records are only in memory until the next batch", { dir: this.options.dir, error: String(error) });
       }
       if (segment.diskOnly) {
@@ -396,14 +397,9 @@ export class UsageSpool {
     await this.options.pool.query(USAGE_AND_TRACE_SQL, [...insertParams(usage), ...traceParams(traces, records, withContent)]);
   }
 
-  private lastDeflateErrorAt = 0;
-
   /** The compression worker failed (this batch was compressed on the event loop): said once a minute at most. */
   private readonly onDeflateError = (error: unknown) => {
-    const now = Date.now();
-    if (now - this.lastDeflateErrorAt < 60_000) return;
-    this.lastDeflateErrorAt = now;
-    this.options.log("warn", "gateway compressed traces on its event loop: its compression worker failed", { error: String(error) });
+    if (this.deflateErrorDue()) this.options.log("warn", "gateway compressed traces on its event loop: its compression worker failed", { error: String(error) });
   };
 
   private async insert(items: SpoolItem[]): Promise<void> {
