@@ -6,6 +6,9 @@
  * GATEWAY_HOST        default 127.0.0.1 (0.0.0.0 to serve other machines)
  * GATEWAY_SPOOL_DIR   this process's usage spool; default <repo>/.data/gateway-spool/gw-<pid>-<random>.
  *                     Sibling directories of dead gateways are replayed at start.
+ * GATEWAY_WORKERS     default 1: one process, one event loop. N > 1 (or "auto": one per core): a primary
+ *                     forks N gateway processes on the same port (cluster.ts), worker i spooling to
+ *                     <GATEWAY_SPOOL_DIR>-w<i>; /metrics answers for all of them (docs/gateway.md, "Several event loops").
  * Limits on clients (docs/gateway.md, "Limits"):
  * GATEWAY_HEADERS_TIMEOUT_MS            default 5000: request line and headers within this
  * GATEWAY_BODY_TIMEOUT_MS               default 5000: a body's deadline, plus its size at the rate below
@@ -27,20 +30,28 @@
  * GUARDRAILS_STREAM_LOOKAHEAD           default 64: characters a stream's redaction may hold back
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { createGatewayMetrics } from "./metrics";
-import { createOtlpExport, otlpTracesConfigured } from "./otlp";
-import { createGateway } from "./server";
+import { announceListening, clusterMetricsSource, isGatewayWorker, runPrimary } from "./cluster";
 import type { TraceRecord } from "./trace";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+const WORKERS_MESSAGE = 'GATEWAY_WORKERS must be a whole number from 1 to 64, or "auto"';
 
 const schema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "DATABASE_URL must be a postgresql:// URL"),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
   GATEWAY_SPOOL_DIR: z.string().min(1).optional(),
+  GATEWAY_WORKERS: z
+    .string()
+    .trim()
+    .regex(/^(auto|\d{1,2})$/, WORKERS_MESSAGE)
+    .default("1")
+    .transform((v) => (v === "auto" ? Math.min(64, os.availableParallelism()) : Number(v)))
+    .pipe(z.number().min(1, WORKERS_MESSAGE).max(64, WORKERS_MESSAGE)),
   GATEWAY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   GATEWAY_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   GATEWAY_BODY_MIN_RATE: z.coerce.number().int().min(1024).default(64 << 10),
@@ -72,7 +83,16 @@ async function main() {
   }
   const env = parsed.data;
   const spoolDir = path.resolve(env.GATEWAY_SPOOL_DIR ?? path.join(ROOT, ".data", "gateway-spool", `gw-${process.pid}-${randomBytes(3).toString("hex")}`));
-  const metrics = env.GATEWAY_METRICS === "on" ? createGatewayMetrics({ token: env.METRICS_TOKEN ?? null }) : null;
+  const worker = isGatewayWorker();
+  if (env.GATEWAY_WORKERS > 1 && !worker) {
+    // The primary: forks the gateway processes, restarts them, gathers their metrics; serves nothing itself.
+    const url = await runPrimary({ workers: env.GATEWAY_WORKERS, spoolBase: spoolDir, log }).catch(() => null);
+    // (A worker that failed to start has been logged; the primary exits once the others have stopped.)
+    if (url !== null) log("info", "gateway listening", { url, workers: env.GATEWAY_WORKERS, spoolDirs: `${spoolDir}-w1…w${env.GATEWAY_WORKERS}`, metrics: env.GATEWAY_METRICS === "on" ? `${url}/metrics` : null });
+    return;
+  }
+  const [{ createGatewayMetrics }, { createOtlpExport, otlpTracesConfigured }, { createGateway }] = await Promise.all([import("./metrics"), import("./otlp"), import("./server")]);
+  const metrics = env.GATEWAY_METRICS === "on" ? createGatewayMetrics({ token: env.METRICS_TOKEN ?? null, exposition: worker ? clusterMetricsSource : undefined }) : null;
   const otlp = otlpTracesConfigured()
     ? createOtlpExport({ serviceInstanceId: randomUUID(), log, onSpans: metrics ? (outcome, n) => metrics.otlpSpans(outcome, n) : undefined })
     : null;
@@ -131,7 +151,10 @@ async function main() {
   for (let attempt = 0; ; attempt++) {
     try {
       const url = await gateway.listen();
-      log("info", "gateway listening", { url, spoolDir, metrics: metrics ? `${url}/metrics` : null, otlp: otlp !== null });
+      if (worker) {
+        log("info", "gateway worker listening", { worker: Number(process.env.GATEWAY_WORKER_INDEX), url, spoolDir, otlp: otlp !== null });
+        announceListening(url, spoolDir);
+      } else log("info", "gateway listening", { url, spoolDir, metrics: metrics ? `${url}/metrics` : null, otlp: otlp !== null });
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

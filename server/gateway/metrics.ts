@@ -54,7 +54,17 @@ interface DeploymentSeries {
   tokensOut: { inc(value?: number): void };
 }
 
-export function createGatewayMetrics(options: { token?: string | null; defaultMetrics?: boolean } = {}): GatewayMetrics {
+export function createGatewayMetrics(
+  options: {
+    token?: string | null;
+    defaultMetrics?: boolean;
+    /**
+     * In one of several worker processes (cluster.ts): what a scrape is answered, the whole
+     * gateway's exposition gathered by the primary. Unset: this process's registry.
+     */
+    exposition?: (registry: Registry) => () => Promise<string>;
+  } = {},
+): GatewayMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   let sources: MetricsSources | null = null;
@@ -111,7 +121,7 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
   });
   new Gauge({
     name: "enclave_gateway_limit_allowances",
-    help: "API keys holding limit state in this process, by kind.",
+    help: "API keys holding limit state in this gateway, by kind (summed over its worker processes: a key served by two holds state in both).",
     labelNames: ["kind"] as const,
     registers: [registry],
     collect() {
@@ -122,7 +132,7 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
   });
   new Gauge({
     name: "enclave_gateway_spool_pending_records",
-    help: "Usage and trace records in this process's spool, not yet in PostgreSQL.",
+    help: "Usage and trace records in this gateway's spool (summed over its worker processes), not yet in PostgreSQL.",
     registers: [registry],
     collect() {
       this.set(sources?.spool.unsent ?? sources?.spool.pending ?? 0);
@@ -130,7 +140,7 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
   });
   new Gauge({
     name: "enclave_gateway_spool_segments",
-    help: "Spool segment files on disk for this process.",
+    help: "Spool segment files on disk for this gateway (summed over its worker processes).",
     registers: [registry],
     collect() {
       this.set(sources?.spool.segmentCount ?? 0);
@@ -185,6 +195,7 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
   const limitRefusal = boundedKinds(limitRefusals);
 
   const accessToken = options.token ? digest(options.token) : null;
+  const source = options.exposition ? { metrics: options.exposition(registry), contentType: registry.contentType } : registry;
 
   return {
     registry,
@@ -244,7 +255,7 @@ export function createGatewayMetrics(options: { token?: string | null; defaultMe
       if (refusal) return refuse(res, refusal.status, refusal.code, refusal.message, requestId);
       if (req.method !== "GET" && req.method !== "HEAD") return refuse(res, 405, "method_not_allowed", "The metrics are read with GET.", requestId);
       req.resume();
-      serveRegistry(registry, req, res, requestId);
+      serveRegistry(source, req, res, requestId);
     },
   };
 }
@@ -287,7 +298,7 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
 }
 
 /** Writes a registry's exposition (text format 0.0.4). */
-export function serveRegistry(registry: Registry, req: IncomingMessage, res: ServerResponse, requestId?: string) {
+export function serveRegistry(registry: Pick<Registry, "metrics" | "contentType">, req: IncomingMessage, res: ServerResponse, requestId?: string) {
   registry.metrics().then(
     (text) => {
       const body = Buffer.from(text);
