@@ -265,6 +265,11 @@ function childrenOf(parent: number): number[] {
   return out;
 }
 
+/** A process and its children: a gateway with GATEWAY_WORKERS > 1 is a primary and its workers. */
+function treeOf(pid: number): number[] {
+  return [pid, ...childrenOf(pid)];
+}
+
 function machineTicks(): { busy: number; total: number } {
   const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
   const idle = cpu[3] + (cpu[4] ?? 0);
@@ -272,9 +277,17 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/** Resident memory of a process and its children (a gateway's primary and workers), in MB. */
 function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  let kb = 0;
+  for (const p of treeOf(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kb / 1024;
 }
 
 /** Cores used by this benchmark's processes and by everything else, over a phase. */
@@ -284,7 +297,7 @@ interface CpuUse {
   ours: number;
   /** Cores used by everything else on the machine. */
   others: number;
-  /** CPU seconds the gateway process itself used. */
+  /** CPU seconds the gateway's processes used (its workers too, with GATEWAY_WORKERS > 1). */
   gatewaySeconds: number;
   /** CPU seconds PostgreSQL (the embedded one) used. */
   postgresSeconds: number;
@@ -298,7 +311,7 @@ function cpuMeter(ourPids: () => number[], gatewayPid: number, postgresPids: () 
     upstream: processTicks(upstreamPid),
     machine: machineTicks(),
     ours: ourPids().reduce((n, pid) => n + processTicks(pid), 0),
-    gateway: processTicks(gatewayPid),
+    gateway: treeOf(gatewayPid).reduce((n, pid) => n + processTicks(pid), 0),
     postgres: postgresPids().reduce((n, pid) => n + processTicks(pid), 0),
     at: performance.now(),
   });
@@ -778,7 +791,7 @@ async function main() {
       }
     })();
     const postgresPids = () => (postmaster ? [postmaster, ...childrenOf(postmaster)] : []);
-    const ourPids = () => [process.pid, upstream.child.pid!, ...Object.values(guardrailUpstreams).map((u) => u.pid), gatewayPid, ...(gwB ? [gwB.pid] : []), ...postgresPids()];
+    const ourPids = () => [process.pid, upstream.child.pid!, ...Object.values(guardrailUpstreams).map((u) => u.pid), ...treeOf(gatewayPid), ...(gwB ? treeOf(gwB.pid) : []), ...postgresPids()];
     const meter = cpuMeter(ourPids, gatewayPid, postgresPids, upstream.child.pid!);
     const meterB = gwB ? cpuMeter(ourPids, gwB.pid, postgresPids, upstream.child.pid!) : meter;
 
