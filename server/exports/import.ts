@@ -5,7 +5,7 @@
  *    part (server/audit/verify.ts) and each log imported earlier. A refusal names the reason.
  * 2. The configuration in one transaction, under the rules a console action meets: the
  *    organisation (SUSPENDED, "import in progress", until the end), members invited again
- *    (invitation links returned once), residency and guardrail policies, deployments created
+ *    (invitation links returned once, and mailed once the import completes), residency and guardrail policies, deployments created
  *    STOPPED (no GPU reserved: starting one later reserves against a quota like any start), quotas
  *    asked for as quota requests (a platform admin decides), API keys re-issued with new secrets
  *    (returned once, the old prefixes beside them), the source audit log kept read-only.
@@ -26,6 +26,8 @@ import { Prisma } from "../generated/prisma/client";
 import { newToken } from "../passwords";
 import { generateApiKey } from "../services/api-key-secrets";
 import { recordAudit, accountableUserId, type Actor } from "../services/audit";
+import { consoleUrl, queueMail } from "../services/mail";
+import { invitationMail, type RenderedMail } from "../services/mail-templates";
 import { invitationPath } from "../services/members";
 import { evaluateResidency } from "../services/policy";
 import { modelRouteAuditView } from "../services/model-routes";
@@ -273,6 +275,8 @@ interface Mapping {
   deployments: Map<string, string>;
   apiKeys: Map<string, string>;
   regions: Map<string, string>;
+  /** The members' invitation mails, queued when the import completes. */
+  invitationMails: { to: string; mail: RenderedMail }[];
 }
 
 async function importConfiguration(tx: Tx, archive: VerifiedArchive, actor: Actor, slug: string, result: ImportResult): Promise<Mapping> {
@@ -295,7 +299,7 @@ async function importConfiguration(tx: Tx, archive: VerifiedArchive, actor: Acto
   });
   const orgId = created.id;
   result.organization = { id: orgId, slug, name: created.name };
-  const mapping: Mapping = { orgId, deployments: new Map(), apiKeys: new Map(), regions: new Map() };
+  const mapping: Mapping = { orgId, deployments: new Map(), apiKeys: new Map(), regions: new Map(), invitationMails: [] };
   await recordAudit(tx, actor, {
     orgId,
     action: "organization.imported",
@@ -305,7 +309,8 @@ async function importConfiguration(tx: Tx, archive: VerifiedArchive, actor: Acto
   });
   if (org.webhook) result.unmapped.push({ kind: "webhook", item: org.webhook.url, reason: "Webhooks are not re-created: their signing secret belongs to the source installation; set the webhook again" });
 
-  // Members: invited again, each through a link of their own.
+  // Members: invited again, each through a link of their own, sent to them by mail.
+  const inviterName = (await tx.user.findUnique({ where: { id: inviter }, select: { name: true } }))?.name;
   const seen = new Set<string>();
   const expiresAt = new Date(Date.now() + INVITATION_TTL_DAYS * 86_400_000);
   for (const m of [...config["members.json"].members, ...config["members.json"].pendingInvitations]) {
@@ -315,6 +320,9 @@ async function importConfiguration(tx: Tx, archive: VerifiedArchive, actor: Acto
     const { token, tokenHash } = newToken("inv");
     const invitation = await tx.invitation.create({ data: { orgId, email, role: m.role, tokenHash, invitedById: inviter, expiresAt } });
     await recordAudit(tx, actor, { orgId, action: "member.invited", targetType: "Invitation", targetId: invitation.id, after: { email, role: m.role, imported: true } });
+    // Mailed as a console invitation is, but only by the transaction that completes the import: an
+    // import undone half-way (its usage or traces refused) must not have sent anyone a link.
+    mapping.invitationMails.push({ to: email, mail: invitationMail({ orgName: created.name, inviterName: inviterName ?? null, role: m.role, acceptUrl: consoleUrl(invitationPath(token)), expiresAt }) });
     result.invitations.push({ email, role: m.role, acceptPath: invitationPath(token) });
   }
 
@@ -740,6 +748,7 @@ export async function importOrganization(file: string, actor: Actor, options: Im
 
   await db.$transaction(async (tx) => {
     await tx.organization.update({ where: { id: mapping.orgId }, data: { status: "ACTIVE", statusReason: null } });
+    for (const { to, mail } of mapping.invitationMails) await queueMail(tx, { kind: "INVITATION", orgId: mapping.orgId, to: [to], mail });
     await recordAudit(tx, actor, {
       orgId: mapping.orgId,
       action: "organization.import_completed",

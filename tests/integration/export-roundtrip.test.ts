@@ -187,6 +187,15 @@ describe("export and import between two installations", () => {
   it("recreates the organisation: members invited, keys re-issued, deployments stopped, the revoked key left behind", async () => {
     expect(imported.organization.slug).toBe(orgSlug);
     expect(imported.invitations.map((i) => i.role).sort()).toEqual(["ADMIN", "MEMBER", "OWNER", "VIEWER"]);
+    // Each invited member is mailed their own link, through the outbox of the importing installation.
+    const mails = await b.mailMessage.findMany({ where: { orgId: imported.organization.id, kind: "INVITATION" }, select: { to: true, text: true, subject: true } });
+    expect(mails.map((m) => m.to).sort()).toEqual(imported.invitations.map((i) => i.email).sort());
+    for (const invitation of imported.invitations) {
+      const mail = mails.find((m) => m.to === invitation.email)!;
+      expect(mail.subject).toContain(imported.organization.name);
+      expect(mail.text).toContain(invitation.acceptPath);
+      for (const other of imported.invitations) if (other !== invitation) expect(mail.text).not.toContain(other.acceptPath);
+    }
     expect(imported.apiKeys.map((k) => k.name)).toEqual(["backend"]);
     expect(imported.apiKeys[0].key).toMatch(/^enc_[0-9a-f]{12}_/);
     expect(imported.apiKeys[0].newPrefix).not.toBe(imported.apiKeys[0].oldPrefix);
@@ -325,6 +334,7 @@ describe("a tampered archive", () => {
     );
     expect((await verifyArchive(file, { trustedKey: vkeyA })).ok).toBe(true);
     const before = await databaseDigest();
+    const mailsBefore = await db.mailMessage.count();
     const admin = await db.user.findFirstOrThrow({ where: { platformAdmin: true } });
     const slug = unique("half-way");
     const error = await importOrganization(file, { type: "USER", id: admin.id, label: admin.email }, { slug, trustedKey: vkeyA }).catch((e: unknown) => e);
@@ -332,6 +342,8 @@ describe("a tampered archive", () => {
     expect((error as Error).message).toMatch(/undone.*x_CreatedAt/);
     expect(await db.organization.findUnique({ where: { slug } })).toBeNull();
     expect(await databaseDigest()).toBe(before);
+    // Its members were never mailed a link to an organisation that does not exist.
+    expect(await db.mailMessage.count()).toBe(mailsBefore);
   });
 
   it("signed by another key than the trusted one is refused", async () => {
