@@ -198,6 +198,38 @@ export async function waitForModel(gatewayUrl: string, key: string, model: strin
 }
 
 /** Waits until `check` holds, polling every `everyMs`; returns the elapsed milliseconds. */
+/**
+ * `clients` loops sending chat completions until stopped, for a kill under load: the request id
+ * and the root span of every call answered 200 (a call whose process died under it has none).
+ */
+export function loadUntilStopped(gatewayUrl: string, key: string, model: string, clients = 16) {
+  const answered: string[] = [];
+  const answeredSpans: string[] = [];
+  let stopped = false;
+  const client = async () => {
+    while (!stopped) {
+      try {
+        const r = await postChat(gatewayUrl, key, model);
+        if (r.status === 200) {
+          answered.push(r.headers.get("x-request-id")!);
+          answeredSpans.push(r.headers.get("traceparent")!.split("-")[2]);
+        }
+      } catch {
+        // the process died under this request: it never got its response
+      }
+    }
+  };
+  const running = Array.from({ length: clients }, client);
+  return {
+    answered,
+    answeredSpans,
+    async stop() {
+      stopped = true;
+      await Promise.all(running);
+    },
+  };
+}
+
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 25): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {

@@ -9,23 +9,8 @@ import type { ExportedAuditEvent } from "./types";
 /** The prevHash of a chain's first event. */
 export const GENESIS_HASH = "0".repeat(64);
 
-export type Hashable = {
-  chain: string;
-  seq: number;
-  orgId: string | null;
-  actorType: string;
-  actorId: string | null;
-  actorLabel: string;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  before: unknown;
-  after: unknown;
-  ip: string | null;
-  requestId: string | null;
-  createdAt: Date;
-  prevHash: string;
-};
+/** What the hash commits to: an event's fields as the database holds them (its own hash aside). */
+export type Hashable = Omit<ExportedAuditEvent, "createdAt" | "hash"> & { createdAt: Date };
 
 /** Deterministic JSON: object keys sorted, so the hash does not depend on key order after a round trip through jsonb. */
 export function canonicalJson(value: unknown): string {

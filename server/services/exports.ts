@@ -30,8 +30,12 @@ import { storedTraceRecord } from "./traces";
 /** Rows per keyset page of usage and traces. */
 const PAGE = 10_000;
 
+/**
+ * Where archives are written: runtime data, not source. The `turbopackIgnore` comments keep
+ * `next build` from tracing (and warning about) the whole project for these paths.
+ */
 export function exportsDirectory(): string {
-  return path.resolve(process.env.EXPORTS_DIR || path.join(process.cwd(), ".data", "exports"));
+  return path.resolve(/*turbopackIgnore: true*/ process.env.EXPORTS_DIR || path.join(process.cwd(), ".data", "exports"));
 }
 
 export function enclaveVersion(): string {
@@ -321,7 +325,7 @@ export async function writeExport(orgId: string, out: Writable, options: { workD
   const signer = await installationSigner();
   const { org, files, context } = await configurationFiles(orgId);
   context.installation = signer.keyName;
-  const workDir = path.join(options.workDir ?? path.join(exportsDirectory(), ".work"), randomUUID());
+  const workDir = path.join(/*turbopackIgnore: true*/ options.workDir ?? path.join(exportsDirectory(), ".work"), randomUUID());
   await mkdir(workDir, { recursive: true });
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error("DATABASE_URL is not set");
@@ -452,5 +456,5 @@ export async function listExports(orgId: string) {
 export async function exportFile(orgId: string, exportId: string) {
   const row = await db.orgExport.findFirst({ where: { id: exportId, orgId } });
   if (!row) throw notFound("Export");
-  return { ...exportView(row), path: path.join(exportsDirectory(), row.fileName) };
+  return { ...exportView(row), path: path.join(/*turbopackIgnore: true*/ exportsDirectory(), row.fileName) };
 }

@@ -10,7 +10,6 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import dns from "node:dns";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
@@ -18,6 +17,7 @@ import path from "node:path";
 import type { WebhookEventType, WebhookInput } from "../../lib/budgets";
 import { db, type Tx } from "../db";
 import { badRequest, notFound, preconditionFailed } from "../errors";
+import { generatedSecret } from "../generated-secret";
 import type { Prisma } from "../generated/prisma/client";
 import { logger } from "../logger";
 import { accountableUserId, recordAudit, type Actor } from "./audit";
@@ -32,26 +32,11 @@ let fileKey: string | null = null;
 /** Where the generated key lives: the checkout's .data/ (every process runs from the repository's root). */
 export const defaultWebhookKeyFile = () => path.resolve(process.cwd(), ".data", "webhook-key");
 
-function keyFromFile(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  try {
-    // `wx`: when the console and the workers start together, exactly one of them writes it.
-    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  return readFileSync(file, "utf8").trim();
-}
 
 /** This installation's webhook key (environment first, else the generated file). Never log it. */
 function webhookKey(): string {
   const fromEnv = process.env[WEBHOOK_KEY_ENV];
-  const key = fromEnv ? fromEnv : (fileKey ??= keyFromFile(defaultWebhookKeyFile()));
+  const key = fromEnv ? fromEnv : (fileKey ??= generatedSecret(defaultWebhookKeyFile()));
   if (key.length < MIN_KEY_LENGTH) throw new Error(`${fromEnv ? WEBHOOK_KEY_ENV : defaultWebhookKeyFile()} must hold at least ${MIN_KEY_LENGTH} characters`);
   return key;
 }

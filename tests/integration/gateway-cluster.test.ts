@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { db } from "@/server/db";
 import { usageRecordId } from "@/server/gateway/usage-sql";
 import { createApiKey } from "../deployment-fixtures";
-import { postChat, registerDeployment, spawnGateway, startFastUpstream, waitFor, type FakeUpstream, type GatewayProcess } from "../gateway-fixtures";
+import { loadUntilStopped, postChat, registerDeployment, spawnGateway, startFastUpstream, waitFor, type FakeUpstream, type GatewayProcess } from "../gateway-fixtures";
 import { createTenant, type Tenant } from "../helpers";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -111,23 +111,8 @@ describe("a gateway with two workers", () => {
 
   it("restarts a worker SIGKILLed under load, and loses no usage record or trace of an answered request", async () => {
     const { key, row } = await createApiKey(tenant.org.id, tenant.ownerId);
-    const answered: string[] = [];
-    const answeredSpans: string[] = [];
-    let stop = false;
-    const client = async () => {
-      while (!stop) {
-        try {
-          const r = await postChat(gateway.url, key, deploymentName);
-          if (r.status === 200) {
-            answered.push(r.headers.get("x-request-id")!);
-            answeredSpans.push(r.headers.get("traceparent")!.split("-")[2]);
-          }
-        } catch {
-          // the worker died under this request: it never got its response
-        }
-      }
-    };
-    const clients = Array.from({ length: 16 }, client);
+    const load = loadUntilStopped(gateway.url, key, deploymentName);
+    const { answered, answeredSpans } = load;
     await waitFor(() => answered.length >= 300, 20_000, 5);
     const victim = workerPids(gateway).get(1)!.at(-1)!;
     process.kill(victim, "SIGKILL");
@@ -135,8 +120,7 @@ describe("a gateway with two workers", () => {
     await waitFor(() => (workerPids(gateway).get(1) ?? []).length === 2, 30_000, 50);
     const atRestart = answered.length;
     await waitFor(() => answered.length >= atRestart + 200, 20_000, 5);
-    stop = true;
-    await Promise.all(clients);
+    await load.stop();
     expect(alive(victim)).toBe(false);
     expect(gateway.logs.join("")).toContain("a gateway worker died; restarting it");
 

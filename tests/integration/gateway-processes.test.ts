@@ -14,6 +14,7 @@ import { createGateway } from "@/server/gateway/server";
 import { usageRecordId } from "@/server/gateway/usage-sql";
 import { createApiKey } from "../deployment-fixtures";
 import {
+  loadUntilStopped,
   postChat,
   registerDeployment,
   revokeKey,
@@ -207,28 +208,11 @@ describe("a gateway SIGKILLed under load", () => {
     // Batches every 2 s: the kill lands while answered requests are still only in the spool.
     const victim = await spawnGateway({ spoolDir: path.join(spoolRoot, "victim"), env: { GATEWAY_SPOOL_BATCH_MS: "2000" } });
     extra.push(victim);
-    const answered: string[] = [];
-    /** The root span of each answered request's trace, from its traceparent. */
-    const answeredSpans: string[] = [];
-    let stop = false;
-    const worker = async () => {
-      while (!stop) {
-        try {
-          const r = await postChat(victim.url, key, deploymentName);
-          if (r.status === 200) {
-            answered.push(r.headers.get("x-request-id")!);
-            answeredSpans.push(r.headers.get("traceparent")!.split("-")[2]);
-          }
-        } catch {
-          // the process died under this request: it never got its response
-        }
-      }
-    };
-    const workers = Array.from({ length: 16 }, worker);
+    const load = loadUntilStopped(victim.url, key, deploymentName);
+    const { answered, answeredSpans } = load;
     await waitFor(() => answered.length >= 300, 20_000, 5);
     await victim.kill();
-    stop = true;
-    await Promise.all(workers);
+    await load.stop();
     const inDatabase = async () => new Set((await db.usageRecord.findMany({ where: { apiKeyId: row.id }, select: { id: true } })).map((r) => r.id));
     const beforeReplay = await inDatabase();
     const missingBeforeReplay = answered.filter((id) => !beforeReplay.has(usageRecordId(id))).length;

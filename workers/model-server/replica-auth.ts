@@ -10,9 +10,9 @@
  * `npm start` does for NEXTAUTH_SECRET. Installations whose gateway and workers run on different
  * machines must set the variable on both.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import path from "node:path";
+import { generatedSecret } from "../../server/generated-secret";
 import { DriverError } from "../drivers/types";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -31,21 +31,6 @@ export class ReplicaSecretError extends Error {
 
 let fileSecret: string | null = null;
 
-function secretFromFile(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  try {
-    // `wx`: when the gateway and the workers start together, exactly one of them writes it.
-    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  return readFileSync(file, "utf8").trim();
-}
 
 /** This installation's replica secret (environment first, else the generated file). Never log it. */
 export function replicaSecret(): string {
@@ -59,7 +44,7 @@ export function replicaSecret(): string {
 
 function loadFileSecret(): string {
   try {
-    return secretFromFile(DEFAULT_REPLICA_SECRET_FILE);
+    return generatedSecret(DEFAULT_REPLICA_SECRET_FILE);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "error";
     throw new ReplicaSecretError(`No replica secret: ${REPLICA_SECRET_ENV} is unset and ${DEFAULT_REPLICA_SECRET_FILE} cannot be created (${code}).`);
