@@ -49,6 +49,7 @@ import path from "node:path";
 import { readTimings, type Summary } from "./lib/open-loop";
 import { runWrk, wrkAvailable, type WrkResult } from "./lib/wrk";
 import { writeBenchmarkSection } from "./lib/benchmarks-doc";
+import { GATEWAY_NODE_FLAGS } from "../server/gateway/node-flags";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const MODEL = "bench-assistant";
@@ -756,7 +757,8 @@ async function main() {
       );
     const startGateway = async (name: string, nodeArgs: string | undefined, main: string, env: Record<string, string>) => {
       const started = await startChild(
-        [...(nodeArgs?.split(" ").filter(Boolean) ?? []), "--import", "tsx", ...(probing || env.BENCH_PROBE_DISABLE ? ["--import", PROBE] : []), main],
+        // As it ships (node-flags.ts); BENCH_GATEWAY_NODE_ARGS / BENCH_B_NODE_ARGS come after, so they can override a flag.
+        [...GATEWAY_NODE_FLAGS, ...(nodeArgs?.split(" ").filter(Boolean) ?? []), "--import", "tsx", ...(probing || env.BENCH_PROBE_DISABLE ? ["--import", PROBE] : []), main],
         {
           ...process.env,
           DATABASE_URL: databaseUrl,

@@ -7,6 +7,7 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import { migrate, seed } from "./lib/database";
 import { startEmbeddedPostgres, superviseShutdownSignals, type EmbeddedDatabase } from "./lib/embedded-postgres";
+import { GATEWAY_NODE_FLAGS } from "../server/gateway/node-flags";
 import { stopAllLocalReplicas } from "../workers/drivers/local";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService } from "./lib/processes";
 
@@ -47,7 +48,7 @@ async function main() {
   await buildConsoleIfNeeded(env, log);
   const server = startService("console", BIN("tsx"), ["scripts/console-server.ts", "--port", String(port)], env);
   const workers = startService("workers", BIN("tsx"), ["workers/index.ts"], env);
-  const gateway = startService("gateway", BIN("tsx"), ["server/gateway/main.ts"], env);
+  const gateway = startService("gateway", BIN("tsx"), [...GATEWAY_NODE_FLAGS, "server/gateway/main.ts"], env);
   const stop = async () => {
     await Promise.all([stopService(server), stopService(workers), stopService(gateway)]);
     await stopAllLocalReplicas(localClusterDir);

@@ -14,6 +14,7 @@ import { demoMode, waitForDemoModel } from "./lib/demo";
 import { normaliseGatewayPublicUrl } from "../server/env";
 import { startEmbeddedPostgres, superviseShutdownSignals, type EmbeddedDatabase } from "./lib/embedded-postgres";
 import { stopAllLocalReplicas } from "../workers/drivers/local";
+import { GATEWAY_NODE_FLAGS } from "../server/gateway/node-flags";
 import { BIN, ROOT, buildConsoleIfNeeded, startService, stopService, waitForHttp } from "./lib/processes";
 
 const log = (line: string) => console.log(`[enclave] ${line}`);
@@ -110,7 +111,7 @@ async function main() {
   const services: [string, string, string[]][] = [
     ["console", BIN("tsx"), ["scripts/console-server.ts", "--port", String(port)]],
     ["workers", BIN("tsx"), ["workers/index.ts"]],
-    ["gateway", BIN("tsx"), ["server/gateway/main.ts"]],
+    ["gateway", BIN("tsx"), [...GATEWAY_NODE_FLAGS, "server/gateway/main.ts"]],
   ];
   for (const [name, command, args] of services) {
     const child = startService(name, command, args, env);

@@ -8,6 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { db } from "@/server/db";
+import { GATEWAY_NODE_FLAGS } from "@/server/gateway/node-flags";
 import { GATEWAY_CHANNELS } from "@/server/services/api-key-secrets";
 import type { Tenant } from "./helpers";
 import { unique } from "./helpers";
@@ -25,9 +26,9 @@ export interface GatewayProcess {
   kill(): Promise<void>;
 }
 
-/** Spawns `node --import tsx server/gateway/main.ts` and waits for its "gateway listening" line. */
+/** Spawns `node <GATEWAY_NODE_FLAGS> --import tsx server/gateway/main.ts`, as it ships, and waits for its "gateway listening" line. */
 export async function spawnGateway(options: { spoolDir: string; env?: Record<string, string> }): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "server", "gateway", "main.ts")], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, "--import", "tsx", path.join(ROOT, "server", "gateway", "main.ts")], {
     cwd: ROOT,
     env: { ...process.env, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", GATEWAY_SPOOL_DIR: options.spoolDir, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

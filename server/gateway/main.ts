@@ -1,5 +1,6 @@
 /**
- * `npm run gateway` (or `node --import tsx server/gateway/main.ts`): the gateway process.
+ * `npm run gateway` (or `node --min-semi-space-size=32 --max-semi-space-size=32 --import tsx server/gateway/main.ts`,
+ * the flags of node-flags.ts): the gateway process.
  *
  * DATABASE_URL        PostgreSQL (required)
  * GATEWAY_PORT        default 8080 (0: any free port; the chosen URL is logged)
@@ -34,6 +35,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { announceListening, clusterMetricsSource, isGatewayWorker, runPrimary } from "./cluster";
+import { GATEWAY_NODE_FLAGS, startedWithGatewayFlags } from "./node-flags";
 import type { TraceRecord } from "./trace";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
@@ -84,6 +86,9 @@ async function main() {
   const env = parsed.data;
   const spoolDir = path.resolve(env.GATEWAY_SPOOL_DIR ?? path.join(ROOT, ".data", "gateway-spool", `gw-${process.pid}-${randomBytes(3).toString("hex")}`));
   const worker = isGatewayWorker();
+  if (!worker && !startedWithGatewayFlags()) {
+    log("info", "gateway started without its node flags: a smaller young generation, more full GCs and a longer latency tail (npm start and npm run gateway pass them)", { flags: GATEWAY_NODE_FLAGS.join(" ") });
+  }
   if (env.GATEWAY_WORKERS > 1 && !worker) {
     // The primary: forks the gateway processes, restarts them, gathers their metrics; serves nothing itself.
     const url = await runPrimary({ workers: env.GATEWAY_WORKERS, spoolBase: spoolDir, log }).catch(() => null);

@@ -74,6 +74,8 @@ describe("a gateway with two workers", () => {
     expect(new Set([...pids.values()].flat()).size).toBe(2);
     expect(existsSync(path.join(spoolRoot, "gw-w1", "owner"))).toBe(true);
     expect(existsSync(path.join(spoolRoot, "gw-w2", "owner"))).toBe(true);
+    // Started as it ships (spawnGateway passes GATEWAY_NODE_FLAGS): no warning about them.
+    expect(gateway.logs.join("")).not.toContain("started without its node flags");
 
     const { key } = await createApiKey(tenant.org.id, tenant.ownerId);
     // Request ids start with a per-process prefix: two prefixes, two processes answering.
@@ -164,6 +166,8 @@ describe("a worker that cannot start", () => {
       expect(code).toBe(1);
       expect(output).toContain("EADDRINUSE");
       expect(output).toContain("a gateway worker failed to start; stopping");
+      // Spawned without GATEWAY_NODE_FLAGS: the primary says so.
+      expect(output).toContain("gateway started without its node flags");
       expect(output).not.toContain('"message":"gateway listening"');
     } finally {
       taken.close();
