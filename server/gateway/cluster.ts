@@ -18,7 +18,7 @@ type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** Messages between the primary and its workers (all carry `enclave`, so prom-client's own pass by). */
 type WorkerMessage =
-  | { enclave: "listening"; url: string; spoolDir: string }
+  | { enclave: "listening"; url: string }
   | { enclave: "metrics-request"; id: number }
   | { enclave: "metrics-json"; id: number; metrics?: MetricsJson; error?: string };
 type PrimaryMessage = { enclave: "metrics-collect"; id: number } | { enclave: "metrics-text"; id: number; text?: string; error?: string };
@@ -43,9 +43,9 @@ export function isGatewayWorker(): boolean {
  * directory. Resolves once every worker listens (rejects if one fails before it ever listened, as a
  * single gateway's start failure does).
  */
-export function runPrimary(options: { workers: number; spoolBase: string; log: Log; onExit?: (code: number) => void }): Promise<string> {
+export function runPrimary(options: { workers: number; spoolBase: string; log: Log }): Promise<string> {
   const { log } = options;
-  const exit = options.onExit ?? ((code: number) => process.exit(code));
+  const exit = (code: number) => process.exit(code);
   const byIndex = new Map<number, Worker>();
   const listening = new Set<Worker>();
   const everListened = new Set<number>();
@@ -53,7 +53,6 @@ export function runPrimary(options: { workers: number; spoolBase: string; log: L
   let stopping = false;
   /** 0 once stopped by a signal; 1 when a worker failed to start. */
   let exitCode = 0;
-  let url = "";
   let started = false;
   let resolveStarted!: (url: string) => void;
   let rejectStarted!: (error: Error) => void;
@@ -79,7 +78,8 @@ export function runPrimary(options: { workers: number; spoolBase: string; log: L
       );
   }
 
-  function fork(index: number, startedAt = Date.now()) {
+  function fork(index: number) {
+    const startedAt = Date.now();
     const worker = cluster.fork({ GATEWAY_SPOOL_DIR: workerSpoolDir(options.spoolBase, index), GATEWAY_WORKER_INDEX: String(index) });
     byIndex.set(index, worker);
     worker.on("message", (message: WorkerMessage) => {
@@ -87,10 +87,9 @@ export function runPrimary(options: { workers: number; spoolBase: string; log: L
       if (message.enclave === "listening") {
         listening.add(worker);
         everListened.add(index);
-        url = message.url;
         if (listening.size === options.workers && !started) {
           started = true;
-          resolveStarted(url);
+          resolveStarted(message.url);
         }
       } else if (message.enclave === "metrics-request") {
         // A scrape reached this worker: gather every listening worker's registry, answer it the sum.
@@ -157,8 +156,8 @@ export function runPrimary(options: { workers: number; spoolBase: string; log: L
 }
 
 /** In a worker: tells the primary it serves. */
-export function announceListening(url: string, spoolDir: string) {
-  process.send?.({ enclave: "listening", url, spoolDir } satisfies WorkerMessage);
+export function announceListening(url: string) {
+  process.send?.({ enclave: "listening", url } satisfies WorkerMessage);
 }
 
 /**
@@ -167,7 +166,7 @@ export function announceListening(url: string, spoolDir: string) {
  */
 export function clusterMetricsSource(registry: { getMetricsAsJSON(): Promise<MetricsJson> }): () => Promise<string> {
   let seq = 0;
-  const waiting = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
+  const waiting = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   process.on("message", (message: PrimaryMessage) => {
     if (!message || typeof message !== "object" || !("enclave" in message)) return;
     if (message.enclave === "metrics-collect") {
@@ -179,6 +178,7 @@ export function clusterMetricsSource(registry: { getMetricsAsJSON(): Promise<Met
       const w = waiting.get(message.id);
       if (!w) return;
       waiting.delete(message.id);
+      clearTimeout(w.timer);
       if (message.text !== undefined) w.resolve(message.text);
       else w.reject(new Error(message.error ?? "no metrics"));
     }
@@ -190,16 +190,7 @@ export function clusterMetricsSource(registry: { getMetricsAsJSON(): Promise<Met
         waiting.delete(id);
         reject(new Error("the gateway's primary process did not answer"));
       }, COLLECT_TIMEOUT_MS + 2000);
-      waiting.set(id, {
-        resolve: (text) => {
-          clearTimeout(timer);
-          resolve(text);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
+      waiting.set(id, { resolve, reject, timer });
       process.send?.({ enclave: "metrics-request", id } satisfies WorkerMessage);
     });
 }

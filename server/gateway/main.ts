@@ -158,7 +158,7 @@ async function main() {
       const url = await gateway.listen();
       if (worker) {
         log("info", "gateway worker listening", { worker: Number(process.env.GATEWAY_WORKER_INDEX), url, spoolDir, otlp: otlp !== null });
-        announceListening(url, spoolDir);
+        announceListening(url);
       } else log("info", "gateway listening", { url, spoolDir, metrics: metrics ? `${url}/metrics` : null, otlp: otlp !== null });
       return;
     } catch (error) {
