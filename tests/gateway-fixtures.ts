@@ -198,25 +198,36 @@ export async function waitForModel(gatewayUrl: string, key: string, model: strin
   await waitFor(async () => (await fetch(`${gatewayUrl}/v1/models/${encodeURIComponent(model)}`, { headers: { authorization: `Bearer ${key}` } })).status === 200, 5000, 10);
 }
 
-/** Waits until `check` holds, polling every `everyMs`; returns the elapsed milliseconds. */
 /**
  * `clients` loops sending chat completions until stopped, for a kill under load: the request id
- * and the root span of every call answered 200 (a call whose process died under it has none).
+ * and the root span of every call answered 200 (a call whose process died under it has none), and
+ * the calls that got no answer at all within `hangMs` (`hung`: a connection the dead process left
+ * open, which a kill must not cause — its client would wait forever).
  */
-export function loadUntilStopped(gatewayUrl: string, key: string, model: string, clients = 16) {
+export function loadUntilStopped(gatewayUrl: string, key: string, model: string, clients = 16, hangMs = 10_000) {
   const answered: string[] = [];
   const answeredSpans: string[] = [];
+  const hung: number[] = [];
   let stopped = false;
   const client = async () => {
     while (!stopped) {
+      const sentAt = Date.now();
       try {
-        const r = await postChat(gatewayUrl, key, model);
+        const r = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: chatBody(model),
+          signal: AbortSignal.timeout(hangMs),
+        });
+        await r.arrayBuffer();
         if (r.status === 200) {
           answered.push(r.headers.get("x-request-id")!);
           answeredSpans.push(r.headers.get("traceparent")!.split("-")[2]);
         }
-      } catch {
-        // the process died under this request: it never got its response
+      } catch (error) {
+        // A reset or a closed connection: the process died under this request, which never got its
+        // response. No answer, not even a reset, within hangMs: a hung connection.
+        if (error instanceof DOMException && error.name === "TimeoutError") hung.push(Date.now() - sentAt);
       }
     }
   };
@@ -224,6 +235,7 @@ export function loadUntilStopped(gatewayUrl: string, key: string, model: string,
   return {
     answered,
     answeredSpans,
+    hung,
     async stop() {
       stopped = true;
       await Promise.all(running);
@@ -231,6 +243,7 @@ export function loadUntilStopped(gatewayUrl: string, key: string, model: string,
   };
 }
 
+/** Waits until `check` holds, polling every `everyMs`; returns the elapsed milliseconds. */
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 25): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < timeoutMs) {

@@ -3,12 +3,20 @@
  * primary process that forks that many gateway processes (node:cluster) on the same port. Each
  * worker is a whole gateway — its own spool directory (`<spool dir>-w<index>`), its own database
  * pool, limit leases and caches — exactly as separate gateway processes already are (the spool,
- * the limits and the hard budget were built for several processes). The primary serves nothing: it
- * hands connections to the workers (round-robin), restarts a worker that dies (the new one replays
+ * the limits and the hard budget were built for several processes). The primary serves nothing and
+ * accepts no connection: the workers accept from the one listening socket they share
+ * (SCHED_NONE, below). It restarts a worker that dies (the new one replays
  * its predecessor's spool, so a crash loses no record), and aggregates the workers' metrics so that
  * `GET /metrics`, answered by whichever worker the scrape reaches, covers the whole gateway.
  *
  * Why: one event loop tops out well before two cores do (docs/gateway.md, "Several event loops").
+ *
+ * Why not node:cluster's default, round-robin from the primary: the primary accepts each
+ * connection and passes it to a worker, and closes its own copy only when the worker acknowledges
+ * it (lib/internal/cluster/round_robin_handle.js). A connection in that hand-off when the worker
+ * dies is never acknowledged and never closed: its client waits for an answer forever, and the
+ * primary keeps the socket. With SCHED_NONE a worker's connections are its own, and its death closes
+ * them (the client sees a reset, as when a single gateway dies). Found by the kill-under-load test.
  */
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
@@ -45,6 +53,8 @@ export function isGatewayWorker(): boolean {
  */
 export function runPrimary(options: { workers: number; spoolBase: string; log: Log }): Promise<string> {
   const { log } = options;
+  // Before the first fork: the workers accept connections themselves (see the comment at the top).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const exit = (code: number) => process.exit(code);
   const byIndex = new Map<number, Worker>();
   const listening = new Set<Worker>();

@@ -213,6 +213,8 @@ describe("a gateway SIGKILLed under load", () => {
     await waitFor(() => answered.length >= 300, 20_000, 5);
     await victim.kill();
     await load.stop();
+    // Every call got an answer or a closed connection: none was left waiting.
+    expect(load.hung).toEqual([]);
     const inDatabase = async () => new Set((await db.usageRecord.findMany({ where: { apiKeyId: row.id }, select: { id: true } })).map((r) => r.id));
     const beforeReplay = await inDatabase();
     const missingBeforeReplay = answered.filter((id) => !beforeReplay.has(usageRecordId(id))).length;
