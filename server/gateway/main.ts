@@ -1,5 +1,5 @@
 /**
- * `npm run gateway` (or `node --min-semi-space-size=32 --max-semi-space-size=32 --import tsx server/gateway/main.ts`,
+ * `npm run gateway` (or `node --min-semi-space-size=32 --max-semi-space-size=32 --single-threaded-gc --import tsx server/gateway/main.ts`,
  * the flags of node-flags.ts): the gateway process.
  *
  * DATABASE_URL        PostgreSQL (required)
@@ -87,7 +87,7 @@ async function main() {
   const spoolDir = path.resolve(env.GATEWAY_SPOOL_DIR ?? path.join(ROOT, ".data", "gateway-spool", `gw-${process.pid}-${randomBytes(3).toString("hex")}`));
   const worker = isGatewayWorker();
   if (!worker && !startedWithGatewayFlags()) {
-    log("info", "gateway started without its node flags: a smaller young generation, more full GCs and a longer latency tail (npm start and npm run gateway pass them)", { flags: GATEWAY_NODE_FLAGS.join(" ") });
+    log("info", "gateway started without its node flags: a smaller young generation and GC helper threads, more full GCs and a longer latency tail (npm start and npm run gateway pass them)", { flags: GATEWAY_NODE_FLAGS.join(" ") });
   }
   if (env.GATEWAY_WORKERS > 1 && !worker) {
     // The primary: forks the gateway processes, restarts them, gathers their metrics; serves nothing itself.

@@ -1,6 +1,7 @@
 /**
  * The gateway's node flags (server/gateway/node-flags.ts) reach every way it is launched, and they
- * do what they are there for: node started with them has a 32 MiB young generation from the start.
+ * do what they are there for: node started with them has a 32 MiB young generation from the start,
+ * and this node knows every one of them (it refuses to start on a misspelt or retired V8 flag).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -25,6 +26,14 @@ describe("the gateway's node flags", () => {
     const without = Number(execFileSync(process.execPath, ["-e", NEW_SPACE], { encoding: "utf8" }));
     expect(withFlags).toBeGreaterThanOrEqual(32 * 2 ** 20);
     expect(without).toBeLessThan(withFlags / 4);
+  });
+
+  it("are each known to this node: it starts with every one of them, and refuses a flag it does not know", () => {
+    for (const flag of GATEWAY_NODE_FLAGS) {
+      expect(execFileSync(process.execPath, [flag, "-e", "process.stdout.write(process.execArgv[0])"], { encoding: "utf8" })).toBe(flag);
+    }
+    // The check above can fail: node exits with "bad option" on a flag it does not know.
+    expect(() => execFileSync(process.execPath, ["--single-threded-gc", "-e", "0"], { stdio: "pipe" })).toThrow(/bad option/);
   });
 
   it("are recognised in a process's arguments, all of them or it does not count", () => {
