@@ -1,6 +1,6 @@
 /**
- * `npm run gateway` (or `node --min-semi-space-size=32 --max-semi-space-size=32 --single-threaded-gc --import tsx server/gateway/main.ts`,
- * the flags of node-flags.ts): the gateway process.
+ * `npm run gateway` (or `node <GATEWAY_NODE_FLAGS> --import tsx server/gateway/main.ts`, the flags listed once,
+ * in node-flags.ts): the gateway process.
  *
  * DATABASE_URL        PostgreSQL (required)
  * GATEWAY_PORT        default 8080 (0: any free port; the chosen URL is logged)
